@@ -1,0 +1,59 @@
+/*
+ * chan.h - typed messages between the master and its children over a
+ * SOCK_SEQPACKET socketpair (one per child).  Message boundaries are kept
+ * by the socket; a message is a fixed header and at most CHAN_MAX_PAYLOAD
+ * bytes.  The same channel will later carry audit records and revocations.
+ *
+ * A payload that holds key material (ticket keys) is wiped by both sides
+ * after use.
+ */
+#ifndef BW_CHAN_H
+#define BW_CHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CHAN_MAX_PAYLOAD	(64 * 1024)
+
+enum chan_type {
+	CHAN_READY = 1,		/* child -> master: serving */
+	CHAN_DRAIN,		/* master -> worker: stop accepting, finish, exit */
+	CHAN_TICKET_KEYS,	/* master -> worker: struct chan_ticket_keys */
+	CHAN_REOPEN_LOGS,	/* master -> child: reopen log files */
+	CHAN_STATS,		/* worker -> master: counters (admin) */
+	CHAN_HEALTH,		/* master -> admin: struct chan_health */
+	CHAN_TYPE_MAX		/* not a message: one past the last type */
+};
+
+struct chan_hdr {
+	uint32_t	 type;
+	uint32_t	 len;
+};
+
+/* Session-ticket keys: current and previous (SPEC 11), 80 bytes each. */
+#define CHAN_TICKET_KEY_LEN	80
+struct chan_ticket_keys {
+	unsigned char	 current[CHAN_TICKET_KEY_LEN];
+	unsigned char	 previous[CHAN_TICKET_KEY_LEN];
+	uint32_t	 have_previous;
+};
+
+/* Workers of the current generation, as the admin listener reports them. */
+struct chan_health {
+	uint32_t	 workers;	/* configured */
+	uint32_t	 ready;		/* current generation, serving */
+};
+
+/* A close-on-exec SOCK_SEQPACKET pair; fds[0] for the master. */
+int	 chan_pair(int fds[2]);
+/* Returns 0, or -1 (errno set; EAGAIN on a full non-blocking socket). */
+int	 chan_send(int fd, enum chan_type, const void *payload, size_t len);
+/*
+ * Receives one message into buf; returns 1 with *type and *len set, 0 on
+ * EOF (the peer is gone), -1 on error (EAGAIN when none is waiting).  A
+ * malformed message (short, oversized, length mismatch) is an error.
+ */
+int	 chan_recv(int fd, enum chan_type *, void *buf, size_t bufsz,
+	    size_t *len);
+
+#endif

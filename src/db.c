@@ -1,0 +1,770 @@
+/*
+ * db.c - the per-worker asynchronous PostgreSQL pool in pipeline mode.
+ *
+ * Connection states:
+ *
+ *   DOWN -> CONNECTING -> PREPARING -> READY -> (failure) BACKOFF -> CONNECTING
+ *
+ * Invariants:
+ * - every request is in exactly one place: the pool's wait queue, one
+ *   connection's in-flight list, or nowhere (being completed);
+ * - a connection's in-flight list is in the order its segments were sent,
+ *   which is the order their results arrive;
+ * - on_done runs exactly once per request that was not abandoned, and no
+ *   callback runs for an abandoned request;
+ * - the event loop never blocks: libpq is non-blocking, PQflush is retried
+ *   from a write event, PQsocket is re-read after every PQconnectPoll.
+ *
+ * Parameter values are copied into the request so callers need not keep
+ * them alive; they may hold user data and are freed with the request.
+ */
+#include <sys/queue.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+#define DB_STMT_NAME_MAX	24
+
+enum conn_state {
+	CONN_DOWN,
+	CONN_CONNECTING,
+	CONN_PREPARING,
+	CONN_READY,
+	CONN_BACKOFF,
+};
+
+/* Where a request is in reading its segment's results. */
+enum req_phase {
+	PHASE_CTX,		/* the context statement's result */
+	PHASE_CTX_END,		/* the NULL after it */
+	PHASE_STMT,		/* the route statement: rows, then its end */
+	PHASE_STMT_END,		/* the NULL after it */
+	PHASE_SYNC,		/* PGRES_PIPELINE_SYNC */
+};
+
+struct db_conn;
+
+struct db_req {
+	TAILQ_ENTRY(db_req)	 entry;
+	struct db_pool		*pool;
+	struct db_conn		*conn;		/* NULL while queued */
+	const struct db_req_ops	*ops;
+	void			*arg;
+	bool			 abandoned;
+	bool			 retried;
+	bool			 rows_stopped;
+	bool			 failed;
+	enum req_phase		 phase;
+	int64_t			 deadline_ms;	/* queue_timeout, while queued */
+	size_t			 stmt;
+	size_t			 ctx_stmt;
+	int			 nvalues;
+	char			**values;
+	int			*lengths;
+	int			 nctx;
+	char			**ctx_values;
+	char			 sqlstate[6];
+	char			*message;
+	char			 cmd_tuples[24];
+};
+
+TAILQ_HEAD(db_req_list, db_req);
+
+struct db_conn {
+	struct db_pool		*pool;
+	PGconn			*pg;
+	enum conn_state		 state;
+	int			 fd;
+	struct event		*ev_read;
+	struct event		*ev_write;
+	struct event		*ev_timer;	/* connect timeout or backoff */
+	int			 backoff_ms;
+	int			 prepares_left;
+	struct db_req_list	 inflight;
+	size_t			 ninflight;
+};
+
+struct db_pool {
+	struct event_base	*base;
+	struct db_pool_params	 p;
+	char			**stmt_names;
+	struct db_conn		*conns;
+	struct db_req_list	 waitq;
+	size_t			 nwait;
+	struct event		*ev_queue;
+};
+
+static void	conn_start(struct db_conn *);
+static void	conn_fail(struct db_conn *, const char *why);
+static void	conn_dispatch(struct db_pool *);
+static void	conn_io(evutil_socket_t, short, void *);
+static void	req_finish(struct db_req *, enum db_outcome);
+
+static int64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+ms_to_tv(int64_t ms, struct timeval *tv)
+{
+	tv->tv_sec = (time_t)(ms / 1000);
+	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
+}
+
+static char **
+copy_values(int n, const char * const *v, const int *lengths, int **lens_out)
+{
+	char	**out;
+	int	 i;
+	size_t	 len;
+
+	out = bw_calloc((size_t)n, sizeof(*out));
+	if (lens_out != NULL)
+		*lens_out = bw_calloc((size_t)n, sizeof(**lens_out));
+	for (i = 0; i < n; i++) {
+		if (v[i] == NULL)
+			continue;
+		len = lengths != NULL ? (size_t)lengths[i] : strlen(v[i]);
+		out[i] = bw_strndup(v[i], len);
+		if (lens_out != NULL)
+			(*lens_out)[i] = (int)len;
+	}
+	return out;
+}
+
+static void
+free_values(int n, char **v)
+{
+	int	 i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+req_free(struct db_req *r)
+{
+	free_values(r->nvalues, r->values);
+	free(r->lengths);
+	free_values(r->nctx, r->ctx_values);
+	free(r->message);
+	free(r);
+}
+
+/* Completes a request that is in no list any more. */
+static void
+req_finish(struct db_req *r, enum db_outcome outcome)
+{
+	if (!r->abandoned)
+		r->ops->on_done(r->arg, outcome,
+		    r->failed ? r->sqlstate : NULL, r->message,
+		    r->cmd_tuples);
+	req_free(r);
+}
+
+static void
+conn_watch_fd(struct db_conn *c)
+{
+	int	 fd = PQsocket(c->pg);
+
+	if (fd == c->fd && c->ev_read != NULL)
+		return;
+	if (c->ev_read != NULL)
+		event_free(c->ev_read);
+	if (c->ev_write != NULL)
+		event_free(c->ev_write);
+	c->ev_read = c->ev_write = NULL;
+	c->fd = fd;
+	if (fd < 0)
+		return;
+	c->ev_read = event_new(c->pool->base, fd, EV_READ | EV_PERSIST,
+	    conn_io, c);
+	c->ev_write = event_new(c->pool->base, fd, EV_WRITE, conn_io, c);
+	if (c->ev_read == NULL || c->ev_write == NULL)
+		fatal("db: cannot create events");
+}
+
+static void
+conn_close(struct db_conn *c)
+{
+	if (c->ev_read != NULL)
+		event_free(c->ev_read);
+	if (c->ev_write != NULL)
+		event_free(c->ev_write);
+	c->ev_read = c->ev_write = NULL;
+	c->fd = -1;
+	if (c->pg != NULL)
+		PQfinish(c->pg);
+	c->pg = NULL;
+}
+
+/* Flushes libpq's output buffer; arms the write event while it is not empty. */
+static int
+conn_flush(struct db_conn *c)
+{
+	int	 rv = PQflush(c->pg);
+
+	if (rv == -1)
+		return -1;
+	if (rv == 1)
+		event_add(c->ev_write, NULL);
+	return 0;
+}
+
+static void
+conn_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->state == CONN_BACKOFF)
+		conn_start(c);
+	else if (c->state == CONN_CONNECTING)
+		conn_fail(c, "connect timeout");
+}
+
+/*
+ * A connection failed: every request on it ends with DB_LOST, and the
+ * connection is rebuilt after a backoff that doubles up to 2 s.  When no
+ * connection is left ready, waiting requests fail fast too.
+ */
+static void
+conn_fail(struct db_conn *c, const char *why)
+{
+	struct db_pool	*pool = c->pool;
+	struct db_req	*r;
+	struct timeval	 tv;
+
+	if (c->state == CONN_READY || c->state == CONN_PREPARING)
+		log_warnx("database connection lost: %s", why);
+	else
+		log_info("database connection failed: %s", why);
+	conn_close(c);
+	while ((r = TAILQ_FIRST(&c->inflight)) != NULL) {
+		TAILQ_REMOVE(&c->inflight, r, entry);
+		req_finish(r, DB_LOST);
+	}
+	c->ninflight = 0;
+	c->state = CONN_BACKOFF;
+	ms_to_tv(c->backoff_ms, &tv);
+	c->backoff_ms = c->backoff_ms * 2 > DB_BACKOFF_MAX_MS ?
+	    DB_BACKOFF_MAX_MS : c->backoff_ms * 2;
+	evtimer_add(c->ev_timer, &tv);
+	if (db_pool_ready(pool) == 0) {
+		while ((r = TAILQ_FIRST(&pool->waitq)) != NULL) {
+			TAILQ_REMOVE(&pool->waitq, r, entry);
+			pool->nwait--;
+			req_finish(r, DB_UNAVAILABLE);
+		}
+	}
+}
+
+/*
+ * libpq's message for the connection, folded onto one line for the log.
+ * The buffer is static: the text is logged before the next call.
+ */
+static const char *
+conn_error(const struct db_conn *c)
+{
+	static char	 buf[512];
+	const char	*m = c->pg != NULL ? PQerrorMessage(c->pg) : NULL;
+	size_t		 i, o = 0;
+
+	if (m == NULL || *m == '\0')
+		return "connection error";
+	for (i = 0; m[i] != '\0' && o + 1 < sizeof(buf); i++) {
+		if (m[i] == '\n' || m[i] == '\t') {
+			if (o > 0 && buf[o - 1] != ' ')
+				buf[o++] = ' ';
+			continue;
+		}
+		buf[o++] = m[i];
+	}
+	while (o > 0 && buf[o - 1] == ' ')
+		o--;
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Queues the PREPAREs of every statement, then a Sync. */
+static int
+conn_prepare(struct db_conn *c)
+{
+	struct db_pool	*pool = c->pool;
+	size_t		 i;
+
+	if (PQsetnonblocking(c->pg, 1) == -1 || PQenterPipelineMode(c->pg) != 1)
+		return -1;
+	for (i = 0; i < pool->p.nstmts; i++)
+		if (PQsendPrepare(c->pg, pool->stmt_names[i],
+		    pool->p.stmts[i].sql, pool->p.stmts[i].nparams,
+		    NULL) != 1)
+			return -1;
+	if (PQpipelineSync(c->pg) != 1)
+		return -1;
+	c->prepares_left = (int)pool->p.nstmts;
+	c->state = CONN_PREPARING;
+	return conn_flush(c);
+}
+
+static void
+conn_poll(struct db_conn *c)
+{
+	PostgresPollingStatusType	 st = PQconnectPoll(c->pg);
+
+	conn_watch_fd(c);
+	if (c->ev_read == NULL && st != PGRES_POLLING_FAILED) {
+		conn_fail(c, "no socket");
+		return;
+	}
+	if (c->ev_read != NULL) {
+		event_del(c->ev_read);
+		event_del(c->ev_write);
+	}
+	switch (st) {
+	case PGRES_POLLING_READING:
+		event_add(c->ev_read, NULL);
+		break;
+	case PGRES_POLLING_WRITING:
+		event_add(c->ev_write, NULL);
+		break;
+	case PGRES_POLLING_OK:
+		evtimer_del(c->ev_timer);
+		event_add(c->ev_read, NULL);
+		if (conn_prepare(c) == -1)
+			conn_fail(c, conn_error(c));
+		break;
+	case PGRES_POLLING_FAILED:
+	default:
+		conn_fail(c, conn_error(c));
+		break;
+	}
+}
+
+static void
+conn_start(struct db_conn *c)
+{
+	struct timeval	 tv;
+
+	c->pg = PQconnectStartParams(c->pool->p.keys, c->pool->p.vals, 0);
+	c->fd = -1;
+	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
+		c->state = CONN_CONNECTING;
+		conn_fail(c, conn_error(c));
+		return;
+	}
+	c->state = CONN_CONNECTING;
+	ms_to_tv(c->pool->p.connect_timeout_ms, &tv);
+	evtimer_add(c->ev_timer, &tv);
+	conn_poll(c);
+}
+
+/*
+ * Sends one request's segment on a ready connection.  The request joins the
+ * in-flight list first, so on failure the caller's conn_fail() ends it.
+ */
+static int
+conn_send(struct db_conn *c, struct db_req *r)
+{
+	struct db_pool	*pool = c->pool;
+
+	r->conn = c;
+	r->phase = PHASE_CTX;
+	TAILQ_INSERT_TAIL(&c->inflight, r, entry);
+	c->ninflight++;
+	if (PQsendQueryPrepared(c->pg, pool->stmt_names[r->ctx_stmt], r->nctx,
+	    (const char * const *)r->ctx_values, NULL, NULL, 0) != 1 ||
+	    PQsendQueryPrepared(c->pg, pool->stmt_names[r->stmt], r->nvalues,
+	    (const char * const *)r->values, r->lengths, NULL, 0) != 1 ||
+	    PQpipelineSync(c->pg) != 1)
+		return -1;
+	return conn_flush(c);
+}
+
+static void
+req_record_error(struct db_req *r, const PGresult *res)
+{
+	const char	*state, *msg;
+
+	if (r->failed)
+		return;
+	r->failed = true;
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	bw_strlcpy(r->sqlstate, state != NULL ? state : "XX000",
+	    sizeof(r->sqlstate));
+	msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	free(r->message);
+	r->message = bw_strdup(msg != NULL ? msg : "unknown error");
+}
+
+static bool
+req_retryable(const struct db_req *r)
+{
+	return r->failed && !r->retried && !r->abandoned &&
+	    (strcmp(r->sqlstate, "40001") == 0 ||
+	    strcmp(r->sqlstate, "40P01") == 0);
+}
+
+/*
+ * The segment of the oldest in-flight request is complete.  A
+ * serialization failure or deadlock is sent once more (SPEC 7).
+ */
+static void
+conn_complete(struct db_conn *c, struct db_req *r)
+{
+	TAILQ_REMOVE(&c->inflight, r, entry);
+	c->ninflight--;
+	r->conn = NULL;
+	if (req_retryable(r)) {
+		r->retried = true;
+		r->failed = false;
+		r->rows_stopped = false;
+		if (conn_send(c, r) == -1)
+			conn_fail(c, conn_error(c));
+		return;
+	}
+	req_finish(r, r->failed ? DB_SQL_ERROR : DB_OK);
+}
+
+/* Advances the oldest in-flight request by one PGresult (or NULL). */
+static int
+conn_step(struct db_conn *c, struct db_req *r, PGresult *res)
+{
+	ExecStatusType	 st = res != NULL ? PQresultStatus(res) : PGRES_EMPTY_QUERY;
+
+	switch (r->phase) {
+	case PHASE_CTX:
+	case PHASE_STMT:
+		if (res == NULL)
+			return -1;
+		if (st == PGRES_FATAL_ERROR)
+			req_record_error(r, res);
+		if (r->phase == PHASE_CTX) {
+			r->phase = PHASE_CTX_END;
+			break;
+		}
+		if (st == PGRES_SINGLE_TUPLE) {
+			if (!r->abandoned && !r->failed && !r->rows_stopped &&
+			    r->ops->on_row(r->arg, res, 0) == -1)
+				r->rows_stopped = true;
+			break;
+		}
+		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+			bw_strlcpy(r->cmd_tuples, PQcmdTuples(res),
+			    sizeof(r->cmd_tuples));
+		r->phase = PHASE_STMT_END;
+		break;
+	case PHASE_CTX_END:
+		if (res != NULL)
+			return -1;
+		r->phase = PHASE_STMT;
+		if (!r->failed)
+			PQsetSingleRowMode(c->pg);
+		break;
+	case PHASE_STMT_END:
+		if (res != NULL)
+			return -1;
+		r->phase = PHASE_SYNC;
+		break;
+	case PHASE_SYNC:
+		if (res == NULL || st != PGRES_PIPELINE_SYNC)
+			return -1;
+		conn_complete(c, r);
+		break;
+	}
+	return 0;
+}
+
+/* Reads the PREPARE results; the connection is ready after the Sync. */
+static int
+conn_step_prepare(struct db_conn *c, PGresult *res)
+{
+	if (res == NULL)
+		return 0;
+	switch (PQresultStatus(res)) {
+	case PGRES_COMMAND_OK:
+		c->prepares_left--;
+		return 0;
+	case PGRES_PIPELINE_SYNC:
+		if (c->prepares_left != 0)
+			return -1;
+		c->state = CONN_READY;
+		c->backoff_ms = DB_BACKOFF_MIN_MS;
+		log_debug("database connection ready");
+		return 0;
+	default:
+		log_errorx("database: prepare failed: %s",
+		    PQresultErrorMessage(res));
+		return -1;
+	}
+}
+
+static void
+conn_read(struct db_conn *c)
+{
+	struct db_req	*r;
+	PGresult	*res;
+	int		 rv;
+
+	if (PQconsumeInput(c->pg) != 1) {
+		conn_fail(c, conn_error(c));
+		return;
+	}
+	while (c->pg != NULL && !PQisBusy(c->pg)) {
+		if (c->state == CONN_PREPARING) {
+			res = PQgetResult(c->pg);
+			rv = conn_step_prepare(c, res);
+			PQclear(res);
+			if (rv == -1) {
+				conn_fail(c, "prepare failed");
+				return;
+			}
+			if (c->state == CONN_READY)
+				conn_dispatch(c->pool);
+			continue;
+		}
+		if ((r = TAILQ_FIRST(&c->inflight)) == NULL)
+			break;
+		res = PQgetResult(c->pg);
+		rv = conn_step(c, r, res);
+		PQclear(res);
+		if (rv == -1) {
+			conn_fail(c, "unexpected result sequence");
+			return;
+		}
+	}
+	if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_BAD)
+		conn_fail(c, conn_error(c));
+}
+
+static void
+conn_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_conn	*c = arg;
+
+	(void)fd;
+	if (c->state == CONN_CONNECTING) {
+		conn_poll(c);
+		return;
+	}
+	if (c->pg == NULL)
+		return;
+	if ((what & EV_WRITE) && conn_flush(c) == -1) {
+		conn_fail(c, conn_error(c));
+		return;
+	}
+	if (what & EV_READ)
+		conn_read(c);
+	if (c->pg != NULL && c->state == CONN_READY)
+		conn_dispatch(c->pool);
+}
+
+/* The ready connection with the fewest segments in flight, or NULL. */
+static struct db_conn *
+pool_pick(struct db_pool *pool)
+{
+	struct db_conn	*best = NULL, *c;
+	uint32_t	 i;
+
+	for (i = 0; i < pool->p.pool_size; i++) {
+		c = &pool->conns[i];
+		if (c->state != CONN_READY || c->ninflight >= DB_MAX_INFLIGHT)
+			continue;
+		if (best == NULL || c->ninflight < best->ninflight)
+			best = c;
+	}
+	return best;
+}
+
+static void
+queue_arm(struct db_pool *pool)
+{
+	struct db_req	*r = TAILQ_FIRST(&pool->waitq);
+	struct timeval	 tv;
+	int64_t		 wait;
+
+	if (r == NULL) {
+		evtimer_del(pool->ev_queue);
+		return;
+	}
+	wait = r->deadline_ms - now_ms();
+	ms_to_tv(wait > 0 ? wait : 0, &tv);
+	evtimer_add(pool->ev_queue, &tv);
+}
+
+/* Moves waiting requests onto connections with room. */
+static void
+conn_dispatch(struct db_pool *pool)
+{
+	struct db_conn	*c;
+	struct db_req	*r;
+
+	while ((r = TAILQ_FIRST(&pool->waitq)) != NULL &&
+	    (c = pool_pick(pool)) != NULL) {
+		TAILQ_REMOVE(&pool->waitq, r, entry);
+		pool->nwait--;
+		if (conn_send(c, r) == -1)
+			conn_fail(c, conn_error(c));
+	}
+	queue_arm(pool);
+}
+
+/* Requests that waited longer than queue_timeout get 503. */
+static void
+queue_expire(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_pool	*pool = arg;
+	struct db_req	*r;
+	int64_t		 now = now_ms();
+
+	(void)fd;
+	(void)what;
+	while ((r = TAILQ_FIRST(&pool->waitq)) != NULL &&
+	    r->deadline_ms <= now) {
+		TAILQ_REMOVE(&pool->waitq, r, entry);
+		pool->nwait--;
+		req_finish(r, DB_UNAVAILABLE);
+	}
+	queue_arm(pool);
+}
+
+struct db_pool *
+db_pool_new(struct event_base *base, const struct db_pool_params *p)
+{
+	struct db_pool	*pool;
+	struct db_conn	*c;
+	size_t		 i;
+
+	pool = bw_calloc(1, sizeof(*pool));
+	pool->base = base;
+	pool->p = *p;
+	TAILQ_INIT(&pool->waitq);
+	pool->stmt_names = bw_calloc(p->nstmts, sizeof(char *));
+	for (i = 0; i < p->nstmts; i++) {
+		pool->stmt_names[i] = bw_malloc(DB_STMT_NAME_MAX);
+		snprintf(pool->stmt_names[i], DB_STMT_NAME_MAX, "bw_%zu", i);
+	}
+	if ((pool->ev_queue = evtimer_new(base, queue_expire, pool)) == NULL)
+		fatal("db: cannot create timer");
+	pool->conns = bw_calloc(p->pool_size, sizeof(*pool->conns));
+	for (i = 0; i < p->pool_size; i++) {
+		c = &pool->conns[i];
+		c->pool = pool;
+		c->fd = -1;
+		c->backoff_ms = DB_BACKOFF_MIN_MS;
+		TAILQ_INIT(&c->inflight);
+		if ((c->ev_timer = evtimer_new(base, conn_timer, c)) == NULL)
+			fatal("db: cannot create timer");
+		conn_start(c);
+	}
+	return pool;
+}
+
+void
+db_pool_free(struct db_pool *pool)
+{
+	struct db_req	*r;
+	size_t		 i;
+
+	if (pool == NULL)
+		return;
+	for (i = 0; i < pool->p.pool_size; i++) {
+		struct db_conn	*c = &pool->conns[i];
+
+		while ((r = TAILQ_FIRST(&c->inflight)) != NULL) {
+			TAILQ_REMOVE(&c->inflight, r, entry);
+			req_finish(r, DB_LOST);
+		}
+		conn_close(c);
+		event_free(c->ev_timer);
+	}
+	while ((r = TAILQ_FIRST(&pool->waitq)) != NULL) {
+		TAILQ_REMOVE(&pool->waitq, r, entry);
+		req_finish(r, DB_UNAVAILABLE);
+	}
+	event_free(pool->ev_queue);
+	for (i = 0; i < pool->p.nstmts; i++)
+		free(pool->stmt_names[i]);
+	free(pool->stmt_names);
+	free(pool->conns);
+	free(pool);
+}
+
+size_t
+db_pool_ready(const struct db_pool *pool)
+{
+	size_t	 i, n = 0;
+
+	for (i = 0; i < pool->p.pool_size; i++)
+		if (pool->conns[i].state == CONN_READY)
+			n++;
+	return n;
+}
+
+struct db_req *
+db_submit(struct db_pool *pool, const struct db_req_params *rp,
+    const struct db_req_ops *ops, void *arg)
+{
+	struct db_conn	*c;
+	struct db_req	*r;
+
+	if (db_pool_ready(pool) == 0)
+		return NULL;
+	c = pool_pick(pool);
+	if (c == NULL && pool->nwait >= pool->p.max_queue)
+		return NULL;
+	r = bw_calloc(1, sizeof(*r));
+	r->pool = pool;
+	r->ops = ops;
+	r->arg = arg;
+	r->stmt = rp->stmt;
+	r->ctx_stmt = rp->ctx_stmt;
+	r->nvalues = rp->nvalues;
+	r->values = copy_values(rp->nvalues, rp->values, rp->lengths,
+	    &r->lengths);
+	r->nctx = rp->nctx;
+	r->ctx_values = copy_values(rp->nctx, rp->ctx_values, NULL, NULL);
+	if (c == NULL || !TAILQ_EMPTY(&pool->waitq)) {
+		r->deadline_ms = now_ms() + pool->p.queue_timeout_ms;
+		TAILQ_INSERT_TAIL(&pool->waitq, r, entry);
+		pool->nwait++;
+		conn_dispatch(pool);
+		return r;
+	}
+	if (conn_send(c, r) == -1) {
+		/* The caller hears of it through NULL, not a callback. */
+		r->abandoned = true;
+		conn_fail(c, conn_error(c));
+		return NULL;
+	}
+	return r;
+}
+
+void
+db_abandon(struct db_req *r)
+{
+	if (r->conn == NULL) {
+		TAILQ_REMOVE(&r->pool->waitq, r, entry);
+		r->pool->nwait--;
+		req_free(r);
+		return;
+	}
+	r->abandoned = true;
+}

@@ -1,0 +1,96 @@
+/*
+ * db.h - the per-worker asynchronous PostgreSQL pool (SPEC 7).
+ *
+ * Every connection is non-blocking from its first byte and runs in pipeline
+ * mode.  One request is one pipeline segment: [context statement; the
+ * route's prepared statement; Sync], so it is one implicit transaction.
+ * Statements are prepared once per connection (again after a reconnect).
+ * Nothing here ever blocks the event loop and nothing calls PQcancel: the
+ * server-side statement_timeout cuts long statements short.
+ *
+ * Bounds: pool_size connections, DB_MAX_INFLIGHT segments in flight per
+ * connection, max_queue waiting requests, queue_timeout waiting time.
+ */
+#ifndef BW_DB_H
+#define BW_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+struct event_base;
+struct db_pool;
+struct db_req;
+
+#define DB_MAX_INFLIGHT		8	/* pipelined segments per connection */
+#define DB_BACKOFF_MIN_MS	50
+#define DB_BACKOFF_MAX_MS	2000
+
+/* One prepared statement per route, plus bulwark's context statement. */
+struct db_stmt_def {
+	const char	*sql;		/* with $n placeholders */
+	int		 nparams;
+};
+
+struct db_pool_params {
+	const char * const *keys;	/* libpq keywords (NULL-terminated) */
+	const char * const *vals;	/* hostaddr resolved, password in memory */
+	const struct db_stmt_def *stmts;
+	size_t		 nstmts;
+	uint32_t	 pool_size;
+	uint32_t	 max_queue;
+	int64_t		 queue_timeout_ms;
+	int64_t		 connect_timeout_ms;
+};
+
+/* Why a request ended without a normal result. */
+enum db_outcome {
+	DB_OK,			/* rows delivered, then done */
+	DB_SQL_ERROR,		/* statement failed: see sqlstate */
+	DB_UNAVAILABLE,		/* no connection, queue full or timed out: 503 */
+	DB_LOST,		/* connection lost mid-request: 503 */
+};
+
+/*
+ * Callbacks of one request.  on_row sees every row (single-row mode) and
+ * returns -1 to stop accepting rows (the rest are discarded); on_done is
+ * called exactly once, after which the request is freed by the pool.
+ */
+struct db_req_ops {
+	int	(*on_row)(void *arg, const PGresult *, int row);
+	void	(*on_done)(void *arg, enum db_outcome, const char *sqlstate,
+		    const char *message, const char *cmd_tuples);
+};
+
+/* Parameters of one request; values are copied, so callers may free them. */
+struct db_req_params {
+	size_t		 stmt;		/* index into the pool's statements */
+	size_t		 ctx_stmt;	/* the context statement to run first */
+	int		 nvalues;
+	const char * const *values;	/* NULL entries are SQL NULL */
+	const int	*lengths;
+	int		 nctx;		/* context statement parameters */
+	const char * const *ctx_values;
+};
+
+struct db_pool	*db_pool_new(struct event_base *, const struct db_pool_params *);
+void		 db_pool_free(struct db_pool *);
+/* Connections currently ready to take work (for /readyz and tests). */
+size_t		 db_pool_ready(const struct db_pool *);
+
+/*
+ * Submits a request.  Returns NULL (and calls nothing) when the pool cannot
+ * take it now — no connection up or the queue full: the caller answers 503
+ * at once.  Otherwise the callbacks run later, from the event loop.
+ */
+struct db_req	*db_submit(struct db_pool *, const struct db_req_params *,
+		    const struct db_req_ops *, void *arg);
+/*
+ * The caller no longer wants the result (client gone or request_timeout):
+ * no callback runs after this; results are discarded on arrival.
+ */
+void		 db_abandon(struct db_req *);
+
+#endif

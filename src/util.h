@@ -1,0 +1,83 @@
+/*
+ * util.h - small shared helpers: allocation, secrets, encodings, units,
+ * and the diagnostics list that collects configuration errors.
+ */
+#ifndef BW_UTIL_H
+#define BW_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define BW_ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Allocation: these never return NULL; running out of memory is fatal. */
+void	*bw_malloc(size_t);
+void	*bw_calloc(size_t, size_t);
+void	*bw_reallocarray(void *, size_t, size_t);
+char	*bw_strdup(const char *);
+char	*bw_strndup(const char *, size_t);
+
+/* Secrets: wipe before free; compare in constant time (the only helper). */
+void	 bw_wipe(void *, size_t);
+bool	 bw_ct_equal(const void *, const void *, size_t);
+int	 bw_random(void *, size_t);
+
+/* Bounded string copy; returns strlen(src) like strlcpy. */
+size_t	 bw_strlcpy(char *, const char *, size_t);
+
+/* Encodings.  Decoders are strict and return -1 on any non-canonical input. */
+void	 bw_hex_encode(const unsigned char *, size_t, char *out);	/* 2n+1 */
+size_t	 bw_b64url_encoded_len(size_t);
+size_t	 bw_b64url_encode(const unsigned char *, size_t, char *out);
+int	 bw_b64url_decode(const char *, size_t, unsigned char *out,
+	    size_t outsz, size_t *outlen);
+
+/* UTF-8: well-formed (no overlongs, surrogates or > U+10FFFF). */
+bool	 bw_utf8_valid(const char *, size_t);
+/* Number of code points in well-formed UTF-8. */
+size_t	 bw_utf8_len(const char *, size_t);
+
+/*
+ * Units of SPEC 4.  Each returns 0 or -1 with *err set to a static message.
+ * Durations are milliseconds; a bare "0" is allowed.
+ */
+int	 bw_parse_duration(const char *, int64_t *ms, const char **err);
+int	 bw_parse_size(const char *, uint64_t *bytes, const char **err);
+int	 bw_parse_rate(const char *, uint32_t *count, uint32_t *per_ms,
+	    const char **err);
+int	 bw_parse_uint(const char *, uint64_t max, uint64_t *out);
+
+/*
+ * Diagnostics: "FILE:LINE:COL: message" records, kept until printed in file
+ * order.  A diag list is bounded; beyond BW_DIAG_MAX it records one final
+ * "too many errors" line.
+ */
+#define BW_DIAG_MAX	200
+
+struct bw_diag_entry {
+	char	*file;
+	int	 line;
+	int	 col;
+	int	 warning;
+	char	*msg;
+};
+
+struct bw_diag {
+	struct bw_diag_entry	*v;
+	size_t			 n;
+	size_t			 errors;
+	bool			 overflow;
+};
+
+void	 bw_diag_add(struct bw_diag *, const char *file, int line, int col,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void	 bw_diag_warn(struct bw_diag *, const char *file, int line, int col,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Prints every entry sorted by file, line and column (stable). */
+void	 bw_diag_print(struct bw_diag *, FILE *);
+void	 bw_diag_free(struct bw_diag *);
+
+#endif

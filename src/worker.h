@@ -1,0 +1,25 @@
+/*
+ * worker.h - one worker process: an event_base, its listening sockets, the
+ * TLS context, the HTTP connections, and the channel to the master.
+ */
+#ifndef BW_WORKER_H
+#define BW_WORKER_H
+
+#include <stddef.h>
+
+struct conf;
+
+struct worker_args {
+	struct conf	*conf;
+	int		 id;		/* 0 .. workers-1 */
+	int		 generation;	/* bumped on every reload */
+	const int	*listen_fds;	/* one per server.listen entry */
+	size_t		 nlisten_fds;
+	int		 chan_fd;	/* socketpair end to the master */
+	void		*tls_ctx;	/* SSL_CTX * built by the master, or NULL */
+};
+
+/* Runs the worker until it is told to stop; returns the exit status. */
+int	 worker_main(const struct worker_args *);
+
+#endif

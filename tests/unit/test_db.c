@@ -1,0 +1,416 @@
+/*
+ * test_db.c - the asynchronous pool against a real PostgreSQL: pipelined
+ * segments, context settings, errors, timeouts, queue bounds, abandoned
+ * requests, retries and reconnection.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <libpq-fe.h>
+
+#include "db.h"
+#include "pgtest.h"
+#include "unit.h"
+
+enum {
+	ST_CTX,
+	ST_ECHO,
+	ST_SETTING,
+	ST_DIVZERO,
+	ST_SLEEP,
+	ST_FAIL_ONCE,
+	ST_ROWS,
+	ST_PID,
+	ST_COUNT,
+};
+
+static const struct db_stmt_def stmts[ST_COUNT] = {
+	[ST_CTX] = { "SELECT set_config('bulwark.user_id', $1, true), "
+	    "set_config('statement_timeout', $2, true)", 2 },
+	[ST_ECHO] = { "SELECT $1::text AS v, length($1::text) AS n", 1 },
+	[ST_SETTING] = { "SELECT current_setting('bulwark.user_id')", 0 },
+	[ST_DIVZERO] = { "SELECT 1 / $1::int", 1 },
+	[ST_SLEEP] = { "SELECT pg_sleep($1::float8)", 1 },
+	[ST_FAIL_ONCE] = { "SELECT bw_fail_once()", 0 },
+	[ST_ROWS] = { "SELECT g FROM generate_series(1, $1::int) g", 1 },
+	[ST_PID] = { "SELECT pg_backend_pid()", 0 },
+};
+
+static const char *conn_keys[] = { "options", NULL };
+static const char *conn_vals[] = {
+	"-c TimeZone=UTC -c DateStyle=ISO", NULL,
+};
+
+struct outcome {
+	int		 done;
+	enum db_outcome	 how;
+	char		 sqlstate[6];
+	int		 rows;
+	char		 first[64];
+	int		 order;
+};
+
+static struct event_base	*base;
+static int			 done_count;
+
+static int
+on_row(void *arg, const PGresult *res, int row)
+{
+	struct outcome	*o = arg;
+
+	if (o->rows++ == 0)
+		snprintf(o->first, sizeof(o->first), "%s",
+		    PQgetvalue(res, row, 0));
+	return 0;
+}
+
+static void
+on_done(void *arg, enum db_outcome how, const char *sqlstate,
+    const char *message, const char *cmd_tuples)
+{
+	struct outcome	*o = arg;
+
+	(void)message;
+	(void)cmd_tuples;
+	o->done++;
+	o->how = how;
+	o->order = ++done_count;
+	if (sqlstate != NULL)
+		snprintf(o->sqlstate, sizeof(o->sqlstate), "%s", sqlstate);
+}
+
+static const struct db_req_ops ops = { on_row, on_done };
+
+static struct db_pool *
+pool_make(uint32_t size, uint32_t max_queue, int64_t queue_timeout_ms)
+{
+	struct db_pool_params p = {
+		.keys = conn_keys, .vals = conn_vals, .stmts = stmts,
+		.nstmts = ST_COUNT, .pool_size = size, .max_queue = max_queue,
+		.queue_timeout_ms = queue_timeout_ms,
+		.connect_timeout_ms = 5000,
+	};
+
+	return db_pool_new(base, &p);
+}
+
+/* Runs the loop until cond holds or about ten seconds pass. */
+#define RUN_UNTIL(cond) do {						\
+	int	 i_;							\
+	for (i_ = 0; i_ < 1000 && !(cond); i_++) {			\
+		struct timeval tv_ = { 0, 10000 };			\
+		event_base_loopexit(base, &tv_);			\
+		event_base_dispatch(base);				\
+	}								\
+	ck_assert_msg((cond), "timed out waiting for " #cond);		\
+} while (0)
+
+static struct db_req *
+submit(struct db_pool *pool, size_t stmt, const char *v, const char *user,
+    const char *timeout, struct outcome *o)
+{
+	const char	*values[1] = { v };
+	const char	*ctx[2] = { user, timeout };
+	struct db_req_params rp = {
+		.stmt = stmt, .ctx_stmt = ST_CTX,
+		.nvalues = stmts[stmt].nparams, .values = values,
+		.nctx = 2, .ctx_values = ctx,
+	};
+
+	return db_submit(pool, &rp, &ops, o);
+}
+
+static void
+setup(void)
+{
+	PGconn		*pg;
+	PGresult	*res;
+
+	if (!pgtest_up)
+		return;
+	base = event_base_new();
+	pg = PQconnectdb("");
+	ck_assert_int_eq(PQstatus(pg), CONNECTION_OK);
+	res = PQexec(pg, "SET client_min_messages = warning;"
+	    "CREATE SEQUENCE IF NOT EXISTS bw_seq;"
+	    "CREATE OR REPLACE FUNCTION bw_fail_once() RETURNS int "
+	    "LANGUAGE plpgsql AS $$ BEGIN "
+	    "IF nextval('bw_seq') % 2 = 1 THEN "
+	    "RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END IF; "
+	    "RETURN currval('bw_seq')::int; END $$");
+	ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	PQfinish(pg);
+}
+
+static void
+teardown(void)
+{
+	if (base != NULL)
+		event_base_free(base);
+	base = NULL;
+}
+
+#define NEED_PG() do {							\
+	if (!pgtest_up)							\
+		return;							\
+} while (0)
+
+START_TEST(connects_and_queries)
+{
+	struct db_pool	*pool;
+	struct outcome	 o = { 0 };
+
+	NEED_PG();
+	pool = pool_make(2, 10, 1000);
+	RUN_UNTIL(db_pool_ready(pool) == 2);
+	ck_assert_ptr_nonnull(submit(pool, ST_ECHO, "it's \"quoted\" ';--",
+	    "", "5s", &o));
+	RUN_UNTIL(o.done == 1);
+	ck_assert_int_eq(o.how, DB_OK);
+	ck_assert_int_eq(o.rows, 1);
+	ck_assert_str_eq(o.first, "it's \"quoted\" ';--");
+	db_pool_free(pool);
+}
+END_TEST
+
+START_TEST(context_is_per_transaction)
+{
+	struct db_pool	*pool;
+	struct outcome	 a = { 0 }, b = { 0 };
+
+	NEED_PG();
+	pool = pool_make(1, 10, 1000);
+	RUN_UNTIL(db_pool_ready(pool) == 1);
+	submit(pool, ST_SETTING, NULL, "user-42", "5s", &a);
+	submit(pool, ST_SETTING, NULL, "", "5s", &b);
+	RUN_UNTIL(a.done && b.done);
+	ck_assert_str_eq(a.first, "user-42");
+	/* set_config(..., true) ends with the segment's transaction. */
+	ck_assert_str_eq(b.first, "");
+	db_pool_free(pool);
+}
+END_TEST
+
+START_TEST(pipelined_in_order)
+{
+	struct db_pool	*pool;
+	struct outcome	 o[40];
+	char		 v[16];
+	int		 i;
+
+	NEED_PG();
+	memset(o, 0, sizeof(o));
+	done_count = 0;
+	pool = pool_make(1, 100, 5000);
+	RUN_UNTIL(db_pool_ready(pool) == 1);
+	for (i = 0; i < 40; i++) {
+		snprintf(v, sizeof(v), "%d", i);
+		ck_assert_ptr_nonnull(submit(pool, ST_ECHO, v, "", "5s",
+		    &o[i]));
+	}
+	RUN_UNTIL(done_count == 40);
+	for (i = 0; i < 40; i++) {
+		snprintf(v, sizeof(v), "%d", i);
+		ck_assert_str_eq(o[i].first, v);
+		ck_assert_int_eq(o[i].order, i + 1);
+	}
+	db_pool_free(pool);
+}
+END_TEST
+
+START_TEST(sql_error_then_next)
+{
+	struct db_pool	*pool;
+	struct outcome	 a = { 0 }, b = { 0 };
+
+	NEED_PG();
+	pool = pool_make(1, 10, 1000);
+	RUN_UNTIL(db_pool_ready(pool) == 1);
+	submit(pool, ST_DIVZERO, "0", "", "5s", &a);
+	submit(pool, ST_DIVZERO, "1", "", "5s", &b);
+	RUN_UNTIL(a.done && b.done);
+	ck_assert_int_eq(a.how, DB_SQL_ERROR);
+	ck_assert_str_eq(a.sqlstate, "22012");
+	ck_assert_int_eq(b.how, DB_OK);
+	ck_assert_str_eq(b.first, "1");
+	db_pool_free(pool);
+}
+END_TEST
+
+START_TEST(statement_timeout_from_context)
+{
+	struct db_pool	*pool;
+	struct outcome	 a = { 0 }, b = { 0 };
+
+	NEED_PG();
+	pool = pool_make(1, 10, 1000);
+	RUN_UNTIL(db_pool_ready(pool) == 1);
+	submit(pool, ST_SLEEP, "5", "", "100ms", &a);
+	submit(pool, ST_ECHO, "after", "", "5s", &b);
+	RUN_UNTIL(a.done && b.done);
+	ck_assert_int_eq(a.how, DB_SQL_ERROR);
+	ck_assert_str_eq(a.sqlstate, "57014");
+	ck_assert_str_eq(b.first, "after");
+	db_pool_free(pool);
+}
+END_TEST
+
+START_TEST(queue_bound_and_timeout)
+{
+	struct db_pool	*pool;
+	struct outcome	 slow[DB_MAX_INFLIGHT], queued = { 0 };
+	struct outcome	 refused = { 0 };
+	int		 i;
+
+	NEED_PG();
+	memset(slow, 0, sizeof(slow));
+	pool = pool_make(1, 1, 200);
+	RUN_UNTIL(db_pool_ready(pool) == 1);
+	for (i = 0; i < DB_MAX_INFLIGHT; i++)
+		ck_assert_ptr_nonnull(submit(pool, ST_SLEEP, "0.5", "", "5s",
+		    &slow[i]));
+	ck_assert_ptr_nonnull(submit(pool, ST_ECHO, "q", "", "5s", &queued));
+	/* max_queue is 1: the next one is refused at once. */
+	ck_assert_ptr_null(submit(pool, ST_ECHO, "r", "", "5s", &refused));
+	ck_assert_int_eq(refused.done, 0);
+	RUN_UNTIL(queued.done == 1);
+	ck_assert_int_eq(queued.how, DB_UNAVAILABLE);
+	ck_assert_int_eq(slow[0].done, 0);
+	RUN_UNTIL(slow[DB_MAX_INFLIGHT - 1].done == 1);
+	db_pool_free(pool);
+}
+END_TEST
+
+START_TEST(abandoned_gets_no_callback)
+{
+	struct db_pool	*pool;
+	struct db_req	*r;
+	struct outcome	 a = { 0 }, b = { 0 };
+
+	NEED_PG();
+	pool = pool_make(1, 10, 1000);
+	RUN_UNTIL(db_pool_ready(pool) == 1);
+	r = submit(pool, ST_SLEEP, "0.2", "", "5s", &a);
+	ck_assert_ptr_nonnull(r);
+	db_abandon(r);
+	submit(pool, ST_ECHO, "next", "", "5s", &b);
+	RUN_UNTIL(b.done == 1);
+	ck_assert_int_eq(a.done, 0);
+	ck_assert_str_eq(b.first, "next");
+	db_pool_free(pool);
+}
+END_TEST
+
+START_TEST(serialization_failure_retried_once)
+{
+	struct db_pool	*pool;
+	struct outcome	 o = { 0 };
+
+	NEED_PG();
+	pool = pool_make(1, 10, 1000);
+	RUN_UNTIL(db_pool_ready(pool) == 1);
+	submit(pool, ST_FAIL_ONCE, NULL, "", "5s", &o);
+	RUN_UNTIL(o.done == 1);
+	ck_assert_int_eq(o.how, DB_OK);
+	ck_assert_int_eq(o.rows, 1);
+	db_pool_free(pool);
+}
+END_TEST
+
+START_TEST(array_rows_streamed)
+{
+	struct db_pool	*pool;
+	struct outcome	 o = { 0 };
+
+	NEED_PG();
+	pool = pool_make(1, 10, 1000);
+	RUN_UNTIL(db_pool_ready(pool) == 1);
+	submit(pool, ST_ROWS, "1000", "", "5s", &o);
+	RUN_UNTIL(o.done == 1);
+	ck_assert_int_eq(o.rows, 1000);
+	ck_assert_str_eq(o.first, "1");
+	db_pool_free(pool);
+}
+END_TEST
+
+START_TEST(reconnects_after_termination)
+{
+	struct db_pool	*pool;
+	struct outcome	 pid = { 0 }, lost = { 0 }, after = { 0 };
+	PGconn		*pg;
+	PGresult	*res;
+	const char	*params[1];
+
+	NEED_PG();
+	pool = pool_make(1, 10, 1000);
+	RUN_UNTIL(db_pool_ready(pool) == 1);
+	submit(pool, ST_PID, NULL, "", "5s", &pid);
+	RUN_UNTIL(pid.done == 1);
+	submit(pool, ST_SLEEP, "3", "", "10s", &lost);
+	pg = PQconnectdb("");
+	params[0] = pid.first;
+	res = PQexecParams(pg, "SELECT pg_terminate_backend($1::int)", 1,
+	    NULL, params, NULL, NULL, 0);
+	ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+	PQfinish(pg);
+	RUN_UNTIL(lost.done == 1);
+	ck_assert_int_ne(lost.how, DB_OK);
+	RUN_UNTIL(db_pool_ready(pool) == 1);
+	submit(pool, ST_ECHO, "back", "", "5s", &after);
+	RUN_UNTIL(after.done == 1);
+	ck_assert_str_eq(after.first, "back");
+	db_pool_free(pool);
+}
+END_TEST
+
+START_TEST(database_down_fails_fast)
+{
+	static const char *keys[] = { "host", NULL };
+	static const char *vals[] = { "/nonexistent-bulwark-socket-dir", NULL };
+	struct db_pool_params p = {
+		.keys = keys, .vals = vals, .stmts = stmts,
+		.nstmts = ST_COUNT, .pool_size = 2, .max_queue = 10,
+		.queue_timeout_ms = 100, .connect_timeout_ms = 1000,
+	};
+	struct db_pool	*pool;
+	struct outcome	 o = { 0 };
+	struct timeval	 tv = { 0, 300000 };
+
+	if (base == NULL)
+		base = event_base_new();
+	pool = db_pool_new(base, &p);
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+	ck_assert_uint_eq(db_pool_ready(pool), 0);
+	ck_assert_ptr_null(submit(pool, ST_ECHO, "x", "", "5s", &o));
+	ck_assert_int_eq(o.done, 0);
+	db_pool_free(pool);
+}
+END_TEST
+
+Suite *
+unit_suite(void)
+{
+	Suite	*s = suite_create("db");
+	TCase	*tc = tcase_create("db");
+
+	tcase_set_timeout(tc, UNIT_TIMEOUT);
+	tcase_add_unchecked_fixture(tc, pgtest_start, pgtest_stop);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, connects_and_queries);
+	tcase_add_test(tc, context_is_per_transaction);
+	tcase_add_test(tc, pipelined_in_order);
+	tcase_add_test(tc, sql_error_then_next);
+	tcase_add_test(tc, statement_timeout_from_context);
+	tcase_add_test(tc, queue_bound_and_timeout);
+	tcase_add_test(tc, abandoned_gets_no_callback);
+	tcase_add_test(tc, serialization_failure_retried_once);
+	tcase_add_test(tc, array_rows_streamed);
+	tcase_add_test(tc, reconnects_after_termination);
+	tcase_add_test(tc, database_down_fails_fast);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,168 @@
+/*
+ * test_log.c - access-log formatting, escaping and bounds; log levels.
+ */
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "unit.h"
+#include "util.h"
+
+static json_t *
+format_and_parse(const struct access_rec *r, char *buf, size_t bufsz)
+{
+	json_error_t	 jerr;
+	size_t		 n;
+
+	n = log_access_format(r, "2026-01-01T00:00:00.000000Z", buf, bufsz);
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(buf[n - 1], '\n');
+	return json_loadb(buf, n, JSON_REJECT_DUPLICATES, &jerr);
+}
+
+START_TEST(access_fields)
+{
+	struct access_rec r = {
+		.request_id = "0123456789abcdef0123456789abcdef",
+		.ip = "127.0.0.1", .method = "GET", .route = "get_note",
+		.path = "/notes/1?secret=x", .path_len = 8, .status = 200,
+		.bytes = 123, .duration_us = 456, .user = NULL,
+	};
+	char	 buf[8192];
+	json_t	*j;
+
+	j = format_and_parse(&r, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(j);
+	ck_assert_uint_eq(json_object_size(j), 10);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "path")),
+	    "/notes/1");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "route")),
+	    "get_note");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")),
+	    200);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "bytes")),
+	    123);
+	ck_assert_int_eq(json_integer_value(json_object_get(j,
+	    "duration_us")), 456);
+	ck_assert(json_is_null(json_object_get(j, "user")));
+	ck_assert_ptr_null(strstr(buf, "secret"));
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(access_escaping)
+{
+	struct access_rec r = {
+		.request_id = "id", .ip = "::1", .method = "GET",
+		.path = "/a\"b\\c\n\x01\xff", .path_len = 9, .status = 400,
+		.user = "caf\xc3\xa9",
+	};
+	char	 buf[8192];
+	json_t	*j;
+
+	j = format_and_parse(&r, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(j);
+	/* Invalid UTF-8 is escaped byte by byte; valid UTF-8 kept. */
+	ck_assert_str_eq(json_string_value(json_object_get(j, "path")),
+	    "/a\"b\\c\n\x01\xc3\xbf");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "user")),
+	    "caf\xc3\xa9");
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(access_truncated)
+{
+	struct access_rec r = { .method = "GET", .status = 200 };
+	char	*path, buf[8192];
+	json_t	*j;
+
+	path = malloc(5000);
+	memset(path, 'p', 5000);
+	r.path = path;
+	r.path_len = 5000;
+	j = format_and_parse(&r, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(j);
+	ck_assert_uint_eq(strlen(json_string_value(json_object_get(j,
+	    "path"))), 1024);
+	json_decref(j);
+	free(path);
+}
+END_TEST
+
+START_TEST(access_small_buffer)
+{
+	struct access_rec r = { .method = "GET", .path = "/x", .path_len = 2 };
+	char	 buf[16];
+	size_t	 n;
+
+	n = log_access_format(&r, "t", buf, sizeof(buf));
+	ck_assert_uint_lt(n, sizeof(buf));
+	ck_assert_int_eq(buf[n], '\0');
+}
+END_TEST
+
+START_TEST(access_file_reopen)
+{
+	char		 dir[] = "/tmp/bw-log-XXXXXX", path[64], moved[80];
+	char		 buf[4096];
+	struct access_rec r = { .method = "GET", .path = "/x", .path_len = 2,
+	    .status = 204 };
+	ssize_t		 n;
+	int		 fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/access.log", dir);
+	snprintf(moved, sizeof(moved), "%s/access.log.1", dir);
+	ck_assert_int_eq(log_access_open(path), 0);
+	log_access(&r);
+	ck_assert_int_eq(rename(path, moved), 0);
+	ck_assert_int_eq(log_access_reopen(), 0);
+	log_access(&r);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	/* Only the line written after the reopen is in the new file. */
+	ck_assert_ptr_nonnull(strstr(buf, "\"status\":204"));
+	ck_assert_ptr_eq(strchr(buf, '\n'), buf + n - 1);
+	close(fd);
+	ck_assert_int_eq(log_access_open("off"), 0);
+	unlink(path);
+	unlink(moved);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(levels)
+{
+	enum log_level	 l;
+
+	ck_assert_int_eq(log_level_parse("warning", &l), 0);
+	ck_assert_int_eq(l, LOG_LVL_WARNING);
+	ck_assert_str_eq(log_level_name(LOG_LVL_NOTICE), "notice");
+	ck_assert_int_eq(log_level_parse("warn", &l), -1);
+	ck_assert_int_eq(log_level_parse("", &l), -1);
+}
+END_TEST
+
+Suite *
+unit_suite(void)
+{
+	Suite	*s = suite_create("log");
+	TCase	*tc = tcase_create("log");
+
+	tcase_set_timeout(tc, UNIT_TIMEOUT);
+	tcase_add_test(tc, access_fields);
+	tcase_add_test(tc, access_escaping);
+	tcase_add_test(tc, access_truncated);
+	tcase_add_test(tc, access_small_buffer);
+	tcase_add_test(tc, access_file_reopen);
+	tcase_add_test(tc, levels);
+	suite_add_tcase(s, tc);
+	return s;
+}
