@@ -1,0 +1,269 @@
+/*
+ * worker.c - one worker process: an event_base, the listening sockets the
+ * master handed down, the HTTP server and the channel to the master.
+ *
+ * The worker is single-threaded on its event loop.  It sandboxes itself
+ * (sandbox_worker: identity drop, hardening, seccomp) after its listeners
+ * and event base exist and before the first client byte is read, then
+ * tells the master CHAN_READY.
+ *
+ * Stopping: CHAN_DRAIN, SIGTERM/SIGINT, or the end of the channel (the
+ * master died) stop accepting; idle connections close at once, busy ones
+ * after their current response; the worker exits when none remains or
+ * when server.shutdown_timeout has passed, whichever comes first.
+ *
+ * Ticket keys arriving over the channel are secrets: the receive buffer is
+ * wiped after every message.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "chan.h"
+#include "conf.h"
+#include "http.h"
+#include "log.h"
+#include "problem.h"
+#include "sandbox.h"
+#include "tls.h"
+#include "util.h"
+#include "worker.h"
+
+struct worker {
+	const struct worker_args *args;
+	struct event_base	*base;
+	struct http_server	*http;
+	struct event		*chan_ev;
+	struct event		*stop_ev;
+	struct event		*sigterm_ev;
+	struct event		*sigint_ev;
+	bool			 draining;
+	unsigned char		 msg[CHAN_MAX_PAYLOAD];
+};
+
+/*
+ * The route handler of this build.  Routes execute SQL through the
+ * per-worker database pool; this worker has no pool, so every routed
+ * request is answered 503 "database unavailable".
+ */
+static void
+worker_route_handler(struct http_request *r, void *arg)
+{
+	(void)arg;
+	http_respond_problem(r, PROBLEM_DB_UNAVAILABLE);
+}
+
+static void
+worker_stop(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+
+	(void)fd;
+	(void)what;
+	log_notice("worker %d: shutdown_timeout reached with %zu connections",
+	    w->args->id, http_server_connections(w->http));
+	event_base_loopexit(w->base, NULL);
+}
+
+static void
+worker_drained(void *arg)
+{
+	struct worker	*w = arg;
+
+	event_base_loopexit(w->base, NULL);
+}
+
+static void
+worker_drain(struct worker *w)
+{
+	struct timeval	 tv;
+	int64_t		 ms = w->args->conf->server.shutdown_timeout_ms;
+
+	if (w->draining)
+		return;
+	w->draining = true;
+	log_info("worker %d: draining", w->args->id);
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	event_add(w->stop_ev, &tv);
+	http_server_drain(w->http, worker_drained, w);
+}
+
+static void
+worker_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig;
+	(void)what;
+	worker_drain(arg);
+}
+
+static void
+worker_message(struct worker *w, enum chan_type type, size_t len)
+{
+	struct chan_ticket_keys	 keys;
+
+	switch (type) {
+	case CHAN_DRAIN:
+		worker_drain(w);
+		break;
+	case CHAN_TICKET_KEYS:
+		if (len != sizeof(keys) || w->args->tls_ctx == NULL) {
+			log_warnx("worker %d: ticket keys ignored", w->args->id);
+			break;
+		}
+		memcpy(&keys, w->msg, sizeof(keys));
+		if (tls_ticket_keys_set(w->args->tls_ctx, &keys) == -1)
+			log_warnx("worker %d: cannot install ticket keys",
+			    w->args->id);
+		bw_wipe(&keys, sizeof(keys));
+		break;
+	case CHAN_REOPEN_LOGS:
+		if (log_access_reopen() == -1)
+			log_warnx("worker %d: cannot reopen the access log",
+			    w->args->id);
+		break;
+	default:
+		log_warnx("worker %d: unexpected message %u", w->args->id,
+		    (unsigned)type);
+		break;
+	}
+	bw_wipe(w->msg, len);
+}
+
+static void
+worker_chan(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	enum chan_type	 type;
+	size_t		 len;
+	int		 rv;
+
+	(void)what;
+	for (;;) {
+		rv = chan_recv(fd, &type, w->msg, sizeof(w->msg), &len);
+		if (rv == 1) {
+			worker_message(w, type, len);
+			continue;
+		}
+		if (rv == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (rv == 0)
+			log_info("worker %d: the master is gone", w->args->id);
+		else
+			log_warnx("worker %d: channel: %s", w->args->id,
+			    strerror(errno));
+		event_del(w->chan_ev);
+		worker_drain(w);
+		return;
+	}
+}
+
+static int
+worker_setup(struct worker *w)
+{
+	const struct worker_args *a = w->args;
+	struct event_config	*cfg;
+	const char		*err;
+	size_t			 i;
+	int			 fl;
+
+	if ((cfg = event_config_new()) == NULL)
+		return -1;
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+	w->base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	if (w->base == NULL) {
+		log_errorx("worker %d: cannot create an event base", a->id);
+		return -1;
+	}
+	w->http = http_server_new(w->base, a->conf, a->tls_ctx, &err);
+	if (w->http == NULL) {
+		log_errorx("worker %d: %s", a->id, err);
+		return -1;
+	}
+	http_server_set_handler(w->http, worker_route_handler, w);
+	for (i = 0; i < a->nlisten_fds; i++) {
+		if (http_server_listen(w->http, a->listen_fds[i], &err) == -1) {
+			log_errorx("worker %d: %s", a->id, err);
+			return -1;
+		}
+	}
+	if ((fl = fcntl(a->chan_fd, F_GETFL)) == -1 ||
+	    fcntl(a->chan_fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+		log_errorx("worker %d: channel: %s", a->id, strerror(errno));
+		return -1;
+	}
+	w->chan_ev = event_new(w->base, a->chan_fd, EV_READ | EV_PERSIST,
+	    worker_chan, w);
+	w->stop_ev = evtimer_new(w->base, worker_stop, w);
+	w->sigterm_ev = evsignal_new(w->base, SIGTERM, worker_signal, w);
+	w->sigint_ev = evsignal_new(w->base, SIGINT, worker_signal, w);
+	if (w->chan_ev == NULL || w->stop_ev == NULL ||
+	    w->sigterm_ev == NULL || w->sigint_ev == NULL ||
+	    event_add(w->chan_ev, NULL) == -1 ||
+	    event_add(w->sigterm_ev, NULL) == -1 ||
+	    event_add(w->sigint_ev, NULL) == -1) {
+		log_errorx("worker %d: cannot set up events", a->id);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+worker_teardown(struct worker *w)
+{
+	http_server_free(w->http);
+	if (w->chan_ev != NULL)
+		event_free(w->chan_ev);
+	if (w->stop_ev != NULL)
+		event_free(w->stop_ev);
+	if (w->sigterm_ev != NULL)
+		event_free(w->sigterm_ev);
+	if (w->sigint_ev != NULL)
+		event_free(w->sigint_ev);
+	if (w->base != NULL)
+		event_base_free(w->base);
+	bw_wipe(w->msg, sizeof(w->msg));
+	free(w);
+}
+
+static void
+worker_ignore(int sig)
+{
+	if (signal(sig, SIG_IGN) == SIG_ERR)
+		log_warnx("cannot ignore signal %d", sig);
+}
+
+int
+worker_main(const struct worker_args *args)
+{
+	struct worker	*w;
+	int		 rv = 0;
+
+	worker_ignore(SIGPIPE);
+	worker_ignore(SIGHUP);
+	worker_ignore(SIGUSR1);
+	w = bw_calloc(1, sizeof(*w));
+	w->args = args;
+	if (worker_setup(w) == -1 || sandbox_worker(args->conf) == -1) {
+		worker_teardown(w);
+		return 3;
+	}
+	if (chan_send(args->chan_fd, CHAN_READY, NULL, 0) == -1)
+		log_warnx("worker %d: cannot report ready: %s", args->id,
+		    strerror(errno));
+	log_info("worker %d: serving", args->id);
+	if (event_base_dispatch(w->base) == -1) {
+		log_errorx("worker %d: event loop failed", args->id);
+		rv = 3;
+	}
+	log_info("worker %d: exiting", args->id);
+	worker_teardown(w);
+	return rv;
+}
