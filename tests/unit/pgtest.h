@@ -34,6 +34,7 @@ pgtest_run(char *const argv[], char *out, size_t outsz)
 		return -1;
 	if (pid == 0) {
 		dup2(fds[1], STDOUT_FILENO);
+		closefrom(STDERR_FILENO + 1);
 		close(fds[0]);
 		close(fds[1]);
 		execv(argv[0], argv);
