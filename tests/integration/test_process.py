@@ -1,0 +1,238 @@
+"""
+test_process.py - the master/worker life cycle (SPEC 3 signals, SPEC 11):
+a killed worker is replaced without resetting queued connections, SIGTERM
+finishes in-flight uploads, SIGHUP reloads (or keeps the old configuration
+when the new one is invalid), and the daemon exits 0 on SIGTERM.
+"""
+
+import os
+import re
+import signal
+import threading
+import time
+import unittest
+
+import harness
+from harness import Daemon, route
+
+ROUTES = [route("items_get", "GET", "/items"),
+          route("items_post", "POST", "/items")]
+
+
+class ProcessCase(unittest.TestCase):
+    config = None
+
+    def setUp(self):
+        self.daemon = Daemon(routes=ROUTES, workers=2, config=self.config,
+                             name=self._testMethodName[:20])
+        self.daemon.start()
+
+    def tearDown(self):
+        self.daemon.stop_and_check()
+
+    def get(self, path="/items", timeout=5.0):
+        return self.daemon.request("GET", path, timeout=timeout).status
+
+    def wait_workers(self, gone, timeout=10.0):
+        """Until `gone` is no longer a child and there are as many workers
+        as configured; returns the pid list."""
+        deadline = time.monotonic() + timeout * harness.SLOW
+        while time.monotonic() < deadline:
+            pids = self.daemon.worker_pids()
+            live = [p for p in pids if harness.proc_state(p) not in
+                    (None, "Z")]
+            if gone not in pids and len(live) == self.daemon.workers:
+                return live
+            time.sleep(0.05)
+        self.fail("no replacement worker after %.0fs: %r" %
+                  (timeout, self.daemon.worker_pids()))
+
+
+class TestWorkerCrash(ProcessCase):
+
+    def pinned_connection(self, victim):
+        """A keep-alive connection served by a worker other than victim."""
+        for _ in range(50):
+            c = self.daemon.connect()
+            self.assertEqual(c.roundtrip("GET", "/items").status, 503)
+            w = self.daemon.worker_of(c)
+            if w is None:
+                c.close()
+                self.skipTest("cannot map connections to workers via /proc")
+            if w != victim:
+                return c
+            c.close()
+        self.fail("every connection landed on one worker")
+
+    def test_kill_9_worker(self):
+        pids = self.daemon.worker_pids()
+        self.assertEqual(len(pids), 2, pids)
+        victim = pids[0]
+        pinned = self.pinned_connection(victim)
+        failures = []
+        served = {"pinned": 0, "fresh": 0}
+        stop = threading.Event()
+        fresh_lock = threading.Lock()
+
+        def client():
+            while not stop.is_set():
+                try:
+                    s = pinned.roundtrip("GET", "/items", timeout=3)
+                    if s.status != 503:
+                        failures.append("pinned: status %d" % s.status)
+                    served["pinned"] += 1
+                except Exception as e:      # noqa: BLE001 - collected
+                    failures.append("pinned: %r" % e)
+                    return
+                with fresh_lock:
+                    try:
+                        st = self.get(timeout=15)
+                        if st != 503:
+                            failures.append("fresh: status %d" % st)
+                        served["fresh"] += 1
+                    except Exception as e:  # noqa: BLE001 - collected
+                        failures.append("fresh: %r" % e)
+                time.sleep(0.02)
+
+        th = threading.Thread(target=client)
+        th.start()
+        queued = []
+        qthreads = []
+        try:
+            time.sleep(0.5)
+            with fresh_lock:
+                # No fresh request is in flight: stopped, the victim accepts
+                # nothing more, and new connections that hash to its socket
+                # wait in the kernel's accept queue.
+                os.kill(victim, signal.SIGSTOP)
+            for i in range(20):
+                t = threading.Thread(target=lambda: queued.append(
+                    self.try_get()))
+                t.start()
+                qthreads.append(t)
+            time.sleep(0.5)
+            # Not under fresh_lock: a fresh request may be waiting in the
+            # stopped worker's queue, and must be served by its replacement.
+            os.kill(victim, signal.SIGKILL)
+            new = self.wait_workers(victim)
+            self.assertNotIn(victim, new)
+            for t in qthreads:
+                t.join(30)
+            time.sleep(1.0)
+        finally:
+            stop.set()
+            th.join(30)
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except OSError:
+                pass
+            pinned.close()
+        self.assertEqual((failures, sorted(queued, key=str)),
+                         ([], [503] * 20),
+                         "client failures / connections queued while the "
+                         "worker was stopped and killed")
+        self.assertGreater(served["pinned"], 5)
+        replacement = (set(new) - set(pids)).pop()
+        seen = set()
+        for _ in range(30):
+            with self.daemon.connect() as c:
+                self.assertEqual(c.roundtrip("GET", "/items").status, 503)
+                seen.add(self.daemon.worker_of(c))
+            if replacement in seen:
+                break
+        self.assertIn(replacement, seen, "the replacement serves nothing")
+
+    def try_get(self):
+        try:
+            return self.get(timeout=20)
+        except Exception as e:      # noqa: BLE001 - compared by the test
+            return repr(e)
+
+
+class TestSigterm(ProcessCase):
+
+    def test_sigterm_during_uploads(self):
+        n = 50
+        body = b'"' + b"a" * 1998 + b'"'
+        barrier = threading.Barrier(n + 1, timeout=30)
+        results = [None] * n
+
+        def upload(i):
+            try:
+                c = self.daemon.connect(timeout=10)
+            except Exception as e:      # noqa: BLE001 - collected
+                results[i] = "connect: %r" % e
+                barrier.abort()
+                return
+            with c:
+                try:
+                    c.send(b"POST /items HTTP/1.1\r\nHost: localhost\r\n"
+                           b"Content-Type: application/json\r\n"
+                           b"Content-Length: 2000\r\n\r\n" + body[:1000])
+                    barrier.wait()
+                    time.sleep(0.3)
+                    c.send(body[1000:])
+                    r = c.read_final(timeout=10)
+                    results[i] = r.status
+                except Exception as e:  # noqa: BLE001 - collected
+                    results[i] = repr(e)
+
+        threads = [threading.Thread(target=upload, args=(i,))
+                   for i in range(n)]
+        for t in threads:
+            t.start()
+        barrier.wait()
+        time.sleep(0.2)
+        self.daemon.signal(signal.SIGTERM)
+        for t in threads:
+            t.join(30)
+        self.assertEqual(results, [503] * n)
+        rc = self.daemon.wait_exit(15)
+        self.assertEqual(rc, 0, "exit status after SIGTERM")
+
+    def test_sigterm_idle_exit_0(self):
+        self.assertEqual(self.get(), 503)
+        self.daemon.signal(signal.SIGTERM)
+        self.assertEqual(self.daemon.wait_exit(15), 0)
+
+
+class TestReload(ProcessCase):
+
+    def test_sighup_invalid_keeps_old(self):
+        self.assertEqual(self.get(), 503)
+        good = self.daemon.config_text
+        bad = good.replace("server:\n", "server:\n  bogus_key: 1\n", 1)
+        self.assertNotEqual(bad, good)
+        with open(self.daemon.conf_path, "w") as fp:
+            fp.write(bad)
+        before = self.daemon.stderr_size()
+        self.daemon.signal(signal.SIGHUP)
+        time.sleep(1.0 * harness.SLOW)
+        for _ in range(10):
+            self.assertEqual(self.get(), 503)
+        self.assertIsNone(self.daemon.proc.poll(), "daemon exited")
+        text = self.daemon.stderr_text()[before:]
+        self.assertRegex(text, re.escape(self.daemon.conf_path) +
+                         r":\d+:\d+:", "the reload error is not logged as "
+                         "FILE:LINE:COL")
+        self.assertIn("bogus_key", text)
+
+    def test_sighup_valid_takes_effect(self):
+        self.assertEqual(self.get("/newroute"), 404)
+        old = self.daemon.worker_pids()
+        self.daemon.write_config(routes=ROUTES + [
+            route("new_get", "GET", "/newroute")])
+        self.daemon.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10 * harness.SLOW
+        while self.get("/newroute") != 503:
+            self.assertLess(time.monotonic(), deadline,
+                            "the new route never appeared")
+            time.sleep(0.1)
+        for _ in range(10):
+            self.assertEqual(self.get("/newroute"), 503)
+            self.assertEqual(self.get(), 503)
+        self.daemon.known_workers.update(old)
+
+
+if __name__ == "__main__":
+    unittest.main()
