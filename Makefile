@@ -48,8 +48,8 @@ endif
 ALL_CFLAGS = $(BASE_CFLAGS) $(HARDEN) $(SANFLAGS) $(DEP_CFLAGS) -Isrc $(CFLAGS)
 ALL_LDFLAGS = $(LDHARDEN) $(SANFLAGS) $(LDFLAGS)
 
-.PHONY: all check check-build unit integration replay check-one lint fuzz \
-	demo bench install clean distclean deps
+.PHONY: all bootstrap check check-build unit integration replay check-one \
+	lint fuzz demo bench install clean distclean deps
 
 ifeq ($(CONFIGURED),1)
 all: $(BUILDDIR)/bulwarkd
@@ -96,17 +96,30 @@ check-build: $(BUILDDIR)/bulwarkd $(UNIT_BIN) $(REPLAY_BIN)
 unit: $(UNIT_BIN)
 	@scripts/run-unit $(UNIT_BIN)
 
+RUN_INTEGRATION = BULWARKD=$(abspath $(BUILDDIR)/bulwarkd) \
+	SHAREDDIR=$(SHAREDDIR) python3 tests/integration/run.py
+
 integration: $(BUILDDIR)/bulwarkd
-	BULWARKD=$(abspath $(BUILDDIR)/bulwarkd) SHAREDDIR=$(SHAREDDIR) \
-		python3 tests/integration/run.py
+	$(RUN_INTEGRATION)
 
 replay: $(REPLAY_BIN)
 	@scripts/run-replay $(REPLAY_BIN)
 
-# One pass: unit tests, integration tests, fuzz replay.
-check-one: unit integration replay
+# One pass: unit tests, integration tests, fuzz replay.  Everything is
+# built first (in parallel under -j); the three suites then run one after
+# the other, each to its end, so that one failing suite does not hide the
+# results of the others; the pass fails if any of them failed.
+check-one: check-build
+	@rc=0; \
+	scripts/run-unit $(UNIT_BIN) || rc=1; \
+	echo '$(RUN_INTEGRATION)'; $(RUN_INTEGRATION) || rc=1; \
+	scripts/run-replay $(REPLAY_BIN) || rc=1; \
+	exit $$rc
 
+# The man pages are checked first (mandoc -T lint, seconds); make lint
+# checks them again with the other analysers.
 check: deps
+	@scripts/lint --only mandoc
 	$(MAKE) check-one BUILDDIR=build SAN=0
 	$(MAKE) check-one BUILDDIR=build-asan SAN=1
 
