@@ -124,47 +124,62 @@ ms_to_tv(int64_t ms, struct timeval *tv)
 	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
 }
 
+/*
+ * Copies n values into one allocation: the pointer array followed by the
+ * bytes, each value NUL-terminated.  NULL entries stay NULL (SQL NULL).
+ */
 static char **
-copy_values(int n, const char * const *v, const int *lengths, int **lens_out)
+copy_values(int n, const char * const *v, const int *lengths, int *lens_out)
 {
-	char	**out;
+	char	**out, *p;
+	size_t	 total = 0, len;
 	int	 i;
-	size_t	 len;
 
-	out = bw_calloc((size_t)n, sizeof(*out));
-	if (lens_out != NULL)
-		*lens_out = bw_calloc((size_t)n, sizeof(**lens_out));
+	for (i = 0; i < n; i++)
+		if (v[i] != NULL)
+			total += (lengths != NULL ? (size_t)lengths[i] :
+			    strlen(v[i])) + 1;
+	out = bw_malloc((size_t)n * sizeof(*out) + total);
+	p = (char *)(out + n);
 	for (i = 0; i < n; i++) {
-		if (v[i] == NULL)
-			continue;
-		len = lengths != NULL ? (size_t)lengths[i] : strlen(v[i]);
-		out[i] = bw_strndup(v[i], len);
 		if (lens_out != NULL)
-			(*lens_out)[i] = (int)len;
+			lens_out[i] = 0;
+		if (v[i] == NULL) {
+			out[i] = NULL;
+			continue;
+		}
+		len = lengths != NULL ? (size_t)lengths[i] : strlen(v[i]);
+		memcpy(p, v[i], len);
+		p[len] = '\0';
+		out[i] = p;
+		if (lens_out != NULL)
+			lens_out[i] = (int)len;
+		p += len + 1;
 	}
 	return out;
 }
 
 static void
-free_values(int n, char **v)
-{
-	int	 i;
-
-	if (v == NULL)
-		return;
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-static void
 req_free(struct db_req *r)
 {
-	free_values(r->nvalues, r->values);
+	free(r->values);
 	free(r->lengths);
-	free_values(r->nctx, r->ctx_values);
+	free(r->ctx_values);
 	free(r->message);
 	free(r);
+}
+
+/* Takes the oldest waiting request off the queue; NULL when empty. */
+static struct db_req *
+waitq_pop(struct db_pool *pool)
+{
+	struct db_req	*r = TAILQ_FIRST(&pool->waitq);
+
+	if (r != NULL) {
+		TAILQ_REMOVE(&pool->waitq, r, entry);
+		pool->nwait--;
+	}
+	return r;
 }
 
 /* Completes a request that is in no list any more. */
@@ -267,13 +282,9 @@ conn_fail(struct db_conn *c, const char *why)
 	c->backoff_ms = c->backoff_ms * 2 > DB_BACKOFF_MAX_MS ?
 	    DB_BACKOFF_MAX_MS : c->backoff_ms * 2;
 	evtimer_add(c->ev_timer, &tv);
-	if (db_pool_ready(pool) == 0) {
-		while ((r = TAILQ_FIRST(&pool->waitq)) != NULL) {
-			TAILQ_REMOVE(&pool->waitq, r, entry);
-			pool->nwait--;
+	if (db_pool_ready(pool) == 0)
+		while ((r = waitq_pop(pool)) != NULL)
 			req_finish(r, DB_UNAVAILABLE);
-		}
-	}
 }
 
 /*
@@ -616,10 +627,8 @@ conn_dispatch(struct db_pool *pool)
 	struct db_conn	*c;
 	struct db_req	*r;
 
-	while ((r = TAILQ_FIRST(&pool->waitq)) != NULL &&
-	    (c = pool_pick(pool)) != NULL) {
-		TAILQ_REMOVE(&pool->waitq, r, entry);
-		pool->nwait--;
+	while (!TAILQ_EMPTY(&pool->waitq) && (c = pool_pick(pool)) != NULL) {
+		r = waitq_pop(pool);
 		if (conn_send(c, r) == -1)
 			conn_fail(c, conn_error(c));
 	}
@@ -637,11 +646,8 @@ queue_expire(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	while ((r = TAILQ_FIRST(&pool->waitq)) != NULL &&
-	    r->deadline_ms <= now) {
-		TAILQ_REMOVE(&pool->waitq, r, entry);
-		pool->nwait--;
-		req_finish(r, DB_UNAVAILABLE);
-	}
+	    r->deadline_ms <= now)
+		req_finish(waitq_pop(pool), DB_UNAVAILABLE);
 	queue_arm(pool);
 }
 
@@ -659,7 +665,9 @@ db_pool_new(struct event_base *base, const struct db_pool_params *p)
 	pool->stmt_names = bw_calloc(p->nstmts, sizeof(char *));
 	for (i = 0; i < p->nstmts; i++) {
 		pool->stmt_names[i] = bw_malloc(DB_STMT_NAME_MAX);
-		snprintf(pool->stmt_names[i], DB_STMT_NAME_MAX, "bw_%zu", i);
+		if (snprintf(pool->stmt_names[i], DB_STMT_NAME_MAX, "bw_%zu",
+		    i) >= DB_STMT_NAME_MAX)
+			fatal("db: statement name too long");
 	}
 	if ((pool->ev_queue = evtimer_new(base, queue_expire, pool)) == NULL)
 		fatal("db: cannot create timer");
@@ -695,10 +703,8 @@ db_pool_free(struct db_pool *pool)
 		conn_close(c);
 		event_free(c->ev_timer);
 	}
-	while ((r = TAILQ_FIRST(&pool->waitq)) != NULL) {
-		TAILQ_REMOVE(&pool->waitq, r, entry);
+	while ((r = waitq_pop(pool)) != NULL)
 		req_finish(r, DB_UNAVAILABLE);
-	}
 	event_free(pool->ev_queue);
 	for (i = 0; i < pool->p.nstmts; i++)
 		free(pool->stmt_names[i]);
@@ -737,8 +743,9 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 	r->stmt = rp->stmt;
 	r->ctx_stmt = rp->ctx_stmt;
 	r->nvalues = rp->nvalues;
+	r->lengths = bw_calloc((size_t)rp->nvalues, sizeof(*r->lengths));
 	r->values = copy_values(rp->nvalues, rp->values, rp->lengths,
-	    &r->lengths);
+	    r->lengths);
 	r->nctx = rp->nctx;
 	r->ctx_values = copy_values(rp->nctx, rp->ctx_values, NULL, NULL);
 	if (c == NULL || !TAILQ_EMPTY(&pool->waitq)) {

@@ -512,6 +512,7 @@ http_request_get(struct http_server *srv, struct http_conn *c)
 	r->bad_param = false;
 	r->parsed = r->has_body = r->body_done = false;
 	r->close = r->problem = r->linger = false;
+	r->head.method = HTTP_METHOD_COUNT;
 	clock_gettime(CLOCK_MONOTONIC, &r->start);
 	http_request_new_id(srv, r->id);
 	memcpy(r->ip, c->peer_ip, sizeof(r->ip));
@@ -763,7 +764,11 @@ http_respond(struct http_request *r, int status)
 	if (http_write_head(r, status, blen) == -1) {
 		log_warnx("cannot queue a response");
 		r->close = true;
-	} else if (r->parsed && r->head.method == HTTP_HEAD)
+	} else if (r->head.method == HTTP_HEAD)
+		/*
+		 * No body answers HEAD, also when its head was refused: the
+		 * parser names the method as soon as it has read it.
+		 */
 		evbuffer_drain(r->out, blen);
 	else
 		evbuffer_add_buffer(out, r->out);

@@ -300,29 +300,45 @@ http_target(struct http_cur *c, struct http_head *head)
 	return STEP_OK;
 }
 
+/*
+ * RFC 9112 2.2: empty lines (CRLF) before the request line are ignored.
+ * They count toward max_header_size like every other byte of the head; a
+ * bare LF there is still refused by the method check.
+ */
+static enum http_step
+http_leading_crlf(struct http_cur *c)
+{
+	while (c->off + 1 < c->len && c->buf[c->off] == '\r' &&
+	    c->buf[c->off + 1] == '\n')
+		c->off += 2;
+	if (c->off + 1 == c->len && c->buf[c->off] == '\r')
+		return http_more(c);
+	return STEP_OK;
+}
+
 static enum http_step
 http_method(struct http_cur *c, struct http_head *head)
 {
-	size_t	 i, m;
+	size_t	 i, m, start = c->off;
 
-	for (i = 0; i < c->len && c->buf[i] != ' '; i++) {
+	for (i = start; i < c->len && c->buf[i] != ' '; i++) {
 		if (!IS(c->buf[i], C_TCHAR)) {
 			if (c->buf[i] == '\r' || c->buf[i] == '\n')
 				return http_fail(c, 400,
-				    i == 0 ? "empty line before request" :
+				    i == start ? "empty line before request" :
 				    "no request target");
 			return http_fail(c, 400, "invalid method");
 		}
-		if (i >= HTTP_METHOD_MAX_LEN)
+		if (i - start >= HTTP_METHOD_MAX_LEN)
 			return http_fail(c, 501, "method not implemented");
 	}
 	if (i == c->len)
 		return http_more(c);
-	if (i == 0)
+	if (i == start)
 		return http_fail(c, 400, "empty method");
 	for (m = 0; m < HTTP_METHOD_COUNT; m++) {
-		if (strlen(http_methods[m]) == i &&
-		    memcmp(http_methods[m], c->buf, i) == 0)
+		if (strlen(http_methods[m]) == i - start &&
+		    memcmp(http_methods[m], c->buf + start, i - start) == 0)
 			break;
 	}
 	head->method = (enum http_method)m;
@@ -381,7 +397,8 @@ http_request_line(struct http_cur *c, struct http_head *head)
 {
 	enum http_step	 s;
 
-	if ((s = http_method(c, head)) != STEP_OK)
+	if ((s = http_leading_crlf(c)) != STEP_OK ||
+	    (s = http_method(c, head)) != STEP_OK)
 		return s;
 	if ((s = http_target_scan(c, head)) != STEP_OK)
 		return s;

@@ -17,11 +17,14 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <seccomp.h>
 #include <yaml.h>
 
+#include "api.h"
 #include "conf.h"
+#include "dbconf.h"
 #include "log.h"
 #include "master.h"
 #include "tls.h"
@@ -233,49 +236,34 @@ load_checked(const char *path)
 }
 
 /*
- * -t without --no-db: the database named by the configuration must be
- * reachable.  This is an administration mode, so a blocking connection
- * is fine here (the workers never block).
+ * -t and -T: the configuration, its routes (SQL text, placeholders,
+ * schemas) and, unless --no-db, the database: reachable (else exit 3) and
+ * every statement prepared and type-checked (else exit 1).
  */
-static int
-check_database(const struct conf *conf)
-{
-	const char	*keys[] = { "connect_timeout", NULL, NULL };
-	const char	*vals[] = { NULL, NULL, NULL };
-	char		 timeout[24];
-	PGconn		*pg;
-	int		 ok;
-
-	if (conf->database == NULL)
-		return 0;
-	snprintf(timeout, sizeof(timeout), "%lld",
-	    (long long)(conf->database->connect_timeout_ms + 999) / 1000);
-	vals[0] = timeout;
-	keys[1] = "dbname";
-	vals[1] = conf->database->conninfo;
-	pg = PQconnectdbParams(keys, vals, 1);
-	ok = pg != NULL && PQstatus(pg) == CONNECTION_OK;
-	if (!ok)
-		fprintf(stderr, "%s: database unreachable: %s", conf->file,
-		    pg != NULL ? PQerrorMessage(pg) : "out of memory\n");
-	PQfinish(pg);
-	return ok ? 0 : -1;
-}
-
 static int
 run_check(const struct options *o)
 {
-	struct conf	*conf;
-	int		 rv = EXIT_OK;
+	struct bw_diag		 diag = { 0 };
+	struct conf		*conf;
+	struct api		*api;
+	enum dbconf_check	 db = DBCONF_OK;
+	int			 rv = EXIT_OK;
 
 	if ((conf = load_checked(o->config)) == NULL)
 		return EXIT_CONFIG;
-	if (!o->no_db && check_database(conf) == -1)
+	if ((api = api_load(conf, &diag)) != NULL && !o->no_db)
+		db = dbconf_check(conf, api, &diag);
+	bw_diag_print(&diag, stderr);
+	if (api == NULL || db == DBCONF_INVALID)
+		rv = EXIT_CONFIG;
+	else if (db == DBCONF_UNREACHABLE)
 		rv = EXIT_RUNTIME;
 	else if (o->mode == MODE_DUMP)
 		conf_dump(conf, stdout);
 	else
 		printf("configuration OK\n");
+	bw_diag_free(&diag);
+	api_free(api);
 	conf_free(conf);
 	return rv;
 }
@@ -292,6 +280,13 @@ run_serve(const struct options *o)
 	if (!o->have_level && log_level_parse(conf->logging.level,
 	    &level) == 0)
 		log_set_level(level);
+	/* Opened before the workers fork and drop their privileges. */
+	if (log_access_open(conf->logging.access) == -1) {
+		fprintf(stderr, "%s: cannot open access log %s\n", o->config,
+		    conf->logging.access);
+		conf_free(conf);
+		return EXIT_RUNTIME;
+	}
 	if (o->daemon && master_daemonize() == -1) {
 		conf_free(conf);
 		return EXIT_RUNTIME;

@@ -27,6 +27,9 @@
 
 #include "chan.h"
 #include "conf.h"
+#include "api.h"
+#include "db.h"
+#include "dbconf.h"
 #include "http.h"
 #include "log.h"
 #include "problem.h"
@@ -39,6 +42,7 @@ struct worker {
 	const struct worker_args *args;
 	struct event_base	*base;
 	struct http_server	*http;
+	struct db_pool		*pool;
 	struct event		*chan_ev;
 	struct event		*stop_ev;
 	struct event		*sigterm_ev;
@@ -46,18 +50,6 @@ struct worker {
 	bool			 draining;
 	unsigned char		 msg[CHAN_MAX_PAYLOAD];
 };
-
-/*
- * The route handler of this build.  Routes execute SQL through the
- * per-worker database pool; this worker has no pool, so every routed
- * request is answered 503 "database unavailable".
- */
-static void
-worker_route_handler(struct http_request *r, void *arg)
-{
-	(void)arg;
-	http_respond_problem(r, PROBLEM_DB_UNAVAILABLE);
-}
 
 static void
 worker_stop(evutil_socket_t fd, short what, void *arg)
@@ -187,7 +179,8 @@ worker_setup(struct worker *w)
 		log_errorx("worker %d: %s", a->id, err);
 		return -1;
 	}
-	http_server_set_handler(w->http, worker_route_handler, w);
+	http_server_set_prepare(w->http, api_prepare, a->api);
+	http_server_set_handler(w->http, api_handle, a->api);
 	for (i = 0; i < a->nlisten_fds; i++) {
 		if (http_server_listen(w->http, a->listen_fds[i], &err) == -1) {
 			log_errorx("worker %d: %s", a->id, err);
@@ -215,10 +208,41 @@ worker_setup(struct worker *w)
 	return 0;
 }
 
+/*
+ * The database pool starts after the sandbox is in place, so the first
+ * connection is made exactly like every reconnect: as the worker user,
+ * under seccomp.  Until a connection is ready, routes answer 503.
+ */
+static void
+worker_db_start(struct worker *w)
+{
+	const struct worker_args	*a = w->args;
+	const struct conf_database	*d = a->conf->database;
+	const struct db_stmt_def	*stmts;
+	struct db_pool_params		 p;
+
+	if (a->db == NULL || d == NULL)
+		return;
+	stmts = api_statements(a->api, &p.nstmts);
+	p.keys = a->db->keys;
+	p.vals = a->db->vals;
+	p.stmts = stmts;
+	p.pool_size = d->pool_size;
+	p.max_queue = d->max_queue;
+	p.queue_timeout_ms = d->queue_timeout_ms;
+	p.connect_timeout_ms = d->connect_timeout_ms;
+	w->pool = db_pool_new(w->base, &p);
+	api_attach_pool(a->api, w->pool);
+}
+
 static void
 worker_teardown(struct worker *w)
 {
 	http_server_free(w->http);
+	if (w->pool != NULL) {
+		api_attach_pool(w->args->api, NULL);
+		db_pool_free(w->pool);
+	}
 	if (w->chan_ev != NULL)
 		event_free(w->chan_ev);
 	if (w->stop_ev != NULL)
@@ -255,6 +279,7 @@ worker_main(const struct worker_args *args)
 		worker_teardown(w);
 		return 3;
 	}
+	worker_db_start(w);
 	if (chan_send(args->chan_fd, CHAN_READY, NULL, 0) == -1)
 		log_warnx("worker %d: cannot report ready: %s", args->id,
 		    strerror(errno));

@@ -7,7 +7,9 @@
 
 #include <stddef.h>
 
+struct api;
 struct conf;
+struct dbconf;
 
 struct worker_args {
 	struct conf	*conf;
@@ -17,6 +19,8 @@ struct worker_args {
 	size_t		 nlisten_fds;
 	int		 chan_fd;	/* socketpair end to the master */
 	void		*tls_ctx;	/* SSL_CTX * built by the master, or NULL */
+	struct api	*api;		/* compiled routes, built by the master */
+	const struct dbconf *db;	/* connection parameters, or NULL */
 };
 
 /* Runs the worker until it is told to stop; returns the exit status. */

@@ -162,7 +162,8 @@ static const struct refusal refusals[] = {
 	R("GET\t/ HTTP/1.1\r\n" H "\r\n", 400),
 	R("GET /\tHTTP/1.1\r\n" H "\r\n", 400),
 	R(" GET / HTTP/1.1\r\n" H "\r\n", 400),
-	R("\r\nGET / HTTP/1.1\r\n" H "\r\n", 400),
+	R("\r\n\nGET / HTTP/1.1\r\n" H "\r\n", 400),
+	R("\r\rGET / HTTP/1.1\r\n" H "\r\n", 400),
 	R("\nGET / HTTP/1.1\r\n" H "\r\n", 400),
 	R("GET / http/1.1\r\n" H "\r\n", 400),
 	R("GET / HTTP/1.11\r\n" H "\r\n", 400),
@@ -322,6 +323,25 @@ START_TEST(test_field_repeat)
 	f = http_head_field(&head, "Accept", &n);
 	ck_assert_uint_eq(n, 2);
 	ck_assert(span_eq(f->value, f->value_len, "a"));
+}
+END_TEST
+
+/* RFC 9112 2.2: empty lines before the request line are ignored. */
+START_TEST(test_leading_crlf)
+{
+	static const char	 req[] = "\r\n\r\nGET /x HTTP/1.1\r\n" H "\r\n";
+	struct http_head	 h;
+	int			 status;
+	const char		*reason;
+
+	ck_assert_int_eq(http_parse_head(req, sizeof(req) - 1, &lim, &h,
+	    &status, &reason), HTTP_PARSE_DONE);
+	ck_assert_int_eq(h.method, HTTP_GET);
+	ck_assert_uint_eq(h.path_len, 2);
+	ck_assert_uint_eq(h.head_len, sizeof(req) - 1);
+	/* A lone CR at the end may still become a CRLF. */
+	ck_assert_int_eq(http_parse_head("\r\n\r", 3, &lim, &h, &status,
+	    &reason), HTTP_PARSE_MORE);
 }
 END_TEST
 
@@ -1156,6 +1176,7 @@ unit_suite(void)
 	    (int)BW_ARRAY_LEN(refusals));
 	tcase_add_test(tc, test_basic_get);
 	tcase_add_test(tc, test_field_repeat);
+	tcase_add_test(tc, test_leading_crlf);
 	tcase_add_test(tc, test_http10);
 	tcase_add_test(tc, test_keepalive_close);
 	tcase_add_test(tc, test_versions);

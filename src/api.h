@@ -1,0 +1,58 @@
+/*
+ * api.h - declared routes at run time: each route's SQL rewritten to $n
+ * placeholders, its parameter and body schemas compiled, its statement
+ * known to the database pool; and the request handler that binds validated
+ * values, runs the route's pipeline segment and writes the result.
+ *
+ * api_load() does all the work that depends only on the configuration, at
+ * start-up, on SIGHUP and for -t, reporting every problem at its
+ * FILE:LINE:COL.  On the request path nothing is parsed or compiled again.
+ */
+#ifndef BW_API_H
+#define BW_API_H
+
+#include <stddef.h>
+
+#include "conf.h"
+#include "db.h"
+
+struct api;
+struct event_base;
+struct http_request;
+
+/* Statement 0 is the context statement, 1 its read-only form; routes follow. */
+#define API_STMT_CTX		0
+#define API_STMT_CTX_RO		1
+#define API_STMT_FIRST_ROUTE	2
+#define API_CTX_PARAMS		6
+
+struct api	*api_load(const struct conf *, struct bw_diag *);
+void		 api_free(struct api *);
+
+/* The statements to prepare on every connection (route order). */
+const struct db_stmt_def *api_statements(const struct api *, size_t *n);
+/* The route of statement i (i >= API_STMT_FIRST_ROUTE). */
+const struct conf_route *api_statement_route(const struct api *, size_t i);
+
+/*
+ * Checks a described statement (PQdescribePrepared) against its route:
+ * each parameter's type fits the JSON type of its placeholder's source (a
+ * string member bound to an int4 parameter is an error), and a `value`
+ * route returns exactly one column.  Returns 0, or -1 after diagnostics.
+ */
+int		 api_check_types(const struct api *, size_t stmt,
+		    const PGresult *desc, struct bw_diag *);
+
+/* The worker's pool; requests answer 503 while none is attached. */
+void		 api_attach_pool(struct api *, struct db_pool *);
+
+/*
+ * The two request hooks (arg is the api).  api_prepare runs before the
+ * body is read and validates path and query parameters (400); it returns
+ * -1 after answering.  api_handle runs once the body is read: body schema
+ * (422), then the route's statement.
+ */
+int		 api_prepare(struct http_request *, void *arg);
+void		 api_handle(struct http_request *, void *arg);
+
+#endif
