@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 
 #include <errno.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "chan.h"
@@ -29,9 +30,25 @@ chan_pair(int fds[2])
 int
 chan_send(int fd, enum chan_type type, const void *payload, size_t len)
 {
+	return chan_send_fd(fd, type, payload, len, -1);
+}
+
+/*
+ * Only the master passes descriptors (a reopened log file to a worker that
+ * may not open it itself); receivers take one only when they ask for it.
+ */
+int
+chan_send_fd(int fd, enum chan_type type, const void *payload, size_t len,
+    int passfd)
+{
 	struct chan_hdr	 hdr;
 	struct iovec	 iov[2];
 	struct msghdr	 msg;
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(int))];
+	}		 cmsg;
+	struct cmsghdr	*cm;
 	ssize_t		 n;
 
 	if (type < CHAN_READY || type >= CHAN_TYPE_MAX) {
@@ -52,6 +69,16 @@ chan_send(int fd, enum chan_type type, const void *payload, size_t len)
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = iov;
 	msg.msg_iovlen = len > 0 ? 2 : 1;
+	if (passfd >= 0) {
+		memset(&cmsg, 0, sizeof(cmsg));
+		msg.msg_control = cmsg.buf;
+		msg.msg_controllen = sizeof(cmsg.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &passfd, sizeof(int));
+	}
 	do {
 		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 	} while (n == -1 && errno == EINTR);
@@ -74,9 +101,35 @@ int
 chan_recv(int fd, enum chan_type *type, void *buf, size_t bufsz,
     size_t *len)
 {
+	return chan_recv_fd(fd, type, buf, bufsz, len, NULL);
+}
+
+/* The descriptor passed with the message, if any; -1 otherwise. */
+static int
+chan_cmsg_fd(struct msghdr *msg)
+{
+	struct cmsghdr	*cm;
+	int		 passed = -1;
+
+	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&passed, CMSG_DATA(cm), sizeof(int));
+	return passed;
+}
+
+int
+chan_recv_fd(int fd, enum chan_type *type, void *buf, size_t bufsz,
+    size_t *len, int *passfd)
+{
 	struct chan_hdr	 hdr;
 	struct iovec	 iov[2];
 	struct msghdr	 msg;
+	union {
+		struct cmsghdr	 hdr;
+		char		 buf[CMSG_SPACE(sizeof(int))];
+	}		 cmsg;
 	ssize_t		 n;
 
 	if (bufsz > (size_t)CHAN_MAX_PAYLOAD)
@@ -88,23 +141,35 @@ chan_recv(int fd, enum chan_type *type, void *buf, size_t bufsz,
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = iov;
 	msg.msg_iovlen = iov[1].iov_len > 0 ? 2 : 1;
+	if (passfd != NULL) {
+		*passfd = -1;
+		msg.msg_control = cmsg.buf;
+		msg.msg_controllen = sizeof(cmsg.buf);
+	}
 	do {
 		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
 	} while (n == -1 && errno == EINTR);
 	if (n == -1)
 		return -1;
+	if (passfd != NULL)
+		*passfd = chan_cmsg_fd(&msg);
 	if (n == 0)
-		return 0;
-	if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		errno = 0;
+	else if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 		errno = (msg.msg_flags & MSG_TRUNC) ? EMSGSIZE : EBADMSG;
-		return -1;
-	}
-	if ((size_t)n < sizeof(hdr) || hdr.len > CHAN_MAX_PAYLOAD ||
+	else if ((size_t)n < sizeof(hdr) || hdr.len > CHAN_MAX_PAYLOAD ||
 	    hdr.len != (size_t)n - sizeof(hdr) ||
-	    hdr.type < CHAN_READY || hdr.type >= CHAN_TYPE_MAX) {
+	    hdr.type < CHAN_READY || hdr.type >= CHAN_TYPE_MAX)
 		errno = EBADMSG;
-		return -1;
+	else
+		goto valid;
+	/* EOF or a malformed record: a descriptor that came with it goes. */
+	if (passfd != NULL && *passfd != -1) {
+		close(*passfd);
+		*passfd = -1;
 	}
+	return n == 0 ? 0 : -1;
+valid:
 	*type = (enum chan_type)hdr.type;
 	*len = hdr.len;
 	return 1;

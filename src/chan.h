@@ -56,4 +56,14 @@ int	 chan_send(int fd, enum chan_type, const void *payload, size_t len);
 int	 chan_recv(int fd, enum chan_type *, void *buf, size_t bufsz,
 	    size_t *len);
 
+/*
+ * The same with one descriptor passed along (master to child only: a log
+ * file reopened by the master).  chan_recv_fd sets *passfd to the received
+ * descriptor (close-on-exec) or -1; plain chan_recv never accepts one.
+ */
+int	 chan_send_fd(int fd, enum chan_type, const void *payload, size_t len,
+	    int passfd);
+int	 chan_recv_fd(int fd, enum chan_type *, void *buf, size_t bufsz,
+	    size_t *len, int *passfd);
+
 #endif

@@ -1179,7 +1179,7 @@ http_conn_idle(struct http_conn *c)
 	struct http_server	*srv = c->srv;
 
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
-		if (!c->eof && !srv->draining)
+		if (!c->eof && (!srv->draining || c->nrequests == 0))
 			return STEP_MORE;
 		http_conn_close(c);
 		return STEP_GONE;
@@ -1656,9 +1656,15 @@ http_server_drain(struct http_server *srv, void (*done)(void *), void *arg)
 	srv->drain_done = NULL;
 	http_listeners_free(srv);
 	event_del(srv->pause_ev);
+	/*
+	 * Only keep-alive connections between requests close now.  A
+	 * connection still in its handshake or before its first request was
+	 * accepted to be served: it gets one answer (with Connection: close)
+	 * or its header_timeout, so a reload loses no client.
+	 */
 	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->state == CONN_IDLE || c->state == CONN_HANDSHAKE)
+		if (c->state == CONN_IDLE && c->nrequests > 0)
 			http_conn_close(c);
 	}
 	if (srv->nconns == 0) {

@@ -51,6 +51,17 @@ struct worker {
 	unsigned char		 msg[CHAN_MAX_PAYLOAD];
 };
 
+/*
+ * Without compiled routes (a worker started with no api, as in tests of
+ * the connection layer) a routed request has no database to run on.
+ */
+static void
+worker_no_routes(struct http_request *r, void *arg)
+{
+	(void)arg;
+	http_respond_problem(r, PROBLEM_DB_UNAVAILABLE);
+}
+
 static void
 worker_stop(evutil_socket_t fd, short what, void *arg)
 {
@@ -179,8 +190,11 @@ worker_setup(struct worker *w)
 		log_errorx("worker %d: %s", a->id, err);
 		return -1;
 	}
-	http_server_set_prepare(w->http, api_prepare, a->api);
-	http_server_set_handler(w->http, api_handle, a->api);
+	if (a->api != NULL) {
+		http_server_set_prepare(w->http, api_prepare, a->api);
+		http_server_set_handler(w->http, api_handle, a->api);
+	} else
+		http_server_set_handler(w->http, worker_no_routes, w);
 	for (i = 0; i < a->nlisten_fds; i++) {
 		if (http_server_listen(w->http, a->listen_fds[i], &err) == -1) {
 			log_errorx("worker %d: %s", a->id, err);

@@ -227,7 +227,7 @@ def prepare(data, drop_line=None):
     pos = 0
     first = True
     while pos < len(data):
-        while not first and data.startswith(b"\r\n", pos):
+        while data.startswith(b"\r\n", pos):
             out += b"\r\n"
             pos += 2
         end = data.find(b"\r\n\r\n", pos)

@@ -261,6 +261,42 @@ START_TEST(test_descriptor_refused)
 }
 END_TEST
 
+/* The master hands a reopened log file to a child that asks for it. */
+START_TEST(test_descriptor_passed)
+{
+	int		 sv[2], pipefd[2], got = -1;
+	enum chan_type	 type;
+	unsigned char	 buf[16];
+	size_t		 len;
+	char		 c;
+
+	ck_assert_int_eq(chan_pair(sv), 0);
+	ck_assert_int_eq(pipe(pipefd), 0);
+	ck_assert_int_eq(chan_send_fd(sv[0], CHAN_REOPEN_LOGS, NULL, 0,
+	    pipefd[1]), 0);
+	ck_assert_int_eq(chan_recv_fd(sv[1], &type, buf, sizeof(buf), &len,
+	    &got), 1);
+	ck_assert_int_eq(type, CHAN_REOPEN_LOGS);
+	ck_assert_int_ge(got, 0);
+	ck_assert_int_ne(got, pipefd[1]);
+	ck_assert_int_eq(fcntl(got, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	ck_assert_int_eq(write(got, "x", 1), 1);
+	ck_assert_int_eq(read(pipefd[0], &c, 1), 1);
+	ck_assert_int_eq(c, 'x');
+	/* Without a descriptor, *passfd is -1. */
+	close(got);
+	close(pipefd[1]);
+	got = 42;
+	ck_assert_int_eq(chan_send(sv[0], CHAN_DRAIN, NULL, 0), 0);
+	ck_assert_int_eq(chan_recv_fd(sv[1], &type, buf, sizeof(buf), &len,
+	    &got), 1);
+	ck_assert_int_eq(got, -1);
+	close(pipefd[0]);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 START_TEST(test_eof_and_eagain)
 {
 	char		 buf[16];
@@ -314,6 +350,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_unknown_type);
 	tcase_add_test(tc, test_descriptor_refused);
+	tcase_add_test(tc, test_descriptor_passed);
 	tcase_add_test(tc, test_eof_and_eagain);
 	tcase_add_test(tc, test_send_full);
 	suite_add_tcase(s, tc);
