@@ -57,6 +57,7 @@
 #include "log.h"
 #include "node.h"
 #include "problem.h"
+#include "ratelimit.h"
 #include "router.h"
 #include "tls.h"
 #include "util.h"
@@ -113,6 +114,9 @@ struct http_request {
 	bool			 linger;
 	bool			 allow_set;
 	bool			 bad_param;
+	uint32_t		 retry_after;	/* seconds; 0: no header */
+	const char		*www_auth;	/* WWW-Authenticate value */
+	const void		*principal;	/* the authenticated caller */
 	char			 headbuf[];	/* max_header_size + 1 */
 };
 
@@ -157,6 +161,9 @@ struct http_server {
 	void			*handler_arg;
 	http_prepare_fn		 prepare;
 	void			*prepare_arg;
+	http_prepare_fn		 admit;
+	void			*admit_arg;
+	struct ratelimit	*rl;
 	void			(*drain_done)(void *);
 	void			*drain_arg;
 	bool			 draining;
@@ -513,6 +520,9 @@ http_request_get(struct http_server *srv, struct http_conn *c)
 	r->parsed = r->has_body = r->body_done = false;
 	r->close = r->problem = r->linger = false;
 	r->head.method = HTTP_METHOD_COUNT;
+	r->retry_after = 0;
+	r->www_auth = NULL;
+	r->principal = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &r->start);
 	http_request_new_id(srv, r->id);
 	memcpy(r->ip, c->peer_ip, sizeof(r->ip));
@@ -669,6 +679,12 @@ http_write_head(struct http_request *r, int status, size_t blen)
 	if (r->allow_set)
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
 		    "Allow: %s\r\n", r->match.allow);
+	if (r->retry_after > 0)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+		    "Retry-After: %u\r\n", r->retry_after);
+	if (r->www_auth != NULL)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+		    "WWW-Authenticate: %s\r\n", r->www_auth);
 	if (r->close)
 		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
 		    "Connection: close\r\n");
@@ -856,7 +872,13 @@ static int
 http_request_admit(struct http_request *r)
 {
 	struct http_server	*srv = r->conn->srv;
+	const struct conf_rate	*rate = &r->route->rate_limit;
 
+	if (rate->by == RATE_BY_IP &&
+	    http_request_rate_limit(r, rate, r->ip, strlen(r->ip)) == -1)
+		return -1;
+	if (srv->admit != NULL && srv->admit(r, srv->admit_arg) == -1)
+		return -1;
 	if (r->bad_param) {
 		http_respond_problem(r, PROBLEM_PARAMS);
 		return -1;
@@ -1582,6 +1604,7 @@ http_server_new(struct event_base *base, const struct conf *conf,
 	srv->plim.max_headers = srv->lim->max_headers;
 	srv->plim.max_uri_length = srv->lim->max_uri_length;
 	srv->rnd_off = sizeof(srv->rnd);
+	srv->rl = ratelimit_new(RATELIMIT_SLOTS);
 	TAILQ_INIT(&srv->conns);
 	if ((srv->pause_ev = evtimer_new(base, http_accept_resume, srv)) ==
 	    NULL || http_fixed_headers(srv) == -1) {
@@ -1627,6 +1650,7 @@ http_server_free(struct http_server *srv)
 		event_free(srv->pause_ev);
 	free(srv->fixed);
 	router_free(srv->router);
+	ratelimit_free(srv->rl);
 	bw_wipe(srv->rnd, sizeof(srv->rnd));
 	free(srv);
 }
@@ -1645,6 +1669,54 @@ http_server_set_prepare(struct http_server *srv, http_prepare_fn fn,
 {
 	srv->prepare = fn;
 	srv->prepare_arg = arg;
+}
+
+void
+http_server_set_admit(struct http_server *srv, http_prepare_fn fn, void *arg)
+{
+	srv->admit = fn;
+	srv->admit_arg = arg;
+}
+
+int
+http_request_rate_limit(struct http_request *r, const struct conf_rate *rate,
+    const char *key, size_t keylen)
+{
+	struct timespec	 ts;
+	uint32_t	 wait;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	wait = ratelimit_take(r->conn->srv->rl, rate, key, keylen,
+	    (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	if (wait == 0)
+		return 0;
+	r->retry_after = wait;
+	http_respond_problem(r, PROBLEM_RATE_LIMITED);
+	return -1;
+}
+
+void
+http_request_set_retry_after(struct http_request *r, uint32_t seconds)
+{
+	r->retry_after = seconds;
+}
+
+void
+http_request_set_www_authenticate(struct http_request *r, const char *value)
+{
+	r->www_auth = value;
+}
+
+void
+http_request_set_principal(struct http_request *r, const void *principal)
+{
+	r->principal = principal;
+}
+
+const void *
+http_request_principal(const struct http_request *r)
+{
+	return r->principal;
 }
 
 void

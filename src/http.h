@@ -34,6 +34,7 @@
 struct event_base;
 struct evbuffer;
 struct conf;
+struct conf_rate;
 struct conf_route;
 struct http_server;
 struct http_request;
@@ -79,6 +80,13 @@ void		 http_server_set_handler(struct http_server *, http_handler_fn,
 void		 http_server_set_prepare(struct http_server *, http_prepare_fn,
 		    void *arg);
 /*
+ * The admit hook runs after the rate limit by client address and before
+ * the parameters step: credentials (401), the rate limit by user or API
+ * key (429) and roles (403).  Like prepare, it returns -1 after answering.
+ */
+void		 http_server_set_admit(struct http_server *, http_prepare_fn,
+		    void *arg);
+/*
  * Stop accepting; idle connections close now, busy ones after their
  * current response (which carries Connection: close).  done(arg) runs
  * once no connection remains.
@@ -102,6 +110,19 @@ struct node	*http_request_body_node(struct http_request *);
 /* The route match: decoded path parameters (valid as the request). */
 const struct router_match *http_request_match(const struct http_request *);
 void		 http_request_set_user(struct http_request *, const char *);
+/*
+ * Takes a token from the bucket of (rate, key); when there is none, answers
+ * 429 with Retry-After and returns -1.
+ */
+int		 http_request_rate_limit(struct http_request *,
+		    const struct conf_rate *, const char *key, size_t keylen);
+/* Response headers of 429/503 and 401; the value must outlive the request. */
+void		 http_request_set_retry_after(struct http_request *, uint32_t);
+void		 http_request_set_www_authenticate(struct http_request *,
+		    const char *value);
+/* The authenticated caller (owned by the admit hook's layer), or NULL. */
+void		 http_request_set_principal(struct http_request *, const void *);
+const void	*http_request_principal(const struct http_request *);
 void		 http_request_set_cancel(struct http_request *, http_cancel_fn,
 		    void *arg);
 /*

@@ -803,3 +803,29 @@ class TestMaxConnections(HttpCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestRateLimit(HttpCase):
+    """SPEC 5: the rate limit by client address answers 429 with
+    Retry-After, before credentials and parameters are looked at."""
+    workers = 1
+    routes = [route("limited", "GET", "/limited/{id}",
+                    params={"id": {"type": "integer"}},
+                    rate_limit={"by": "ip", "rate": "6/m", "burst": 2}),
+              route("free", "GET", "/free")]
+
+    def test_429_with_retry_after(self):
+        with self.daemon.connect() as c:
+            for _ in range(2):
+                self.assertEqual(c.roundtrip("GET", "/limited/1").status,
+                                 503)
+            r = c.roundtrip("GET", "/limited/1")
+            self.assert_common(r, problem=429)
+            # 6 per minute: the next token comes within 10 seconds.
+            self.assertIn(int(r.header("retry-after")), range(1, 11))
+            # The limit comes before the parameters step (400).
+            self.assertEqual(c.roundtrip("GET", "/limited/x").status, 429)
+            # Other routes keep their own budget; the connection stays.
+            self.assertEqual(c.roundtrip("GET", "/free").status, 503)
+            self.assertIsNone(c.roundtrip("GET", "/free").header(
+                "retry-after"))
