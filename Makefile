@@ -135,7 +135,13 @@ fuzz: deps
 demo: deps $(BUILDDIR)/bulwarkd
 	@scripts/demo $(abspath $(BUILDDIR)/bulwarkd)
 
-bench: deps $(BUILDDIR)/bulwarkd
+$(BUILDDIR)/schema_bench: bench/schema_bench.c $(BUILDDIR)/libbw.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILDDIR)/libbw.a $(ALL_LDFLAGS) \
+		$(DEP_LIBS) -lpthread
+
+bench: deps $(BUILDDIR)/bulwarkd $(BUILDDIR)/schema_bench
+	@echo "== schema validation microbenchmark"
+	@$(BUILDDIR)/schema_bench
 	@bench/run $(abspath $(BUILDDIR)/bulwarkd)
 
 install: $(BUILDDIR)/bulwarkd
