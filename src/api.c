@@ -107,7 +107,10 @@ api_resolve(const struct conf *conf, const struct node *n, int depth)
 	const struct node	*ref;
 
 	for (; n != NULL && depth < API_MEMBER_DEPTH; depth++) {
-		if (n->kind == NODE_SCALAR && n->style == NODE_STRING)
+		/* A string names a schema, quoted or not (SPEC 4 scalars). */
+		if (n->kind == NODE_SCALAR && (n->style == NODE_STRING ||
+		    (n->style == NODE_PLAIN && strcmp(n->text, "true") != 0 &&
+		    strcmp(n->text, "false") != 0)))
 			n = api_named_schema(conf, n->text);
 		else if (n->kind == NODE_MAP &&
 		    (ref = node_get(n, "$ref")) != NULL &&
