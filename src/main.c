@@ -25,7 +25,9 @@
 #include "api.h"
 #include "conf.h"
 #include "dbconf.h"
+#include "keys.h"
 #include "log.h"
+#include "manage.h"
 #include "master.h"
 #include "tls.h"
 #include "util.h"
@@ -55,7 +57,7 @@ struct options {
 	bool		 daemon;
 	bool		 have_level;
 	enum log_level	 level;
-	const char	*admin;		/* the administration flag given */
+	struct manage_args admin;	/* the administration mode asked for */
 };
 
 enum {
@@ -65,9 +67,9 @@ enum {
 };
 
 /*
- * The administration modes of SPEC 3.  They arrive with the issues that
- * build their subsystems (database schema, users, keys, backups, audit);
- * until then the flag is recognised and refused as unavailable.
+ * The administration modes of SPEC 3, run by manage.c.  Those of later
+ * issues (backups, audit, OpenAPI) are recognised and refused there as
+ * unavailable.
  */
 static const struct option long_options[] = {
 	{ "config",		required_argument, NULL, 'c' },
@@ -149,13 +151,13 @@ print_versions(void)
 static int
 parse_args(int argc, char *argv[], struct options *o)
 {
-	int	 ch;
+	int	 ch, li = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->config = DEFAULT_CONFIG;
 	o->mode = MODE_SERVE;
 	while ((ch = getopt_long(argc, argv, "c:tTdVh", long_options,
-	    NULL)) != -1) {
+	    &li)) != -1) {
 		switch (ch) {
 		case 'c':
 			o->config = optarg;
@@ -187,8 +189,8 @@ parse_args(int argc, char *argv[], struct options *o)
 			o->have_level = true;
 			break;
 		case OPT_ADMIN:
-			if (o->admin == NULL)
-				o->admin = argv[optind - 1];
+			optind += manage_opt(&o->admin, long_options[li].name,
+			    optarg, optind < argc ? argv[optind] : NULL);
 			o->mode = MODE_ADMIN;
 			break;
 		default:
@@ -246,11 +248,21 @@ run_check(const struct options *o)
 	struct bw_diag		 diag = { 0 };
 	struct conf		*conf;
 	struct api		*api;
+	struct keys_set		*keys = NULL;
+	const char		*err = NULL, *errpath = NULL;
 	enum dbconf_check	 db = DBCONF_OK;
 	int			 rv = EXIT_OK;
 
 	if ((conf = load_checked(o->config)) == NULL)
 		return EXIT_CONFIG;
+	if (conf->auth != NULL &&
+	    (keys = keys_set_load(conf, &err, &errpath)) == NULL) {
+		fprintf(stderr, "%s: %s\n", errpath != NULL ? errpath :
+		    o->config, err);
+		conf_free(conf);
+		return EXIT_CONFIG;
+	}
+	keys_set_free(keys);
 	if ((api = api_load(conf, &diag)) != NULL && !o->no_db)
 		db = dbconf_check(conf, api, &diag);
 	bw_diag_print(&diag, stderr);
@@ -316,9 +328,7 @@ main(int argc, char *argv[])
 	case MODE_DUMP:
 		return run_check(&o);
 	case MODE_ADMIN:
-		fprintf(stderr, "bulwarkd: %s is not available in this "
-		    "version\n", o.admin);
-		return EXIT_USAGE;
+		return manage_run(o.config, &o.admin);
 	case MODE_SERVE:
 		break;
 	}
