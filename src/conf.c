@@ -510,20 +510,59 @@ conf_user_in_group(const struct passwd *pw, gid_t gid)
 	return false;
 }
 
+/*
+ * Reentrant account look-ups into a caller's buffer of CONF_PWBUF bytes.
+ * Each returns the entry, or NULL with *failed false for an unknown (or
+ * NULL) name, or NULL with *failed true when the database did not answer
+ * or the entry does not fit the buffer; callers refuse the file then.
+ */
+#define CONF_PWBUF	16384
+
+static struct passwd *
+conf_getpw(const char *name, struct passwd *pw, char *buf, bool *failed)
+{
+	struct passwd	*res = NULL;
+
+	*failed = false;
+	if (name == NULL)
+		return NULL;
+	if (getpwnam_r(name, pw, buf, CONF_PWBUF, &res) != 0) {
+		*failed = true;
+		return NULL;
+	}
+	return res;
+}
+
+static struct group *
+conf_getgr(const char *name, struct group *gr, char *buf, bool *failed)
+{
+	struct group	*res = NULL;
+
+	*failed = false;
+	if (name == NULL)
+		return NULL;
+	if (getgrnam_r(name, gr, buf, CONF_PWBUF, &res) != 0) {
+		*failed = true;
+		return NULL;
+	}
+	return res;
+}
+
 static int
 conf_secret_fd(int fd, const char *service_user, const char *worker_user,
     const char **err)
 {
 	struct stat	 st;
-	struct passwd	*pw;
-	struct group	*gr;
-	bool		 owner_ok, group_ok;
+	struct passwd	 pwent, *pw;
+	struct group	 grent, *gr;
+	char		 buf[CONF_PWBUF];
+	bool		 owner_ok, group_ok, failed;
 
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		*err = "not a regular file";
 		return -1;
 	}
-	pw = service_user != NULL ? getpwnam(service_user) : NULL;
+	pw = conf_getpw(service_user, &pwent, buf, &failed);
 	owner_ok = st.st_uid == 0 || st.st_uid == geteuid() ||
 	    (pw != NULL && st.st_uid == pw->pw_uid);
 	if (!owner_ok) {
@@ -539,7 +578,7 @@ conf_secret_fd(int fd, const char *service_user, const char *worker_user,
 		return -1;
 	}
 	if (st.st_mode & S_IRGRP) {
-		gr = service_user != NULL ? getgrnam(service_user) : NULL;
+		gr = conf_getgr(service_user, &grent, buf, &failed);
 		group_ok = st.st_gid == getegid() ||
 		    (gr != NULL && st.st_gid == gr->gr_gid);
 		if (!group_ok) {
@@ -548,7 +587,12 @@ conf_secret_fd(int fd, const char *service_user, const char *worker_user,
 			return -1;
 		}
 	}
-	if (worker_user != NULL && (pw = getpwnam(worker_user)) != NULL) {
+	pw = conf_getpw(worker_user, &pwent, buf, &failed);
+	if (failed) {
+		*err = "cannot look up server.user";
+		return -1;
+	}
+	if (pw != NULL) {
 		if ((pw->pw_uid == st.st_uid && (st.st_mode & S_IRUSR)) ||
 		    ((st.st_mode & S_IRGRP) &&
 		    conf_user_in_group(pw, st.st_gid))) {

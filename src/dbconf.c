@@ -195,11 +195,16 @@ dbconf_check_stmt(PGconn *pg, const struct conf *conf, const struct api *api,
     size_t i, const struct db_stmt_def *st, struct bw_diag *diag)
 {
 	const struct conf_route	*r = api_statement_route(api, i);
-	char			 name[32];
+	char			 name[32];	/* 9 + the 20 digits of 2^64 */
 	PGresult		*res;
-	int			 rv = 0;
+	int			 rv = 0, n;
 
-	snprintf(name, sizeof(name), "bw_check_%zu", i);
+	n = snprintf(name, sizeof(name), "bw_check_%zu", i);
+	if (n < 0 || (size_t)n >= sizeof(name)) {
+		bw_diag_add(diag, conf->file, 1, 1, "internal error: no name "
+		    "for statement %zu", i);
+		return -1;
+	}
 	res = PQprepare(pg, name, st->sql, st->nparams, NULL);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		if (r != NULL)

@@ -231,12 +231,13 @@ jnum_multiple_of(const struct jnum *x, uint64_t dm, int64_t em)
 }
 
 uint64_t
-jnum_hash(const struct jnum *n, uint64_t h)
+jnum_hash(const struct jnum *n, uint64_t seed)
 {
-	size_t	i;
-	int64_t	e = n->e;
+	size_t		i;
+	int64_t		e = n->e;
+	uint64_t	h;
 
-	h = (h ^ (uint64_t)n->neg) * 0x100000001b3ULL;
+	h = (seed ^ (uint64_t)n->neg) * 0x100000001b3ULL;
 	for (i = 0; i < n->nd; i++)
 		h = (h ^ (uint64_t)jnum_digit(n, i)) * 0x100000001b3ULL;
 	for (i = 0; i < 8; i++, e >>= 8)

@@ -114,7 +114,8 @@ log_vwrite(enum log_level level, const char *fmt, va_list ap)
 
 	if (level < log_level)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	/* A longer message is cut and ends in "..." (bw_vformat). */
+	bw_vformat(msg, sizeof(msg), fmt, ap);
 	n = snprintf(line, sizeof(line), "bulwarkd[%ld] %s: %s: %s\n",
 	    (long)getpid(), log_proc, log_names[level], msg);
 	if (n < 0)
@@ -249,15 +250,30 @@ json_field(char *buf, size_t bufsz, size_t *off, const char *s, size_t n)
 	*off = o;
 }
 
+/* Appends s unescaped (with its NUL) if all of it fits; else nothing. */
 static void
 json_raw(char *buf, size_t bufsz, size_t *off, const char *s)
 {
 	size_t	 n = strlen(s);
 
 	if (*off + n < bufsz) {
-		memcpy(buf + *off, s, n);
+		memcpy(buf + *off, s, n + 1);
 		*off += n;
 	}
+}
+
+/* Appends member (the raw ,"name": text) and v as a JSON number. */
+static void
+json_uint(char *buf, size_t bufsz, size_t *off, const char *member,
+    unsigned long long v)
+{
+	char	 num[24];	/* the 20 digits of 2^64 - 1 and a NUL */
+	int	 n;
+
+	json_raw(buf, bufsz, off, member);
+	n = snprintf(num, sizeof(num), "%llu", v);
+	json_raw(buf, bufsz, off, n > 0 && (size_t)n < sizeof(num) ? num :
+	    "null");
 }
 
 static void
@@ -270,14 +286,13 @@ json_str_or_null(char *buf, size_t bufsz, size_t *off, const char *s)
 }
 
 size_t
-log_access_format(const struct access_rec *r, const char *time, char *buf,
+log_access_format(const struct access_rec *r, const char *stamp, char *buf,
     size_t bufsz)
 {
-	char	 num[64];
 	size_t	 off = 0;
 
 	json_raw(buf, bufsz, &off, "{\"time\":");
-	json_str_or_null(buf, bufsz, &off, time);
+	json_str_or_null(buf, bufsz, &off, stamp);
 	json_raw(buf, bufsz, &off, ",\"request_id\":");
 	json_str_or_null(buf, bufsz, &off, r->request_id);
 	json_raw(buf, bufsz, &off, ",\"ip\":");
@@ -291,12 +306,15 @@ log_access_format(const struct access_rec *r, const char *time, char *buf,
 		json_raw(buf, bufsz, &off, "null");
 	else
 		json_field(buf, bufsz, &off, r->path, r->path_len);
-	snprintf(num, sizeof(num), ",\"status\":%d,\"bytes\":%llu",
-	    r->status, (unsigned long long)r->bytes);
-	json_raw(buf, bufsz, &off, num);
-	snprintf(num, sizeof(num), ",\"duration_us\":%llu",
+	if (r->status < 0)
+		json_raw(buf, bufsz, &off, ",\"status\":null");
+	else
+		json_uint(buf, bufsz, &off, ",\"status\":",
+		    (unsigned long long)r->status);
+	json_uint(buf, bufsz, &off, ",\"bytes\":",
+	    (unsigned long long)r->bytes);
+	json_uint(buf, bufsz, &off, ",\"duration_us\":",
 	    (unsigned long long)r->duration_us);
-	json_raw(buf, bufsz, &off, num);
 	json_raw(buf, bufsz, &off, ",\"user\":");
 	json_str_or_null(buf, bufsz, &off, r->user);
 	json_raw(buf, bufsz, &off, "}\n");
@@ -309,19 +327,23 @@ log_access_format(const struct access_rec *r, const char *time, char *buf,
 void
 log_access(const struct access_rec *r)
 {
-	char		 line[LOG_LINE_MAX], tbuf[64];
+	char		 line[LOG_LINE_MAX], stamp[64];
 	struct timespec	 ts;
 	struct tm	 tm;
 	size_t		 n;
+	int		 sn = -1;
 
 	if (access_dest == ACCESS_OFF)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	snprintf(tbuf, sizeof(tbuf), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
-	n = log_access_format(r, tbuf, line, sizeof(line));
+	/* Without a clock or a calendar time the line says "time":null. */
+	if (clock_gettime(CLOCK_REALTIME, &ts) == 0 &&
+	    gmtime_r(&ts.tv_sec, &tm) != NULL)
+		sn = snprintf(stamp, sizeof(stamp),
+		    "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
+		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		    tm.tm_sec, ts.tv_nsec / 1000);
+	n = log_access_format(r, sn > 0 && (size_t)sn < sizeof(stamp) ?
+	    stamp : NULL, line, sizeof(line));
 	switch (access_dest) {
 	case ACCESS_STDERR:
 		write_all(STDERR_FILENO, line, n);

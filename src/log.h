@@ -59,7 +59,7 @@ int	 log_access_open(const char *dest);
 int	 log_access_reopen(void);
 void	 log_access(const struct access_rec *);
 /* Formats the access line into buf (exposed for tests); returns its length. */
-size_t	 log_access_format(const struct access_rec *, const char *time,
+size_t	 log_access_format(const struct access_rec *, const char *stamp,
 	    char *buf, size_t bufsz);
 
 #endif

@@ -1,5 +1,12 @@
 /*
  * node.c - the document tree shared by the YAML reader and the JSON lexer.
+ *
+ * Depth invariant: trees are built only by the YAML reader (at most
+ * YAML_MAX_DEPTH = 64 levels, its frame stack), the JSON lexer (at most
+ * the caller's max_depth, which json_parse clamps to JSON_DEPTH_CEILING =
+ * 1024) and schema_coerce_param (one scalar).  The functions that recurse
+ * over a tree (node_free here; the schema copy, equality and hash; the
+ * configuration dump) rely on it: one frame per level, at most 1024.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -53,7 +53,7 @@
 #define SCHEMA_PATH_MAX		128	/* pointer segments kept */
 #define SCHEMA_UNIQUE_LINEAR	16
 #define SCHEMA_SEEN_WORDS	4	/* names tracked without allocation */
-#define ARENA_BLOCK		(64 * 1024)
+#define ARENA_BLOCK		((size_t)64 * 1024)
 #define SCHEMA_URI_2020		"https://json-schema.org/draft/2020-12/schema"
 
 enum sch_fmt {
@@ -956,7 +956,7 @@ c_err(struct cctx *c, const struct node *at, const char *fmt, ...)
 	if (c->diag == NULL)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	bw_vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	bw_diag_add(c->diag, c->doc->file != NULL ? c->doc->file : "<schema>",
 	    at->line, at->col, "%s", msg);
@@ -1007,23 +1007,13 @@ memo_get(struct schema_set *set, const struct node *n, unsigned key)
 	return NULL;
 }
 
+/* Inserts into a table that has a free slot (memo_put keeps it half full). */
 static void
-memo_put(struct schema_set *set, const struct node *n, unsigned key,
+memo_insert(struct schema_set *set, const struct node *n, unsigned key,
     struct sch *s)
 {
-	struct memo_ent	*old = set->memo;
-	size_t		 oldcap = set->memocap, i, j;
+	size_t	i;
 
-	if ((set->memon + 1) * 2 > set->memocap) {
-		set->memocap = oldcap == 0 ? 64 : oldcap * 2;
-		set->memo = bw_calloc(set->memocap, sizeof(*set->memo));
-		set->memon = 0;
-		for (j = 0; j < oldcap; j++)
-			if (old[j].node != NULL)
-				memo_put(set, old[j].node, old[j].key,
-				    old[j].s);
-		free(old);
-	}
 	i = (((uintptr_t)n >> 4) * 31 + key) & (set->memocap - 1);
 	while (set->memo[i].node != NULL)
 		i = (i + 1) & (set->memocap - 1);
@@ -1031,6 +1021,26 @@ memo_put(struct schema_set *set, const struct node *n, unsigned key,
 	set->memo[i].key = key;
 	set->memo[i].s = s;
 	set->memon++;
+}
+
+static void
+memo_put(struct schema_set *set, const struct node *n, unsigned key,
+    struct sch *s)
+{
+	struct memo_ent	*old = set->memo;
+	size_t		 oldcap = set->memocap, j;
+
+	if ((set->memon + 1) * 2 > set->memocap) {
+		set->memocap = oldcap == 0 ? 64 : oldcap * 2;
+		set->memo = bw_calloc(set->memocap, sizeof(*set->memo));
+		set->memon = 0;
+		for (j = 0; j < oldcap; j++)
+			if (old[j].node != NULL)
+				memo_insert(set, old[j].node, old[j].key,
+				    old[j].s);
+		free(old);
+	}
+	memo_insert(set, n, key, s);
 }
 
 static struct sch *
@@ -2095,7 +2105,7 @@ c_err_in(struct cctx *c, const struct sch *s, const struct node *at,
 	va_list		 ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	bw_vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	tmp = *saved;
 	tmp.file = s->file;
@@ -2429,11 +2439,13 @@ v_segment(const struct vseg *sg, char *seg, size_t segsz)
 {
 	size_t	j, sl = 0;
 	char	ch;
+	int	n;
 
 	seg[sl++] = '/';
-	if (sg->key == NULL)
-		return sl + (size_t)snprintf(seg + sl, segsz - sl, "%zu",
-		    sg->idx);
+	if (sg->key == NULL) {
+		n = snprintf(seg + sl, segsz - sl, "%zu", sg->idx);
+		return n > 0 && (size_t)n < segsz - sl ? sl + (size_t)n : 0;
+	}
 	for (j = 0; j < sg->key->len; j++) {
 		if (sl + 2 >= segsz)
 			return 0;
@@ -2456,10 +2468,9 @@ v_pointer(const struct vctx *v, char *buf, size_t bufsz)
 {
 	char	seg[SCHEMA_POINTER_MAX];
 	size_t	i, o = 0, sl;
-	size_t	n = v->npath < SCHEMA_PATH_MAX ? v->npath : SCHEMA_PATH_MAX;
 
 	buf[0] = '\0';
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < v->npath && i < SCHEMA_PATH_MAX; i++) {
 		sl = v_segment(&v->path[i], seg, sizeof(seg));
 		if (sl == 0 || o + sl >= bufsz)
 			return;
@@ -2484,7 +2495,7 @@ v_err(struct vctx *v, const char *fmt, ...)
 	e = &v->out->v[v->out->n++];
 	v_pointer(v, e->pointer, sizeof(e->pointer));
 	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	bw_vformat(e->message, sizeof(e->message), fmt, ap);
 	va_end(ap);
 }
 
@@ -2746,7 +2757,7 @@ v_obj(struct vctx *v, const struct sch_obj *o, struct node *in)
 	size_t		 i;
 	bool		 ok = true;
 
-	if (o->nnames > SCHEMA_SEEN_WORDS * 64)
+	if (o->nnames > (size_t)SCHEMA_SEEN_WORDS * 64)
 		seen = bw_calloc((o->nnames + 63) / 64, sizeof(*seen));
 	if (in->n < o->minp || in->n > o->maxp) {
 		v_err(v, in->n < o->minp ? "must have at least %llu "
@@ -3099,7 +3110,7 @@ schema_coerce_param(const struct schema *sc, const char *name,
 	v_init(&v, sc, 0, errs);
 	v_push(&v, &key, 0);
 	if ((n = param_coerce(types, raw, len)) == NULL) {
-		v_err(&v, "must be %s", types & ~T_STRING ?
+		v_err(&v, "must be %s", (types & ~T_STRING) != 0 ?
 		    types_text(types, buf, sizeof(buf)) : "valid UTF-8");
 		return -1;
 	}
@@ -3113,11 +3124,12 @@ schema_coerce_param(const struct schema *sc, const char *name,
 }
 
 int
-schema_canonical_integer(const char *s, size_t len, char *out, size_t outsz)
+schema_canonical_integer(const char *lexeme, size_t len, char *out,
+    size_t outsz)
 {
 	struct jnum	n;
 
-	if (jnum_parse(&n, s, len) == -1)
+	if (jnum_parse(&n, lexeme, len) == -1)
 		return -1;
 	return jnum_canonical(&n, out, outsz);
 }

@@ -100,6 +100,45 @@ bw_strlcpy(char *dst, const char *src, size_t dstsz)
 	return len;
 }
 
+bool
+bw_vformat(char *buf, size_t bufsz, const char *fmt, va_list ap)
+{
+	static const char	 cut[] = "...";
+	size_t			 end;
+	int			 n;
+
+	n = vsnprintf(buf, bufsz, fmt, ap);
+	if (n >= 0 && (size_t)n < bufsz)
+		return true;
+	if (bufsz < sizeof(cut)) {
+		if (bufsz > 0)
+			buf[0] = '\0';
+		return false;
+	}
+	if (n < 0) {
+		bw_strlcpy(buf, "?", bufsz);
+		return false;
+	}
+	/* Cut before a continuation byte so the text stays UTF-8. */
+	end = bufsz - sizeof(cut);
+	while (end > 0 && ((unsigned char)buf[end] & 0xc0) == 0x80)
+		end--;
+	memcpy(buf + end, cut, sizeof(cut));
+	return false;
+}
+
+bool
+bw_format(char *buf, size_t bufsz, const char *fmt, ...)
+{
+	va_list	 ap;
+	bool	 fit;
+
+	va_start(ap, fmt);
+	fit = bw_vformat(buf, bufsz, fmt, ap);
+	va_end(ap);
+	return fit;
+}
+
 void
 bw_hex_encode(const unsigned char *in, size_t n, char *out)
 {
@@ -334,9 +373,9 @@ parse_with_units(const char *s, const struct unit *units, size_t nunits,
 static const struct unit duration_units[] = {
 	{ "ms", 1 },
 	{ "s", 1000 },
-	{ "m", 60 * 1000 },
-	{ "h", 60 * 60 * 1000 },
-	{ "d", 24 * 60 * 60 * 1000 },
+	{ "m", UINT64_C(60) * 1000 },
+	{ "h", UINT64_C(60) * 60 * 1000 },
+	{ "d", UINT64_C(24) * 60 * 60 * 1000 },
 };
 
 /* Durations are capped at ~100 years so they fit any timer arithmetic. */
@@ -369,8 +408,8 @@ static const struct unit size_units[] = {
 	{ "", 1 },
 	{ "B", 1 },
 	{ "KiB", 1024 },
-	{ "MiB", 1024 * 1024 },
-	{ "GiB", 1024 * 1024 * 1024 },
+	{ "MiB", UINT64_C(1024) * 1024 },
+	{ "GiB", UINT64_C(1024) * 1024 * 1024 },
 };
 
 int
@@ -386,8 +425,8 @@ bw_parse_size(const char *s, uint64_t *bytes, const char **err)
 
 static const struct unit rate_units[] = {
 	{ "/s", 1000 },
-	{ "/m", 60 * 1000 },
-	{ "/h", 60 * 60 * 1000 },
+	{ "/m", UINT64_C(60) * 1000 },
+	{ "/h", UINT64_C(60) * 60 * 1000 },
 };
 
 int
@@ -412,11 +451,19 @@ bw_parse_rate(const char *s, uint32_t *count, uint32_t *per_ms,
 	return -1;
 }
 
+/* Appends a complete entry; the list owns its strings from then on. */
+static void
+diag_append(struct bw_diag *d, const struct bw_diag_entry *e)
+{
+	d->v = bw_reallocarray(d->v, d->n + 1, sizeof(*d->v));
+	d->v[d->n++] = *e;
+}
+
 static void
 diag_vadd(struct bw_diag *d, int warning, const char *file, int line, int col,
     const char *fmt, va_list ap)
 {
-	struct bw_diag_entry	*e;
+	struct bw_diag_entry	 e;
 	char			 msg[512];
 
 	if (!warning) {
@@ -426,14 +473,13 @@ diag_vadd(struct bw_diag *d, int warning, const char *file, int line, int col,
 		}
 		d->errors++;
 	}
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	d->v = bw_reallocarray(d->v, d->n + 1, sizeof(*d->v));
-	e = &d->v[d->n++];
-	e->file = bw_strdup(file != NULL ? file : "-");
-	e->line = line > 0 ? line : 1;
-	e->col = col > 0 ? col : 1;
-	e->warning = warning;
-	e->msg = bw_strdup(msg);
+	bw_vformat(msg, sizeof(msg), fmt, ap);
+	e.file = bw_strdup(file != NULL ? file : "-");
+	e.line = line > 0 ? line : 1;
+	e.col = col > 0 ? col : 1;
+	e.warning = warning;
+	e.msg = bw_strdup(msg);
+	diag_append(d, &e);
 }
 
 void

@@ -28,6 +28,20 @@ int	 bw_random(void *, size_t);
 /* Bounded string copy; returns strlen(src) like strlcpy. */
 size_t	 bw_strlcpy(char *, const char *, size_t);
 
+/*
+ * Formatting of messages (log lines, diagnostics, error texts) into a
+ * fixed buffer of at least 4 bytes.  The result is always terminated: a
+ * message longer than the buffer is cut at a UTF-8 boundary and ends in
+ * "...", so that a reader sees the cut; an output error (an unencodable
+ * argument) leaves "?".  Returns true when the whole message fit.  Where
+ * a cut would change meaning (names, paths, SQL), use snprintf and refuse
+ * a truncated result instead.
+ */
+bool	 bw_format(char *, size_t, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+bool	 bw_vformat(char *, size_t, const char *fmt, va_list)
+	    __attribute__((format(printf, 3, 0)));
+
 /* Encodings.  Decoders are strict and return -1 on any non-canonical input. */
 void	 bw_hex_encode(const unsigned char *, size_t, char *out);	/* 2n+1 */
 size_t	 bw_b64url_encoded_len(size_t);

@@ -1046,6 +1046,33 @@ START_TEST(keys_walk)
 }
 END_TEST
 
+static void
+deepest_key(const char *path, const char *def, void *arg)
+{
+	int	 n = 1;
+
+	(void)def;
+	for (; *path != '\0'; path++)
+		n += *path == '.';
+	if (n > *(int *)arg)
+		*(int *)arg = n;
+}
+
+/*
+ * The loader, the dump, conf_free and conf_keys_walk recurse along the key
+ * tables; lint/suppressions bounds that recursion by this depth (four
+ * nested tables: auth.password.argon2.memory).  A deeper (or cyclic)
+ * table fails here first.
+ */
+START_TEST(keys_depth)
+{
+	int	 n = 0;
+
+	conf_keys_walk(deepest_key, &n);
+	ck_assert_int_eq(n, 4);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -1070,6 +1097,7 @@ unit_suite(void)
 	tcase_add_test(tc, credentials);
 	tcase_add_test(tc, man_page_lists_every_key);
 	tcase_add_test(tc, keys_walk);
+	tcase_add_test(tc, keys_depth);
 	tcase_add_test(tc, reference_config);
 	suite_add_tcase(s, tc);
 	return s;

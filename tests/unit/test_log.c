@@ -138,6 +138,74 @@ START_TEST(access_file_reopen)
 }
 END_TEST
 
+START_TEST(access_numbers)
+{
+	struct access_rec r = { .method = "GET", .path = "/x", .path_len = 2,
+	    .status = -1, .bytes = UINT64_MAX, .duration_us = 7 };
+	char	 buf[1024];
+	size_t	 n;
+
+	/* No time stamp and a status that is not one: both null. */
+	n = log_access_format(&r, NULL, buf, sizeof(buf));
+	ck_assert_uint_gt(n, 0);
+	ck_assert_ptr_nonnull(strstr(buf, "{\"time\":null,"));
+	ck_assert_ptr_nonnull(strstr(buf, ",\"status\":null,"));
+	ck_assert_ptr_nonnull(strstr(buf,
+	    ",\"bytes\":18446744073709551615,\"duration_us\":7,"));
+	ck_assert_int_eq(buf[n - 1], '\n');
+	ck_assert_int_eq(buf[n], '\0');
+}
+END_TEST
+
+/* Runs fn with stderr redirected to a file; returns what it wrote. */
+static size_t
+capture_stderr(void (*fn)(void), char *buf, size_t bufsz)
+{
+	char	 path[] = "/tmp/bw-log-stderr-XXXXXX";
+	ssize_t	 n;
+	int	 fd, saved;
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	saved = dup(STDERR_FILENO);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	fn();
+	ck_assert_int_eq(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	n = pread(fd, buf, bufsz - 1, 0);
+	close(fd);
+	ck_assert_int_ge(n, 0);
+	buf[n] = '\0';
+	return (size_t)n;
+}
+
+static void
+log_long_message(void)
+{
+	char	 msg[3000];
+
+	memset(msg, 'm', sizeof(msg) - 1);
+	msg[sizeof(msg) - 1] = '\0';
+	log_warnx("%s", msg);
+}
+
+START_TEST(message_cut)
+{
+	char	 buf[4096];
+	size_t	 n;
+
+	n = capture_stderr(log_long_message, buf, sizeof(buf));
+	/* One line, its 1024-byte message cut visibly. */
+	ck_assert_uint_gt(n, 1024);
+	ck_assert_uint_lt(n, 1200);
+	ck_assert_ptr_eq(strchr(buf, '\n'), buf + n - 1);
+	ck_assert_ptr_nonnull(strstr(buf, ": warning: mmm"));
+	ck_assert_str_eq(buf + n - 5, "m...\n");
+}
+END_TEST
+
 START_TEST(levels)
 {
 	enum log_level	 l;
@@ -162,6 +230,8 @@ unit_suite(void)
 	tcase_add_test(tc, access_truncated);
 	tcase_add_test(tc, access_small_buffer);
 	tcase_add_test(tc, access_file_reopen);
+	tcase_add_test(tc, access_numbers);
+	tcase_add_test(tc, message_cut);
 	tcase_add_test(tc, levels);
 	suite_add_tcase(s, tc);
 	return s;

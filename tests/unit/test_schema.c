@@ -640,6 +640,30 @@ START_TEST(many_names)
 }
 END_TEST
 
+/*
+ * Over 300 subschemas grow the compiler's memo table several times; the
+ * self-reference resolved after the growth must still find the root.
+ */
+START_TEST(memo_growth)
+{
+	char	 s[16384];
+	size_t	 o = 0;
+	int	 i;
+
+	o += (size_t)snprintf(s + o, sizeof(s) - o, "{\"properties\": {");
+	for (i = 0; i < 300; i++)
+		o += (size_t)snprintf(s + o, sizeof(s) - o,
+		    "%s\"p%d\": {\"type\": \"integer\"}", i ? ", " : "", i);
+	o += (size_t)snprintf(s + o, sizeof(s) - o,
+	    "}, \"additionalProperties\": {\"$ref\": \"#\"}}");
+	ck_assert_uint_lt(o, sizeof(s));
+	verdicts(s, SCHEMA_STANDARD,
+	    L("{\"p0\": 1, \"x\": {\"y\": {\"p299\": 2}}}", "{\"x\": {}}"),
+	    L("{\"x\": {\"y\": {\"p299\": \"2\"}}}",
+	    "{\"x\": {\"p5\": true}}"));
+}
+END_TEST
+
 START_TEST(unique_long)
 {
 	char	 a[8192];
@@ -1008,6 +1032,7 @@ unit_suite(void)
 	tcase_add_test(tc, body_mode);
 	tcase_add_test(tc, keywords);
 	tcase_add_test(tc, many_names);
+	tcase_add_test(tc, memo_growth);
 	tcase_add_test(tc, unique_long);
 	tcase_add_test(tc, errors_list);
 	tcase_add_test(tc, pointer_bound);

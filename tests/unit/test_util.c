@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "unit.h"
 #include "util.h"
@@ -246,6 +247,39 @@ START_TEST(diag_order_and_bound)
 }
 END_TEST
 
+START_TEST(format_bounds)
+{
+	struct bw_diag	 d = { 0 };
+	char		 buf[8], big[600];
+	size_t		 len;
+
+	ck_assert(bw_format(buf, sizeof(buf), "%s", "1234567"));
+	ck_assert_str_eq(buf, "1234567");
+	ck_assert(!bw_format(buf, sizeof(buf), "%s%d", "1234567", 8));
+	ck_assert_str_eq(buf, "1234...");
+	/* The cut never splits a UTF-8 sequence (U+00E9 at bytes 3-4). */
+	ck_assert(!bw_format(buf, sizeof(buf), "abc\xc3\xa9%s", "xyz"));
+	ck_assert_str_eq(buf, "abc...");
+	/* Too small for the mark: empty, and reported. */
+	ck_assert(!bw_format(buf, 3, "%s", "abcdef"));
+	ck_assert_str_eq(buf, "");
+	ck_assert(bw_format(buf, 3, "%s", "ab"));
+	ck_assert_str_eq(buf, "ab");
+	/* An output error (U+20AC has no encoding in the C locale). */
+	ck_assert(!bw_format(buf, sizeof(buf), "%lc", (wint_t)0x20ac));
+	ck_assert_str_eq(buf, "?");
+	/* A diagnostic longer than its 512-byte buffer shows the cut. */
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	bw_diag_add(&d, "a.yaml", 1, 1, "%s", big);
+	ck_assert_uint_eq(d.n, 1);
+	len = strlen(d.v[0].msg);
+	ck_assert_uint_eq(len, 511);
+	ck_assert_str_eq(d.v[0].msg + len - 3, "...");
+	bw_diag_free(&d);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -266,6 +300,7 @@ unit_suite(void)
 	tcase_add_test(tc, random_bytes);
 	tcase_add_test(tc, strlcpy_bounds);
 	tcase_add_test(tc, diag_order_and_bound);
+	tcase_add_test(tc, format_bounds);
 	suite_add_tcase(s, tc);
 	return s;
 }
