@@ -193,6 +193,24 @@ log_access_open(const char *dest)
 }
 
 int
+log_access_fd(void)
+{
+	return access_dest == ACCESS_FILE ? access_fd : -1;
+}
+
+void
+log_access_set_fd(int fd)
+{
+	if (access_dest != ACCESS_FILE) {
+		close(fd);
+		return;
+	}
+	if (access_fd != -1)
+		close(access_fd);
+	access_fd = fd;
+}
+
+int
 log_access_reopen(void)
 {
 	char	*path;

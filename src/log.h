@@ -57,6 +57,12 @@ struct access_rec {
 
 int	 log_access_open(const char *dest);
 int	 log_access_reopen(void);
+/*
+ * The access log file's descriptor (-1 unless the destination is a file),
+ * and its replacement by one the master reopened (the old one is closed).
+ */
+int	 log_access_fd(void);
+void	 log_access_set_fd(int);
 void	 log_access(const struct access_rec *);
 /* Formats the access line into buf (exposed for tests); returns its length. */
 size_t	 log_access_format(const struct access_rec *, const char *stamp,

@@ -1237,8 +1237,20 @@ master_reopen(struct master *m)
 	log_info("reopening log files");
 	if (log_access_reopen() == -1)
 		log_warnx("cannot reopen the access log: %s", strerror(errno));
-	for (i = 0; i < m->nchildren; i++)
-		master_send(m->children[i], CHAN_REOPEN_LOGS, NULL, 0);
+	/*
+	 * Workers run as a user that may not open the log file: the master
+	 * hands them the descriptor it just opened.
+	 */
+	for (i = 0; i < m->nchildren; i++) {
+		struct master_child	*c = m->children[i];
+
+		if (c->chan_fd != -1 && chan_send_fd(c->chan_fd,
+		    CHAN_REOPEN_LOGS, NULL, 0, c->kind == MASTER_WORKER ?
+		    log_access_fd() : -1) == -1 &&
+		    errno != EPIPE && errno != ECONNRESET)
+			log_warnx("channel to pid %ld: %s", (long)c->pid,
+			    strerror(errno));
+	}
 }
 
 static void

@@ -459,6 +459,26 @@ diag_append(struct bw_diag *d, const struct bw_diag_entry *e)
 	d->v[d->n++] = *e;
 }
 
+/*
+ * The same message at the same place is printed once: a schema used in
+ * several places is compiled more than once, but its errors are one error
+ * each for the reader.  It still counts, so every caller sees it failed.
+ */
+static bool
+diag_seen(const struct bw_diag *d, int warning, const char *file, int line,
+    int col, const char *msg)
+{
+	size_t	 i;
+
+	for (i = 0; i < d->n; i++)
+		if (d->v[i].line == line && d->v[i].col == col &&
+		    d->v[i].warning == warning &&
+		    strcmp(d->v[i].msg, msg) == 0 &&
+		    strcmp(d->v[i].file, file) == 0)
+			return true;
+	return false;
+}
+
 static void
 diag_vadd(struct bw_diag *d, int warning, const char *file, int line, int col,
     const char *fmt, va_list ap)
@@ -474,9 +494,14 @@ diag_vadd(struct bw_diag *d, int warning, const char *file, int line, int col,
 		d->errors++;
 	}
 	bw_vformat(msg, sizeof(msg), fmt, ap);
-	e.file = bw_strdup(file != NULL ? file : "-");
-	e.line = line > 0 ? line : 1;
-	e.col = col > 0 ? col : 1;
+	line = line > 0 ? line : 1;
+	col = col > 0 ? col : 1;
+	file = file != NULL ? file : "-";
+	if (diag_seen(d, warning, file, line, col, msg))
+		return;
+	e.file = bw_strdup(file);
+	e.line = line;
+	e.col = col;
 	e.warning = warning;
 	e.msg = bw_strdup(msg);
 	diag_append(d, &e);

@@ -107,7 +107,7 @@ worker_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 static void
-worker_message(struct worker *w, enum chan_type type, size_t len)
+worker_message(struct worker *w, enum chan_type type, size_t len, int passfd)
 {
 	struct chan_ticket_keys	 keys;
 
@@ -127,9 +127,10 @@ worker_message(struct worker *w, enum chan_type type, size_t len)
 		bw_wipe(&keys, sizeof(keys));
 		break;
 	case CHAN_REOPEN_LOGS:
-		if (log_access_reopen() == -1)
-			log_warnx("worker %d: cannot reopen the access log",
-			    w->args->id);
+		/* The master reopened the file and passed it along. */
+		if (passfd != -1)
+			log_access_set_fd(passfd);
+		passfd = -1;
 		break;
 	default:
 		log_warnx("worker %d: unexpected message %u", w->args->id,
@@ -137,6 +138,8 @@ worker_message(struct worker *w, enum chan_type type, size_t len)
 		break;
 	}
 	bw_wipe(w->msg, len);
+	if (passfd != -1)
+		close(passfd);
 }
 
 static void
@@ -145,13 +148,14 @@ worker_chan(evutil_socket_t fd, short what, void *arg)
 	struct worker	*w = arg;
 	enum chan_type	 type;
 	size_t		 len;
-	int		 rv;
+	int		 rv, passfd;
 
 	(void)what;
 	for (;;) {
-		rv = chan_recv(fd, &type, w->msg, sizeof(w->msg), &len);
+		rv = chan_recv_fd(fd, &type, w->msg, sizeof(w->msg), &len,
+		    &passfd);
 		if (rv == 1) {
-			worker_message(w, type, len);
+			worker_message(w, type, len, passfd);
 			continue;
 		}
 		if (rv == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))

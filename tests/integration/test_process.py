@@ -236,3 +236,31 @@ class TestReload(ProcessCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestReopenLogs(ProcessCase):
+    """SIGUSR1 after logrotate moved the access log: the master reopens it
+    and hands the descriptor to the workers, which cannot open it
+    themselves."""
+
+    def test_sigusr1_reopens_access_log(self):
+        self.assertEqual(self.get(), 503)
+        self.assertIsNotNone(self.daemon.wait_access(
+            lambda e: e.get("path") == "/items"))
+        rotated = self.daemon.access_path + ".1"
+        os.rename(self.daemon.access_path, rotated)
+        self.daemon.signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 5 * harness.SLOW
+        while not os.path.exists(self.daemon.access_path):
+            self.assertLess(time.monotonic(), deadline,
+                            "the access log was not reopened")
+            time.sleep(0.05)
+        time.sleep(0.3)
+        # Both workers write to the new file: enough requests reach each.
+        for _ in range(20):
+            self.assertEqual(self.get("/items?n"), 400)
+        lines = self.daemon.access_lines()
+        self.assertEqual(len(lines), 20, "requests after the reopen went "
+                         "elsewhere")
+        with open(rotated, "rb") as fp:
+            self.assertNotIn(b"/items?n", fp.read())

@@ -238,6 +238,10 @@ START_TEST(diag_order_and_bound)
 	    "a.yaml:2:7: warning: second\n"
 	    "a.yaml:9:3: third\n");
 	free(text);
+	/* The same message at the same place is printed once, counted twice. */
+	bw_diag_add(&d, "a.yaml", 9, 3, "third");
+	ck_assert_uint_eq(d.errors, 3);
+	ck_assert_uint_eq(d.n, 3);
 	for (i = 0; i < BW_DIAG_MAX + 5; i++)
 		bw_diag_add(&d, "a.yaml", i + 1, 1, "e%d", i);
 	ck_assert_uint_eq(d.errors, BW_DIAG_MAX);
