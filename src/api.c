@@ -18,6 +18,8 @@
 #include <event2/buffer.h>
 
 #include "api.h"
+#include "auth.h"
+#include "authdb.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -75,6 +77,7 @@ struct api {
 	size_t			 nroutes;
 	struct db_stmt_def	*stmts;
 	size_t			 nstmts;
+	size_t			 auth_first;	/* authdb_stmts[0]; 0: none */
 	struct db_pool		*pool;
 };
 
@@ -87,6 +90,7 @@ struct api_call {
 	struct node		*query[API_MAX_QUERY];
 	struct db_req		*dbreq;
 	struct result		*result;
+	struct auth_principal	*principal;	/* NULL: anonymous */
 };
 
 static const struct node *
@@ -299,6 +303,10 @@ api_load_statements(struct api *api)
 	size_t	 i;
 
 	api->nstmts = API_STMT_FIRST_ROUTE + api->nroutes;
+	if (api->conf->auth != NULL) {
+		api->auth_first = api->nstmts;
+		api->nstmts += AUTHDB_STMT_COUNT;
+	}
 	api->stmts = bw_calloc(api->nstmts, sizeof(*api->stmts));
 	api->stmts[API_STMT_CTX].sql = API_CTX_SQL;
 	api->stmts[API_STMT_CTX].nparams = API_CTX_PARAMS;
@@ -310,6 +318,8 @@ api_load_statements(struct api *api)
 		api->stmts[API_STMT_FIRST_ROUTE + i].nparams =
 		    (int)api->routes[i].sql->nparams;
 	}
+	for (i = 0; api->auth_first != 0 && i < AUTHDB_STMT_COUNT; i++)
+		api->stmts[api->auth_first + i] = authdb_stmts[i];
 }
 
 struct api *
@@ -365,9 +375,15 @@ api_statements(const struct api *api, size_t *n)
 const struct conf_route *
 api_statement_route(const struct api *api, size_t i)
 {
-	if (i < API_STMT_FIRST_ROUTE || i >= api->nstmts)
+	if (i < API_STMT_FIRST_ROUTE || i >= API_STMT_FIRST_ROUTE + api->nroutes)
 		return NULL;
 	return api->routes[i - API_STMT_FIRST_ROUTE].conf;
+}
+
+size_t
+api_auth_first(const struct api *api)
+{
+	return api->auth_first;
 }
 
 /* The `type` a schema node declares, when it is one string. */
@@ -472,7 +488,8 @@ api_check_types(const struct api *api, size_t stmt, const PGresult *desc,
 	size_t			 i;
 	int			 rv = 0;
 
-	if (stmt < API_STMT_FIRST_ROUTE || stmt >= api->nstmts)
+	if (stmt < API_STMT_FIRST_ROUTE ||
+	    stmt >= API_STMT_FIRST_ROUTE + api->nroutes)
 		return 0;
 	rt = &api->routes[stmt - API_STMT_FIRST_ROUTE];
 	r = rt->conf;
@@ -518,6 +535,7 @@ api_call_free(void *arg)
 	for (i = 0; i < API_MAX_QUERY; i++)
 		node_free(call->query[i]);
 	result_free(call->result);
+	auth_principal_free(call->principal);
 	free(call);
 }
 
@@ -649,6 +667,7 @@ api_prepare(struct http_request *req, void *arg)
 	call->req = req;
 	call->api = api;
 	call->rt = &api->routes[route - api->conf->routes];
+	call->principal = auth_principal_take(req);
 	api_coerce_path(call, http_request_match(req), &errs);
 	api_coerce_query(call, http_request_head(req), &errs);
 	http_request_set_ctx(req, call, api_call_free);
@@ -763,8 +782,9 @@ api_path_or_query(const struct api_call *call, const struct sqltext_param *p)
 
 /*
  * Binds $k.  Values point into the validated document where they can; the
- * pool copies them, so *owned (containers only) is freed after submitting.  Anonymous callers have NULL :user.* (SPEC 7);
- * authentication arrives with its own issue, so every caller is anonymous.
+ * pool copies them, so *owned is freed after submitting.  :user.* and
+ * :claims.* come from the verified principal; anonymous callers have NULL
+ * :user.* and roles {} (SPEC 7).
  */
 static void
 api_bind(struct api_call *call, const struct sqltext_param *p,
@@ -786,12 +806,12 @@ api_bind(struct api_call *call, const struct sqltext_param *p,
 			    p->nnames), owned, &n);
 		break;
 	case SQLTEXT_USER:
-		if (strcmp(p->names[0], "roles") == 0) {
-			v = "{}";
-			n = 2;
-		}
+		v = auth_user_value(call->principal, p->names[0], owned);
+		n = v != NULL ? strlen(v) : 0;
 		break;
 	case SQLTEXT_CLAIMS:
+		v = auth_claim_value(call->principal, p->names[0], owned);
+		n = v != NULL ? strlen(v) : 0;
 		break;
 	case SQLTEXT_REQUEST:
 		v = strcmp(p->names[0], "id") == 0 ?
@@ -884,6 +904,7 @@ api_submit(struct api_call *call, const struct node *body)
 	const char		*ctx[API_CTX_PARAMS] = {
 		"", "", "", http_request_id(req), r->name, rt->timeout,
 	};
+	char			*ctx_owned = NULL;
 	struct db_req_params	 rp = {
 		.stmt = API_STMT_FIRST_ROUTE + (size_t)(r - call->api->conf->routes),
 		.ctx_stmt = r->replica ? API_STMT_CTX_RO : API_STMT_CTX,
@@ -895,6 +916,7 @@ api_submit(struct api_call *call, const struct node *body)
 	lim.max_rows = r->result == RESULT_ARRAY ? r->max_rows : 0;
 	lim.max_size = call->api->conf->server.limits.max_response_size;
 	call->result = result_begin(r->result, http_response_body(req), &lim);
+	auth_context(call->principal, &ctx[0], &ctx[1], &ctx[2], &ctx_owned);
 	for (i = 0; i < np; i++) {
 		owned[i] = NULL;
 		api_bind(call, &rt->sql->params[i], body, &owned[i],
@@ -905,6 +927,7 @@ api_submit(struct api_call *call, const struct node *body)
 		    call);
 	for (i = 0; i < np; i++)
 		free(owned[i]);
+	free(ctx_owned);
 	if (call->dbreq == NULL)
 		http_respond_problem(req, PROBLEM_DB_UNAVAILABLE);
 }

@@ -33,6 +33,11 @@ void		 api_free(struct api *);
 const struct db_stmt_def *api_statements(const struct api *, size_t *n);
 /* The route of statement i (i >= API_STMT_FIRST_ROUTE). */
 const struct conf_route *api_statement_route(const struct api *, size_t i);
+/*
+ * With an auth section, bulwark's own statements (authdb_stmts, in their
+ * order) follow the routes': the index of the first, else 0.
+ */
+size_t		 api_auth_first(const struct api *);
 
 /*
  * Checks a described statement (PQdescribePrepared) against its route:

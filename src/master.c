@@ -58,6 +58,7 @@
 #include "chan.h"
 #include "conf.h"
 #include "dbconf.h"
+#include "keys.h"
 #include "log.h"
 #include "master.h"
 #include "notify.h"
@@ -98,6 +99,7 @@ struct master_gen {
 	SSL_CTX			*tls;
 	SSL_CTX			*admin_tls;
 	struct api		*api;
+	struct keys_set		*keys;		/* auth token keys, or NULL */
 	struct dbconf		 db;
 	bool			 have_db;
 };
@@ -633,6 +635,7 @@ master_child_run(struct master *m, struct master_child *self, int chan)
 		wa.tls_ctx = m->gen.tls;
 		wa.api = m->gen.api;
 		wa.db = m->gen.have_db ? &m->gen.db : NULL;
+		wa.keys = m->gen.keys;
 		rv = worker_main(&wa);
 	} else {
 		log_set_procname("admin");
@@ -1099,6 +1102,7 @@ static void
 master_gen_free(struct master_gen *g)
 {
 	api_free(g->api);
+	keys_set_free(g->keys);
 	if (g->have_db)
 		dbconf_free(&g->db);
 	tls_ctx_free(g->tls);
@@ -1118,7 +1122,7 @@ static int
 master_gen_build(struct conf *conf, struct master_gen *g)
 {
 	struct bw_diag		 diag = { 0 };
-	const char		*err = NULL;
+	const char		*err = NULL, *errpath = NULL;
 	enum dbconf_check	 db = DBCONF_OK;
 	bool			 bad;
 
@@ -1132,6 +1136,10 @@ master_gen_build(struct conf *conf, struct master_gen *g)
 		bw_diag_add(&diag, conf->file, 1, 1, "admin TLS: %s", err);
 	if (master_check_rlimit(conf, &err) == -1)
 		bw_diag_add(&diag, conf->file, 1, 1, "%s", err);
+	if (conf->auth != NULL && (g->keys = keys_set_load(conf, &err,
+	    &errpath)) == NULL)
+		bw_diag_add(&diag, conf->file, 1, 1, "%s: %s", errpath != NULL ?
+		    errpath : "auth keys", err);
 	if (diag.errors == 0)
 		g->api = api_load(conf, &diag);
 	bad = g->api == NULL;

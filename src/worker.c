@@ -28,6 +28,7 @@
 #include "chan.h"
 #include "conf.h"
 #include "api.h"
+#include "auth.h"
 #include "db.h"
 #include "dbconf.h"
 #include "http.h"
@@ -43,6 +44,7 @@ struct worker {
 	struct event_base	*base;
 	struct http_server	*http;
 	struct db_pool		*pool;
+	struct auth		*auth;
 	struct event		*chan_ev;
 	struct event		*stop_ev;
 	struct event		*sigterm_ev;
@@ -195,6 +197,12 @@ worker_setup(struct worker *w)
 		return -1;
 	}
 	if (a->api != NULL) {
+		if ((w->auth = auth_new(w->base, a->conf, a->keys,
+		    &err)) == NULL) {
+			log_errorx("worker %d: %s", a->id, err);
+			return -1;
+		}
+		http_server_set_admit(w->http, auth_admit, w->auth);
 		http_server_set_prepare(w->http, api_prepare, a->api);
 		http_server_set_handler(w->http, api_handle, a->api);
 	} else
@@ -251,12 +259,15 @@ worker_db_start(struct worker *w)
 	p.connect_timeout_ms = d->connect_timeout_ms;
 	w->pool = db_pool_new(w->base, &p);
 	api_attach_pool(a->api, w->pool);
+	if (w->auth != NULL && w->pool != NULL && api_auth_first(a->api) != 0)
+		auth_attach_pool(w->auth, w->pool, api_auth_first(a->api));
 }
 
 static void
 worker_teardown(struct worker *w)
 {
 	http_server_free(w->http);
+	auth_free(w->auth);
 	if (w->pool != NULL) {
 		api_attach_pool(w->args->api, NULL);
 		db_pool_free(w->pool);

@@ -10,6 +10,7 @@
 struct api;
 struct conf;
 struct dbconf;
+struct keys_set;
 
 struct worker_args {
 	struct conf	*conf;
@@ -21,6 +22,7 @@ struct worker_args {
 	void		*tls_ctx;	/* SSL_CTX * built by the master, or NULL */
 	struct api	*api;		/* compiled routes, built by the master */
 	const struct dbconf *db;	/* connection parameters, or NULL */
+	const struct keys_set *keys;	/* token keys (auth), or NULL */
 };
 
 /* Runs the worker until it is told to stop; returns the exit status. */
