@@ -134,6 +134,7 @@ chan_recv_fd(int fd, enum chan_type *type, void *buf, size_t bufsz,
 
 	if (bufsz > (size_t)CHAN_MAX_PAYLOAD)
 		bufsz = (size_t)CHAN_MAX_PAYLOAD;
+	memset(&hdr, 0, sizeof(hdr));
 	iov[0].iov_base = &hdr;
 	iov[0].iov_len = sizeof(hdr);
 	iov[1].iov_base = buf;
