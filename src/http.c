@@ -859,12 +859,25 @@ http_router_build(struct http_server *srv, const char **err)
 	return 0;
 }
 
+int
+http_server_add_route(struct http_server *srv, const struct conf_route *route,
+    const char **err)
+{
+	if (router_add(srv->router, route->path, http_conf_method(route->method),
+	    (void *)(uintptr_t)route) == -1) {
+		*err = router_error(srv->router);
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * The admission checks of SPEC 5 that follow routing, in this order: rate
  * limit by ip (429), credentials (401), rate limit by user or API key
  * (429), roles (403), then path and query parameters (400).  Each answers
- * the request itself and returns -1 when it refuses; 0 admits.  Rate
- * limits, credentials and roles are not part of this build yet; the
+ * the request itself and returns -1 when it refuses; 0 admits.  The rate
+ * limit by ip is taken here; the admit hook (the auth layer) does the
+ * credentials, the rate limit by user or key and the roles; the
  * parameters step is the router's decoding and the route layer's prepare
  * hook (coercion and schemas).
  */

@@ -80,6 +80,12 @@ void		 http_server_set_handler(struct http_server *, http_handler_fn,
 void		 http_server_set_prepare(struct http_server *, http_prepare_fn,
 		    void *arg);
 /*
+ * Serve a route that is not in the configuration's routes (the built-in
+ * endpoints of the auth layer); the route must outlive the server.
+ */
+int		 http_server_add_route(struct http_server *,
+		    const struct conf_route *, const char **err);
+/*
  * The admit hook runs after the rate limit by client address and before
  * the parameters step: credentials (401), the rate limit by user or API
  * key (429) and roles (403).  Like prepare, it returns -1 after answering.
