@@ -100,6 +100,11 @@ struct db_pool {
 	struct db_req_list	 waitq;
 	size_t			 nwait;
 	struct event		*ev_queue;
+	/* A listener (db_listen_new): one connection, no statements. */
+	char			*listen_sql;
+	void			(*on_notify)(void *, const char *);
+	void			(*on_connect)(void *);
+	void			*listen_arg;
 };
 
 static void	conn_start(struct db_conn *);
@@ -321,7 +326,16 @@ conn_prepare(struct db_conn *c)
 	struct db_pool	*pool = c->pool;
 	size_t		 i;
 
-	if (PQsetnonblocking(c->pg, 1) == -1 || PQenterPipelineMode(c->pg) != 1)
+	if (PQsetnonblocking(c->pg, 1) == -1)
+		return -1;
+	if (pool->listen_sql != NULL) {
+		if (PQsendQuery(c->pg, pool->listen_sql) != 1)
+			return -1;
+		c->prepares_left = 1;
+		c->state = CONN_PREPARING;
+		return conn_flush(c);
+	}
+	if (PQenterPipelineMode(c->pg) != 1)
 		return -1;
 	for (i = 0; i < pool->p.nstmts; i++)
 		if (PQsendPrepare(c->pg, pool->stmt_names[i],
@@ -527,6 +541,43 @@ conn_step_prepare(struct db_conn *c, PGresult *res)
 	}
 }
 
+/*
+ * A listener's connection: LISTEN's result, then notifications.  It is
+ * ready (and on_connect runs, so the caller reloads what it may have
+ * missed while disconnected) once LISTEN is in effect.
+ */
+static void
+conn_read_listen(struct db_conn *c)
+{
+	struct db_pool	*pool = c->pool;
+	PGnotify	*n;
+	PGresult	*res;
+
+	while (c->pg != NULL && !PQisBusy(c->pg) &&
+	    (res = PQgetResult(c->pg)) != NULL) {
+		if (PQresultStatus(res) == PGRES_COMMAND_OK &&
+		    c->state == CONN_PREPARING)
+			c->prepares_left = 0;
+		else {
+			PQclear(res);
+			conn_fail(c, "LISTEN failed");
+			return;
+		}
+		PQclear(res);
+	}
+	if (c->state == CONN_PREPARING && c->prepares_left == 0 &&
+	    !PQisBusy(c->pg)) {
+		c->state = CONN_READY;
+		c->backoff_ms = DB_BACKOFF_MIN_MS;
+		pool->on_connect(pool->listen_arg);
+	}
+	while (c->pg != NULL && (n = PQnotifies(c->pg)) != NULL) {
+		if (c->state == CONN_READY)
+			pool->on_notify(pool->listen_arg, n->extra);
+		PQfreemem(n);
+	}
+}
+
 static void
 conn_read(struct db_conn *c)
 {
@@ -536,6 +587,12 @@ conn_read(struct db_conn *c)
 
 	if (PQconsumeInput(c->pg) != 1) {
 		conn_fail(c, conn_error(c));
+		return;
+	}
+	if (c->pool->listen_sql != NULL) {
+		conn_read_listen(c);
+		if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_BAD)
+			conn_fail(c, conn_error(c));
 		return;
 	}
 	while (c->pg != NULL && !PQisBusy(c->pg)) {
@@ -651,11 +708,10 @@ queue_expire(evutil_socket_t fd, short what, void *arg)
 	queue_arm(pool);
 }
 
-struct db_pool *
-db_pool_new(struct event_base *base, const struct db_pool_params *p)
+static struct db_pool *
+pool_alloc(struct event_base *base, const struct db_pool_params *p)
 {
 	struct db_pool	*pool;
-	struct db_conn	*c;
 	size_t		 i;
 
 	pool = bw_calloc(1, sizeof(*pool));
@@ -672,16 +728,34 @@ db_pool_new(struct event_base *base, const struct db_pool_params *p)
 	if ((pool->ev_queue = evtimer_new(base, queue_expire, pool)) == NULL)
 		fatal("db: cannot create timer");
 	pool->conns = bw_calloc(p->pool_size, sizeof(*pool->conns));
-	for (i = 0; i < p->pool_size; i++) {
+	return pool;
+}
+
+static void
+pool_start(struct db_pool *pool)
+{
+	struct db_conn	*c;
+	size_t		 i;
+
+	for (i = 0; i < pool->p.pool_size; i++) {
 		c = &pool->conns[i];
 		c->pool = pool;
 		c->fd = -1;
 		c->backoff_ms = DB_BACKOFF_MIN_MS;
 		TAILQ_INIT(&c->inflight);
-		if ((c->ev_timer = evtimer_new(base, conn_timer, c)) == NULL)
+		if ((c->ev_timer = evtimer_new(pool->base, conn_timer, c)) ==
+		    NULL)
 			fatal("db: cannot create timer");
 		conn_start(c);
 	}
+}
+
+struct db_pool *
+db_pool_new(struct event_base *base, const struct db_pool_params *p)
+{
+	struct db_pool	*pool = pool_alloc(base, p);
+
+	pool_start(pool);
 	return pool;
 }
 
@@ -706,6 +780,7 @@ db_pool_free(struct db_pool *pool)
 	while ((r = waitq_pop(pool)) != NULL)
 		req_finish(r, DB_UNAVAILABLE);
 	event_free(pool->ev_queue);
+	free(pool->listen_sql);
 	for (i = 0; i < pool->p.nstmts; i++)
 		free(pool->stmt_names[i]);
 	free(pool->stmt_names);
@@ -774,4 +849,50 @@ db_abandon(struct db_req *r)
 		return;
 	}
 	r->abandoned = true;
+}
+
+/*
+ * The channel name is bulwark's own constant, never input; it is still
+ * checked to be a plain identifier before it becomes part of LISTEN.
+ */
+static bool
+db_channel_valid(const char *ch)
+{
+	size_t	 i;
+
+	if (ch[0] == '\0' || strlen(ch) > 63 || (ch[0] >= '0' && ch[0] <= '9'))
+		return false;
+	for (i = 0; ch[i] != '\0'; i++)
+		if (!((ch[i] >= 'a' && ch[i] <= 'z') ||
+		    (ch[i] >= '0' && ch[i] <= '9') || ch[i] == '_'))
+			return false;
+	return true;
+}
+
+struct db_pool *
+db_listen_new(struct event_base *base, const char * const *keys,
+    const char * const *vals, int64_t connect_timeout_ms, const char *channel,
+    void (*on_notify)(void *, const char *), void (*on_connect)(void *),
+    void *arg)
+{
+	struct db_pool_params	 p;
+	struct db_pool		*pool;
+	char			 sql[80];
+
+	if (!db_channel_valid(channel) ||
+	    snprintf(sql, sizeof(sql), "LISTEN %s", channel) >=
+	    (int)sizeof(sql))
+		return NULL;
+	memset(&p, 0, sizeof(p));
+	p.keys = keys;
+	p.vals = vals;
+	p.connect_timeout_ms = connect_timeout_ms;
+	p.pool_size = 1;
+	pool = pool_alloc(base, &p);
+	pool->listen_sql = bw_strdup(sql);
+	pool->on_notify = on_notify;
+	pool->on_connect = on_connect;
+	pool->listen_arg = arg;
+	pool_start(pool);
+	return pool;
 }

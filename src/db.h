@@ -93,4 +93,17 @@ struct db_req	*db_submit(struct db_pool *, const struct db_req_params *,
  */
 void		 db_abandon(struct db_req *);
 
+/*
+ * A listening connection (LISTEN channel; SPEC 8 revocations): not in
+ * pipeline mode, rebuilt with the same backoff as the pool.  on_connect
+ * runs after every (re)connection once LISTEN is in effect, so the caller
+ * reloads what it may have missed; on_notify gets each payload.  Freed
+ * with db_pool_free().  Returns NULL for a channel that is not a plain
+ * lowercase identifier.
+ */
+struct db_pool	*db_listen_new(struct event_base *, const char * const *keys,
+		    const char * const *vals, int64_t connect_timeout_ms,
+		    const char *channel, void (*on_notify)(void *, const char *),
+		    void (*on_connect)(void *), void *arg);
+
 #endif

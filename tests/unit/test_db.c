@@ -391,6 +391,83 @@ START_TEST(database_down_fails_fast)
 }
 END_TEST
 
+struct heard {
+	int	 connects;
+	int	 notes;
+	char	 last[64];
+};
+
+static void
+heard_connect(void *arg)
+{
+	((struct heard *)arg)->connects++;
+}
+
+static void
+heard_notify(void *arg, const char *payload)
+{
+	struct heard	*h = arg;
+
+	h->notes++;
+	snprintf(h->last, sizeof(h->last), "%s", payload);
+}
+
+static void
+side_exec(const char *sql, const char *param)
+{
+	PGconn		*pg = PQconnectdb("");
+	PGresult	*res;
+	const char	*params[1] = { param };
+
+	res = PQexecParams(pg, sql, param != NULL ? 1 : 0, NULL, params,
+	    NULL, NULL, 0);
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK ||
+	    PQresultStatus(res) == PGRES_COMMAND_OK, "%s",
+	    PQresultErrorMessage(res));
+	PQclear(res);
+	PQfinish(pg);
+}
+
+/* LISTEN: notifications arrive; after a lost connection, on_connect again. */
+START_TEST(listener_notifies_and_reconnects)
+{
+	struct heard	 h = { 0 };
+	struct db_pool	*l;
+
+	NEED_PG();
+	l = db_listen_new(base, conn_keys, conn_vals, 5000, "bw_test_chan",
+	    heard_notify, heard_connect, &h);
+	ck_assert_ptr_nonnull(l);
+	RUN_UNTIL(h.connects == 1);
+	side_exec("SELECT pg_notify('bw_test_chan', 'user:42')", NULL);
+	RUN_UNTIL(h.notes == 1);
+	ck_assert_str_eq(h.last, "user:42");
+	side_exec("SELECT pg_notify('other_chan', 'x')", NULL);
+	side_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	    "WHERE query = 'LISTEN bw_test_chan'", NULL);
+	RUN_UNTIL(h.connects == 2);
+	side_exec("SELECT pg_notify('bw_test_chan', $1)", "jti:abc");
+	RUN_UNTIL(h.notes == 2);
+	ck_assert_str_eq(h.last, "jti:abc");
+	db_pool_free(l);
+}
+END_TEST
+
+START_TEST(listener_channel_checked)
+{
+	struct heard	 h = { 0 };
+
+	if (base == NULL)
+		base = event_base_new();
+	ck_assert_ptr_null(db_listen_new(base, conn_keys, conn_vals, 1000,
+	    "x; DROP TABLE t", heard_notify, heard_connect, &h));
+	ck_assert_ptr_null(db_listen_new(base, conn_keys, conn_vals, 1000,
+	    "Upper", heard_notify, heard_connect, &h));
+	ck_assert_ptr_null(db_listen_new(base, conn_keys, conn_vals, 1000,
+	    "", heard_notify, heard_connect, &h));
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -411,6 +488,8 @@ unit_suite(void)
 	tcase_add_test(tc, array_rows_streamed);
 	tcase_add_test(tc, reconnects_after_termination);
 	tcase_add_test(tc, database_down_fails_fast);
+	tcase_add_test(tc, listener_notifies_and_reconnects);
+	tcase_add_test(tc, listener_channel_checked);
 	suite_add_tcase(s, tc);
 	return s;
 }
