@@ -20,6 +20,7 @@
 #include "api.h"
 #include "dbconf.h"
 #include "log.h"
+#include "result.h"
 #include "util.h"
 
 #define DBCONF_PASSWORD_MAX	1024
@@ -230,6 +231,26 @@ dbconf_check_stmt(PGconn *pg, const struct conf *conf, const struct api *api,
 	return rv;
 }
 
+/*
+ * Domains and arrays of non-built-in types, for the result mapping
+ * (SPEC 7: domains as their base type).  Loaded in the process that runs
+ * the check — the master before it forks, so every worker of the new
+ * generation has them.  Without a database the built-in types still map.
+ */
+static void
+dbconf_load_types(PGconn *pg)
+{
+	PGresult	*res = PQexec(pg, RESULT_TYPES_QUERY);
+	const char	*err = NULL;
+
+	result_types_reset();
+	if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    result_types_load(res, &err) == -1)
+		log_warnx("database: cannot load the type catalog%s%s",
+		    err != NULL ? ": " : "", err != NULL ? err : "");
+	PQclear(res);
+}
+
 enum dbconf_check
 dbconf_check(const struct conf *conf, const struct api *api,
     struct bw_diag *diag)
@@ -263,6 +284,7 @@ dbconf_check(const struct conf *conf, const struct api *api,
 	for (i = 0; i < n; i++)
 		if (dbconf_check_stmt(pg, conf, api, i, &stmts[i], diag) == -1)
 			rv = DBCONF_INVALID;
+	dbconf_load_types(pg);
 	PQfinish(pg);
 	return rv;
 }

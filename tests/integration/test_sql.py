@@ -251,6 +251,8 @@ def main_routes():
               result="none", sql="INSERT INTO checked (n) VALUES (:body.n)"),
         route("dom", "GET", "/dom/{n}", params={"n": {"type": "integer"}},
               sql="SELECT CAST(:path.n AS int)::posint AS v"),
+        route("domarr", "GET", "/domarr",
+              sql="SELECT ARRAY[1, 2]::posint[] AS v"),
     ]
 
 
@@ -406,6 +408,11 @@ class TestTypes(SqlCase):
         self.assertEqual(self.req("GET", "/dom/7").body, b'{"v":7}')
         # the domain's CHECK is a 23514 -> 422
         self.assert_problem(self.req("GET", "/dom/0"), 422)
+
+    def test_array_of_domain(self):
+        # posint[] has its own type oid: the master loads the catalog's
+        # domains and array types before forking the workers.
+        self.assertEqual(self.req("GET", "/domarr").body, b'{"v":[1,2]}')
 
 
 class TestSqlstate(SqlCase):
