@@ -864,7 +864,7 @@ http_server_add_route(struct http_server *srv, const struct conf_route *route,
     const char **err)
 {
 	if (router_add(srv->router, route->path, http_conf_method(route->method),
-	    (void *)(uintptr_t)route) == -1) {
+	    route) == -1) {
 		*err = router_error(srv->router);
 		return -1;
 	}

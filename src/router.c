@@ -21,7 +21,7 @@
 #include "util.h"
 
 struct router_leaf {
-	void		*route;
+	const void	*route;
 	char		*tmpl;
 	char		*names[ROUTER_MAX_PARAMS];
 	size_t		 nparams;
@@ -302,7 +302,7 @@ router_names(struct router *r, const char *tmpl, const struct router_seg *segs,
 
 int
 router_add(struct router *r, const char *tmpl, enum http_method m,
-    void *route)
+    const void *route)
 {
 	struct router_seg	 segs[ROUTER_MAX_SEGMENTS + 1];
 	struct router_node	*n = &r->root;

@@ -40,7 +40,7 @@ struct router_param {
 };
 
 struct router_match {
-	void			*route;		/* FOUND, BAD_PARAM */
+	const void		*route;		/* FOUND, BAD_PARAM */
 	const char		*tmpl;		/* FOUND, BAD_PARAM */
 	struct router_param	 params[ROUTER_MAX_PARAMS];
 	size_t			 nparams;
@@ -66,7 +66,7 @@ void		 router_free(struct router *);
  * "{name}" with name [A-Za-z_][A-Za-z0-9_]*, unique in the template.
  */
 int		 router_add(struct router *, const char *tmpl,
-		    enum http_method, void *route);
+		    enum http_method, const void *route);
 const char	*router_error(const struct router *);
 
 /*
