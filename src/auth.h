@@ -15,8 +15,13 @@
  * Revocation state is per worker and read from the database: the live
  * deny-listed jtis, every user's tokens_valid_after (with its exempt sid
  * and the disabled flag) and the active API keys.  It is loaded once the
- * worker's pool is attached and read again every AUTH_RELOAD_MS, the
- * verified-token cache being flushed whenever it changed.  Until the first
+ * worker's pool is attached, read again at once on every notification of
+ * the LISTEN connection (auth_listen) and after each of its reconnects,
+ * and every AUTH_RELOAD_MS as a safety net; the verified-token cache is
+ * flushed on every notification and whenever a reload changed the state.
+ * A cut-off is compared as authdb.h states (iat * 10^6 below
+ * tokens_valid_after is refused), so a token issued in the second of a
+ * cut-off but before it is refused.  Until the first
  * load is complete, a request presenting credentials is answered 503: a
  * worker never admits a token it cannot check against revocations.  A
  * token whose sub names no user, or a disabled one, is refused.
@@ -111,6 +116,47 @@ int		 auth_admit(struct http_request *, void *arg);
 /* Takes the request's principal (NULL: anonymous) for the route layer. */
 struct auth_principal *auth_principal_take(struct http_request *);
 void		 auth_principal_free(struct auth_principal *);
+
+/*
+ * The built-in endpoints of SPEC 8 under auth.endpoints (login, refresh,
+ * logout, me, password).  They are routes of the auth layer, not of the
+ * configuration: auth_endpoints_add() registers them with the server
+ * (nothing when auth or endpoints is off) and sets the hashing pool, which
+ * the worker made before its sandbox (threads cannot be created after).
+ * The admit hook treats them like any route (credentials always verified;
+ * login, refresh and logout are public; me and password answer 401
+ * themselves without a user).  auth_endpoint() tells a request's route
+ * apart, so that the worker sends it to auth_endpoint_prepare() and
+ * auth_endpoint_handle() instead of the route layer.
+ *
+ * Threat model: the bodies carry passwords and refresh tokens.  They are
+ * copied only into the request's state, wiped when it ends, and never
+ * logged; refresh tokens reach the database as SHA-256 digests only.  A
+ * login for a user that does not exist runs the same steps (lockout
+ * check, lookup, one argon2id verification of a dummy hash, failure
+ * count) and gets byte for byte the same 401 as a wrong password.
+ */
+struct http_server;
+struct password_pool;
+
+#define AUTH_EP_MAX_BODY	4096	/* bytes of an endpoint's body */
+#define AUTH_PW_QUEUE		128	/* hashing jobs waiting per worker */
+
+int		 auth_endpoints_add(struct auth *, struct http_server *,
+		    struct password_pool *, const char **err);
+bool		 auth_endpoint(const struct auth *, const struct conf_route *);
+int		 auth_endpoint_prepare(struct http_request *, void *arg);
+void		 auth_endpoint_handle(struct http_request *, void *arg);
+
+/*
+ * The LISTEN connection of SPEC 8 (revocations within one second): every
+ * notification flushes the verified-token cache and reloads the state at
+ * once; every (re)connection reloads it.  The periodic reload stays as a
+ * safety net.  keys and vals as for db_pool_new; 0 or -1 with *err.
+ */
+int		 auth_listen(struct auth *, const char * const *keys,
+		    const char * const *vals, int64_t connect_timeout_ms,
+		    const char **err);
 
 /*
  * Values for SQL binding (SPEC 7).  p may be NULL (anonymous).  Each

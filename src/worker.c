@@ -33,6 +33,7 @@
 #include "dbconf.h"
 #include "http.h"
 #include "log.h"
+#include "password.h"
 #include "problem.h"
 #include "sandbox.h"
 #include "tls.h"
@@ -45,6 +46,7 @@ struct worker {
 	struct http_server	*http;
 	struct db_pool		*pool;
 	struct auth		*auth;
+	struct password_pool	*pwpool;
 	struct event		*chan_ev;
 	struct event		*stop_ev;
 	struct event		*sigterm_ev;
@@ -62,6 +64,58 @@ worker_no_routes(struct http_request *r, void *arg)
 {
 	(void)arg;
 	http_respond_problem(r, PROBLEM_DB_UNAVAILABLE);
+}
+
+/*
+ * Two route layers share the server's single prepare and handler hooks:
+ * the declared routes (api) and the built-in endpoints of the auth layer,
+ * which are not in conf->routes.  The admit hook (auth_admit) is the same
+ * for both.  These two functions send a request to the layer that owns its
+ * route, asking the auth layer, which knows its routes by address.
+ */
+static int
+worker_prepare(struct http_request *r, void *arg)
+{
+	struct worker	*w = arg;
+
+	if (auth_endpoint(w->auth, http_request_route(r)))
+		return auth_endpoint_prepare(r, w->auth);
+	return api_prepare(r, w->args->api);
+}
+
+static void
+worker_handle(struct http_request *r, void *arg)
+{
+	struct worker	*w = arg;
+
+	if (auth_endpoint(w->auth, http_request_route(r)))
+		auth_endpoint_handle(r, w->auth);
+	else
+		api_handle(r, w->args->api);
+}
+
+/*
+ * The argon2id threads of the built-in endpoints exist before the sandbox
+ * (which forbids making threads and covers these through TSYNC).
+ */
+static int
+worker_endpoints(struct worker *w)
+{
+	const struct conf_auth	*ca = w->args->conf->auth;
+	const char		*err;
+
+	if (ca != NULL && ca->endpoints != NULL && w->args->keys != NULL &&
+	    (w->pwpool = password_pool_new(w->base, ca, ca->pool_threads,
+	    AUTH_PW_QUEUE, &err)) == NULL) {
+		log_errorx("worker %d: %s", w->args->id, err);
+		return -1;
+	}
+	if (auth_endpoints_add(w->auth, w->http, w->pwpool, &err) == -1) {
+		log_errorx("worker %d: built-in endpoints: %s", w->args->id,
+		    err);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -202,9 +256,11 @@ worker_setup(struct worker *w)
 			log_errorx("worker %d: %s", a->id, err);
 			return -1;
 		}
+		if (worker_endpoints(w) == -1)
+			return -1;
 		http_server_set_admit(w->http, auth_admit, w->auth);
-		http_server_set_prepare(w->http, api_prepare, a->api);
-		http_server_set_handler(w->http, api_handle, a->api);
+		http_server_set_prepare(w->http, worker_prepare, w);
+		http_server_set_handler(w->http, worker_handle, w);
 	} else
 		http_server_set_handler(w->http, worker_no_routes, w);
 	for (i = 0; i < a->nlisten_fds; i++) {
@@ -246,6 +302,7 @@ worker_db_start(struct worker *w)
 	const struct conf_database	*d = a->conf->database;
 	const struct db_stmt_def	*stmts;
 	struct db_pool_params		 p;
+	const char			*err;
 
 	if (a->db == NULL || d == NULL)
 		return;
@@ -259,8 +316,12 @@ worker_db_start(struct worker *w)
 	p.connect_timeout_ms = d->connect_timeout_ms;
 	w->pool = db_pool_new(w->base, &p);
 	api_attach_pool(a->api, w->pool);
-	if (w->auth != NULL && w->pool != NULL && api_auth_first(a->api) != 0)
+	if (w->auth != NULL && w->pool != NULL && api_auth_first(a->api) != 0) {
 		auth_attach_pool(w->auth, w->pool, api_auth_first(a->api));
+		if (auth_listen(w->auth, a->db->keys, a->db->vals,
+		    d->connect_timeout_ms, &err) == -1)
+			log_warnx("worker %d: %s", a->id, err);
+	}
 }
 
 static void
@@ -268,6 +329,7 @@ worker_teardown(struct worker *w)
 {
 	http_server_free(w->http);
 	auth_free(w->auth);
+	password_pool_free(w->pwpool);
 	if (w->pool != NULL) {
 		api_attach_pool(w->args->api, NULL);
 		db_pool_free(w->pool);

@@ -206,6 +206,10 @@ def setUpModule():
         for name, roles in (("alice", "editor"), ("bob", "reader"),
                             ("carol", "reader")):
             add_user(name, roles)
+        # A user's cut-off starts at its creation (microseconds) and a
+        # token's iat is whole seconds: one with iat in the second of the
+        # creation is refused (authdb.h).  Tokens made from now on are not.
+        time.sleep(1.05 - time.time() % 1)
         der = subprocess.run(["openssl", "pkey", "-in", KEYFILE, "-pubout",
                               "-outform", "DER"], stdout=subprocess.PIPE,
                              check=True, env=harness.child_env()).stdout
