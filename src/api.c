@@ -263,10 +263,15 @@ static void
 api_load_route(struct api *api, struct api_route *rt,
     const struct conf_route *r, struct bw_diag *diag)
 {
-	size_t	 i, idx;
-	int	 n;
+	const char	*ep;
+	size_t		 i, idx;
+	int		 n;
 
 	rt->conf = r;
+	if ((ep = auth_endpoint_clash(api->conf, r)) != NULL)
+		bw_diag_add(diag, api->conf->file, r->pos.line, r->pos.col,
+		    "route %s: %s %s is the built-in endpoint %s",
+		    r->name, conf_method_name(r->method), r->path, ep);
 	rt->path = api_load_params(api, r->params, &rt->npath, diag);
 	rt->query = api_load_params(api, r->query, &rt->nquery, diag);
 	if (rt->nquery > API_MAX_QUERY)

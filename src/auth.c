@@ -1018,6 +1018,24 @@ static const struct auth_ep_def auth_ep_defs[AUTH_EP_COUNT] = {
 	    true },
 };
 
+const char *
+auth_endpoint_clash(const struct conf *conf, const struct conf_route *r)
+{
+	size_t	 i, plen;
+
+	if (conf->auth == NULL || conf->auth->endpoints == NULL ||
+	    r->path == NULL)
+		return NULL;
+	plen = strlen(conf->auth->endpoints);
+	if (strncmp(r->path, conf->auth->endpoints, plen) != 0)
+		return NULL;
+	for (i = 0; i < AUTH_EP_COUNT; i++)
+		if (auth_ep_defs[i].method == r->method &&
+		    strcmp(r->path + plen, auth_ep_defs[i].suffix) == 0)
+			return auth_ep_defs[i].name;
+	return NULL;
+}
+
 static char	 auth_ep_public[] = "public";
 static char	*auth_ep_roles[] = { auth_ep_public };
 

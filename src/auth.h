@@ -50,7 +50,7 @@ struct http_request;
 struct keys_set;
 struct auth;
 
-#define AUTH_RELOAD_MS		1000	/* revocation state re-read */
+#define AUTH_RELOAD_MS		30000	/* revocation state re-read */
 #define AUTH_RETRY_MS		200	/* until the first load succeeds */
 #define AUTH_MAX_ROWS		(1u << 20)	/* rows per state list */
 
@@ -175,5 +175,13 @@ const char	*auth_claim_value(const struct auth_principal *,
 		    const char *claim, char **owned);
 void		 auth_context(const struct auth_principal *, const char **id,
 		    const char **name, const char **roles, char **owned);
+
+/*
+ * The built-in endpoint a declared route would take the place of (same
+ * method and path under auth.endpoints), or NULL: such a configuration is
+ * refused at load.
+ */
+const char	*auth_endpoint_clash(const struct conf *,
+		    const struct conf_route *);
 
 #endif

@@ -231,7 +231,8 @@ static const char *const authdb_v1[] = {
 	"  OLD.roles IS DISTINCT FROM NEW.roles OR"
 	"  OLD.username IS DISTINCT FROM NEW.username) "
 	"EXECUTE FUNCTION bulwark.notify_change('user', 'id')",
-	"CREATE TRIGGER users_notify_delete AFTER DELETE ON bulwark.users "
+	"CREATE TRIGGER users_notify_insert_delete AFTER INSERT OR DELETE "
+	"ON bulwark.users "
 	"FOR EACH ROW EXECUTE FUNCTION bulwark.notify_change('user', 'id')",
 	"CREATE TRIGGER refresh_families_notify AFTER UPDATE OF revoked_at "
 	"ON bulwark.refresh_families FOR EACH ROW "

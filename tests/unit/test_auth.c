@@ -359,6 +359,33 @@ START_TEST(test_endpoints_registration)
 }
 END_TEST
 
+/* The load-time check that refuses what registration would refuse. */
+START_TEST(test_endpoint_clash)
+{
+	struct conf_auth	 ca = { .endpoints = "/auth" };
+	struct conf		 cf = { .auth = &ca };
+	struct conf_route	 r = { .method = METHOD_POST,
+	    .path = "/auth/login" };
+
+	ck_assert_str_eq(auth_endpoint_clash(&cf, &r), "auth.login");
+	r.path = "/auth/password";
+	ck_assert_str_eq(auth_endpoint_clash(&cf, &r), "auth.password");
+	r.path = "/auth/me";
+	ck_assert_ptr_null(auth_endpoint_clash(&cf, &r));
+	r.method = METHOD_GET;
+	ck_assert_str_eq(auth_endpoint_clash(&cf, &r), "auth.me");
+	r.path = "/auth/me/x";
+	ck_assert_ptr_null(auth_endpoint_clash(&cf, &r));
+	r.path = "/authx/me";
+	ck_assert_ptr_null(auth_endpoint_clash(&cf, &r));
+	r.path = "/auth/me";
+	ca.endpoints = NULL;
+	ck_assert_ptr_null(auth_endpoint_clash(&cf, &r));
+	cf.auth = NULL;
+	ck_assert_ptr_null(auth_endpoint_clash(&cf, &r));
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -374,6 +401,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_values_user);
 	tcase_add_test(tc, test_values_api_key);
 	tcase_add_test(tc, test_endpoints_registration);
+	tcase_add_test(tc, test_endpoint_clash);
 	suite_add_tcase(s, tc);
 	return s;
 }
