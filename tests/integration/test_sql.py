@@ -856,3 +856,49 @@ class TestCheckConfig(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestRequestTimeout(unittest.TestCase):
+    """SPEC 7: when request_timeout fires before the statement is done,
+    the client gets 504 and the result is discarded on arrival; the
+    connection and the pool keep serving."""
+
+    def test_request_timeout_504_then_served(self):
+        d = pg.PgDaemon(CLUSTER, name="sqlreqto", workers=1,
+                        routes=[route("nap", "GET", "/nap",
+                                      sql="SELECT pg_sleep(0.8) IS NULL AS n",
+                                      timeout="1s"),
+                                route("quick", "GET", "/quick",
+                                      sql="SELECT 1 AS one",
+                                      timeout="1s")],
+            config={"server": {"limits": {"request_timeout": "2s"}},
+                    "database": {"pool_size": 1, "queue_timeout": "30s"}})
+        d.start()
+        try:
+            d.wait_db_ready("/quick")
+            # Nine statements of 0.8 s on one connection run one after
+            # the other: those finishing after 2 s get request_timeout.
+            conns = [d.connect() for _ in range(9)]
+            for c in conns:
+                c.send(harness.build_request("GET", "/nap"))
+            got = []
+            for c in conns:
+                t0 = time.monotonic()
+                r = c.read_final(timeout=15 * harness.SLOW)
+                got.append((r.status, time.monotonic() - t0))
+            statuses = [s for s, _ in got]
+            self.assertIn(200, statuses)
+            self.assertIn(504, statuses)
+            self.assertEqual(set(statuses), {200, 504}, statuses)
+            # The late ones were answered at request_timeout, not later.
+            for s, took in got:
+                if s == 504:
+                    self.assertLess(took, 3.5 * harness.SLOW)
+            # Abandoned statements still run to their end (nothing is
+            # cancelled, SPEC 7); once they have, everything is served.
+            time.sleep(9 * 0.8 - 2.0 + 0.5)
+            for c in conns:
+                self.assertEqual(c.roundtrip("GET", "/quick").status, 200)
+                c.close()
+        finally:
+            d.stop_and_check()
