@@ -568,9 +568,13 @@ auth_new(struct event_base *base, const struct conf *conf,
 		goto fail;
 	}
 	bw_diag_free(&diag);
-	if ((a->cache = jwt_cache_new(JWT_CACHE_DEFAULT)) == NULL ||
-	    (a->timer = evtimer_new(base, auth_tick, a)) == NULL) {
+	if (a->ca != NULL && a->ca->token_cache > 0 &&
+	    (a->cache = jwt_cache_new(a->ca->token_cache)) == NULL) {
 		*err = "cannot allocate the token cache";
+		goto fail;
+	}
+	if ((a->timer = evtimer_new(base, auth_tick, a)) == NULL) {
+		*err = "cannot allocate the revocation timer";
 		goto fail;
 	}
 	if (a->ca != NULL && keys != NULL) {
@@ -763,6 +767,13 @@ auth_rate_limit(struct http_request *r, const struct conf_route *route,
 	return http_request_rate_limit(r, rate, key, (size_t)n);
 }
 
+/* The request's free function for a principal nobody took over. */
+static void
+auth_principal_release(void *p)
+{
+	auth_principal_free(p);
+}
+
 int
 auth_admit(struct http_request *r, void *arg)
 {
@@ -815,23 +826,19 @@ auth_admit(struct http_request *r, void *arg)
 		http_respond_problem(r, PROBLEM_FORBIDDEN);
 		return -1;
 	}
-	http_request_set_principal(r, p);
+	http_request_set_principal(r, p, auth_principal_release);
+	/* The access log names the caller: the user, or the API key's id. */
+	http_request_set_user(r, p->kind == AUTH_USER ? p->claims.name :
+	    p->key_id);
 	return 0;
 }
 
 struct auth_principal *
 auth_principal_take(struct http_request *r)
 {
-	struct auth_principal	*p;
-	const void		*cp;
+	struct auth_principal	*p = http_request_principal(r);
 
-	/*
-	 * The request holds the principal as a const pointer; auth_admit()
-	 * made it and this layer owns it, so the pointer is copied back out.
-	 */
-	cp = http_request_principal(r);
-	memcpy(&p, &cp, sizeof(p));
-	http_request_set_principal(r, NULL);
+	http_request_set_principal(r, NULL, NULL);
 	return p;
 }
 

@@ -2302,6 +2302,8 @@ static const struct conf_key conf_auth_keys[] = {
 	{ .name = "lockout", .type = CT_SECTION, .off = 0,
 	  .sub = &conf_lockout_table },
 	{ .name = "api_keys", .type = CT_BOOL, AU(api_keys), .def = "true" },
+	{ .name = "token_cache", .type = CT_U32, AU(token_cache),
+	  .def = "4096", .min = 0, .max = 1048576 },
 };
 #undef AU
 

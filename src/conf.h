@@ -172,6 +172,7 @@ struct conf_auth {
 	int64_t		 lockout_duration_ms;
 	uint32_t	 lockout_max_tracked;
 	bool		 api_keys;
+	uint32_t	 token_cache;	/* verified-token cache entries; 0: none */
 };
 
 struct conf_role {

@@ -116,7 +116,8 @@ struct http_request {
 	bool			 bad_param;
 	uint32_t		 retry_after;	/* seconds; 0: no header */
 	const char		*www_auth;	/* WWW-Authenticate value */
-	const void		*principal;	/* the authenticated caller */
+	void			*principal;	/* the authenticated caller */
+	void			(*principal_free)(void *);
 	char			 headbuf[];	/* max_header_size + 1 */
 };
 
@@ -523,6 +524,7 @@ http_request_get(struct http_server *srv, struct http_conn *c)
 	r->retry_after = 0;
 	r->www_auth = NULL;
 	r->principal = NULL;
+	r->principal_free = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &r->start);
 	http_request_new_id(srv, r->id);
 	memcpy(r->ip, c->peer_ip, sizeof(r->ip));
@@ -547,6 +549,10 @@ http_request_release(struct http_request *r)
 		r->ctx_free(r->ctx);
 	r->ctx = NULL;
 	r->ctx_free = NULL;
+	if (r->principal != NULL && r->principal_free != NULL)
+		r->principal_free(r->principal);
+	r->principal = NULL;
+	r->principal_free = NULL;
 	node_free(r->json);
 	r->json = NULL;
 	evbuffer_drain(r->body, evbuffer_get_length(r->body));
@@ -1721,12 +1727,14 @@ http_request_set_www_authenticate(struct http_request *r, const char *value)
 }
 
 void
-http_request_set_principal(struct http_request *r, const void *principal)
+http_request_set_principal(struct http_request *r, void *principal,
+    void (*free_fn)(void *))
 {
 	r->principal = principal;
+	r->principal_free = free_fn;
 }
 
-const void *
+void *
 http_request_principal(const struct http_request *r)
 {
 	return r->principal;

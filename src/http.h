@@ -126,9 +126,14 @@ int		 http_request_rate_limit(struct http_request *,
 void		 http_request_set_retry_after(struct http_request *, uint32_t);
 void		 http_request_set_www_authenticate(struct http_request *,
 		    const char *value);
-/* The authenticated caller (owned by the admit hook's layer), or NULL. */
-void		 http_request_set_principal(struct http_request *, const void *);
-const void	*http_request_principal(const struct http_request *);
+/*
+ * The authenticated caller, or NULL.  free_fn releases it when the request
+ * ends still holding it (a request refused after admission); a layer that
+ * takes it over sets the principal to NULL.
+ */
+void		 http_request_set_principal(struct http_request *, void *,
+		    void (*free_fn)(void *));
+void		*http_request_principal(const struct http_request *);
 void		 http_request_set_cancel(struct http_request *, http_cancel_fn,
 		    void *arg);
 /*

@@ -162,6 +162,9 @@ def routes():
          "roles": ["reader"], "sql": WHO_SQL},
         {"name": "admin_only", "method": "GET", "path": "/admin",
          "roles": ["admin"], "sql": "SELECT 1 AS one"},
+        {"name": "typed", "method": "GET", "path": "/typed/{n}",
+         "roles": ["reader"], "params": {"n": {"type": "integer"}},
+         "sql": "SELECT :path.n AS n"},
         {"name": "limited", "method": "GET", "path": "/limited",
          "roles": ["reader"], "sql": "SELECT 1 AS one",
          "rate_limit": {"by": "user", "rate": "1/h", "burst": 2}},
@@ -289,6 +292,21 @@ class TestAccepted(Base):
         c = json.loads(base64.urlsafe_b64decode(
             tok.split(".")[1] + "==").decode())
         self.assertEqual(str(doc["exp"]), str(c["exp"]))
+
+    def test_refused_after_admission(self):
+        # Admitted (valid token, role), then refused at the parameters
+        # step: the principal is released with the request (ASan checks).
+        r = self.get("/typed/x", bearer(token()))
+        self.assertEqual(r.status, 400)
+        self.assertEqual(self.get("/typed/7", bearer(token())).status, 200)
+
+    def test_access_log_names_the_caller(self):
+        r = self.get("/reader", bearer(token()))
+        self.assertEqual(r.status, 200)
+        rid = r.header("X-Request-Id")
+        e = DAEMON.wait_access(lambda e: e.get("request_id") == rid)
+        self.assertIsNotNone(e, "no access log line")
+        self.assertEqual(e["user"], "alice")
 
     def test_anonymous_public(self):
         r = self.get("/public")

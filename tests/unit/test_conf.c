@@ -155,6 +155,7 @@ START_TEST(defaults)
 	ck_assert_str_eq(c->auth->endpoints, "/auth");
 	ck_assert_uint_eq(c->auth->endpoint_rate_limit.per_ms, 60000);
 	ck_assert(c->auth->api_keys);
+	ck_assert_uint_eq(c->auth->token_cache, 4096);
 	ck_assert_int_eq(c->audit->fsync, FSYNC_ALWAYS);
 	ck_assert(c->audit->on_failure_reject);
 	ck_assert_ptr_null(c->audit->instance_id);
@@ -548,6 +549,45 @@ START_TEST(route_resolution)
 	EXPECT1(DBASE "schemas:\n  S: [1]\n", 12, 6,
 	    "a schema is a mapping or a boolean");
 	bw_diag_free(&d);
+}
+END_TEST
+
+START_TEST(token_cache_bounds)
+{
+	static const struct {
+		const char	*yaml;
+		uint32_t	 want;
+	} ok[] = {
+		{ "  token_cache: 0\n", 0 },
+		{ "  token_cache: 1\n", 1 },
+		{ "  token_cache: 1048576\n", 1048576 },
+		{ "", 4096 },
+	};
+	struct bw_diag	 d = { 0 };
+	struct conf	*c;
+	char		 src[512];
+	size_t		 i;
+
+	for (i = 0; i < BW_ARRAY_LEN(ok); i++) {
+		snprintf(src, sizeof(src), "%s%sauth:\n  issuer: i\n"
+		    "  audience: a\n  signing_key_file: /k\n%s", BASE, DB,
+		    ok[i].yaml);
+		c = load(src, &d);
+		bw_diag_print(&d, stdout);
+		ck_assert_ptr_nonnull(c);
+		ck_assert_uint_eq(c->auth->token_cache, ok[i].want);
+		conf_free(c);
+	}
+	bw_diag_free(&d);
+	EXPECT1(BASE DB "auth:\n  issuer: i\n"
+	    "  audience: a\n  signing_key_file: /k\n  token_cache: 1048577\n",
+	    10, 16, "must be between 0 and 1048576");
+	EXPECT1(BASE DB "auth:\n  issuer: i\n"
+	    "  audience: a\n  signing_key_file: /k\n  token_cache: -1\n",
+	    10, 16, "must be between 0 and 1048576");
+	EXPECT1(BASE DB "auth:\n  issuer: i\n"
+	    "  audience: a\n  signing_key_file: /k\n  token_cache: many\n",
+	    10, 16, "expected an integer");
 }
 END_TEST
 
@@ -1090,6 +1130,7 @@ unit_suite(void)
 	tcase_add_test(tc, route_checks);
 	tcase_add_test(tc, route_resolution);
 	tcase_add_test(tc, section_checks);
+	tcase_add_test(tc, token_cache_bounds);
 	tcase_add_test(tc, all_errors_one_run);
 	tcase_add_test(tc, dump_round_trip);
 	tcase_add_test(tc, secret_files);
