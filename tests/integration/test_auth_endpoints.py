@@ -580,3 +580,31 @@ class TestStorage(Base):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestEndpointRateLimit(unittest.TestCase):
+    """auth.endpoint_rate_limit applies to the built-in endpoints: past
+    the burst, 429 with Retry-After before any password is looked at."""
+
+    def test_login_rate_limited(self):
+        cfg = auth_config()
+        cfg["endpoint_rate_limit"] = {"by": "ip", "rate": "1/h", "burst": 3}
+        d = pg.PgDaemon(CLUSTER, routes=routes(), name="authep-rl",
+                        workers=1)
+        d.write_config({"auth": cfg, "roles": ROLES}, routes())
+        d.start()
+        try:
+            # Wait on a declared route: each endpoint has its own budget.
+            d.wait_db_ready("/reader", want=401)
+            time.sleep(1.5)
+            statuses = [post(d, LOGIN, {"username": "alice",
+                                        "password": PASSWORD}).status
+                        for _ in range(3)]
+            self.assertEqual(statuses, [200, 200, 200])
+            r = post(d, LOGIN, {"username": "alice", "password": PASSWORD})
+            self.assertEqual(r.status, 429)
+            self.assertGreaterEqual(int(r.header("Retry-After")), 1)
+            # Declared routes keep their own limit.
+            self.assertEqual(d.request("GET", "/reader").status, 401)
+        finally:
+            d.stop_and_check()
