@@ -25,6 +25,7 @@ import json
 import os
 import re
 import secrets
+import subprocess
 import threading
 import time
 import unittest
@@ -827,6 +828,15 @@ class TestCheckConfig(unittest.TestCase):
                               if t != "@NAME@"], [], "unknown token")
             with open(d.conf_path, "w") as fp:
                 fp.write(text)
+            # As scripts/demo does: a signing key, then the bulwark schema.
+            for args in (["--gen-key", "ed25519",
+                          os.path.join(d.dir, "jwt.pem")],
+                         ["-c", d.conf_path, "--init-db"]):
+                p = subprocess.run([harness.BULWARKD] + args,
+                                   stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE,
+                                   env=harness.child_env(), timeout=60)
+                self.assertEqual(p.returncode, 0, p.stderr)
             rc, out, err = d.check()
             self.assertEqual(rc, 0, err)
             self.assertEqual(out.strip(), "configuration OK")
