@@ -373,8 +373,7 @@ admin_conn_new(struct admin *a, int fd)
 		admin_conn_free(c);
 		return;
 	}
-	tv.tv_sec = ADMIN_TIMEOUT_MS / 1000;
-	tv.tv_usec = (suseconds_t)(ADMIN_TIMEOUT_MS % 1000) * 1000;
+	bw_ms_to_tv(ADMIN_TIMEOUT_MS, &tv);
 	evtimer_add(c->deadline, &tv);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, ADMIN_MAX_HEAD);
 	bufferevent_setcb(c->bev, admin_conn_read, admin_conn_written,
@@ -427,8 +426,7 @@ admin_drain(struct admin *a)
 		event_base_loopexit(a->base, NULL);
 		return;
 	}
-	tv.tv_sec = ADMIN_TIMEOUT_MS / 1000;
-	tv.tv_usec = (suseconds_t)(ADMIN_TIMEOUT_MS % 1000) * 1000;
+	bw_ms_to_tv(ADMIN_TIMEOUT_MS, &tv);
 	evtimer_add(a->stop_ev, &tv);
 }
 

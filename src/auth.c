@@ -276,8 +276,7 @@ auth_schedule(struct auth *a)
 	int64_t		 ms = a->state != NULL ? AUTH_RELOAD_MS :
 			    AUTH_RETRY_MS;
 
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	bw_ms_to_tv(ms, &tv);
 	evtimer_add(a->timer, &tv);
 }
 

@@ -113,26 +113,6 @@ static void	conn_dispatch(struct db_pool *);
 static void	conn_io(evutil_socket_t, short, void *);
 static void	req_finish(struct db_req *, enum db_outcome);
 
-static int64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-ms_to_tv(int64_t ms, struct timeval *tv)
-{
-	tv->tv_sec = (time_t)(ms / 1000);
-	tv->tv_usec = (suseconds_t)(ms % 1000) * 1000;
-}
-
-/*
- * Copies n values into one allocation: the pointer array followed by the
- * bytes, each value NUL-terminated.  NULL entries stay NULL (SQL NULL).
- */
 static char **
 copy_values(int n, const char * const *v, const int *lengths, int *lens_out)
 {
@@ -283,7 +263,7 @@ conn_fail(struct db_conn *c, const char *why)
 	}
 	c->ninflight = 0;
 	c->state = CONN_BACKOFF;
-	ms_to_tv(c->backoff_ms, &tv);
+	bw_ms_to_tv(c->backoff_ms, &tv);
 	c->backoff_ms = c->backoff_ms * 2 > DB_BACKOFF_MAX_MS ?
 	    DB_BACKOFF_MAX_MS : c->backoff_ms * 2;
 	evtimer_add(c->ev_timer, &tv);
@@ -396,7 +376,7 @@ conn_start(struct db_conn *c)
 		return;
 	}
 	c->state = CONN_CONNECTING;
-	ms_to_tv(c->pool->p.connect_timeout_ms, &tv);
+	bw_ms_to_tv(c->pool->p.connect_timeout_ms, &tv);
 	evtimer_add(c->ev_timer, &tv);
 	conn_poll(c);
 }
@@ -672,8 +652,8 @@ queue_arm(struct db_pool *pool)
 		evtimer_del(pool->ev_queue);
 		return;
 	}
-	wait = r->deadline_ms - now_ms();
-	ms_to_tv(wait > 0 ? wait : 0, &tv);
+	wait = r->deadline_ms - bw_now_ms();
+	bw_ms_to_tv(wait > 0 ? wait : 0, &tv);
 	evtimer_add(pool->ev_queue, &tv);
 }
 
@@ -698,7 +678,7 @@ queue_expire(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_pool	*pool = arg;
 	struct db_req	*r;
-	int64_t		 now = now_ms();
+	int64_t		 now = bw_now_ms();
 
 	(void)fd;
 	(void)what;
@@ -824,7 +804,7 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 	r->nctx = rp->nctx;
 	r->ctx_values = copy_values(rp->nctx, rp->ctx_values, NULL, NULL);
 	if (c == NULL || !TAILQ_EMPTY(&pool->waitq)) {
-		r->deadline_ms = now_ms() + pool->p.queue_timeout_ms;
+		r->deadline_ms = bw_now_ms() + pool->p.queue_timeout_ms;
 		TAILQ_INSERT_TAIL(&pool->waitq, r, entry);
 		pool->nwait++;
 		conn_dispatch(pool);

@@ -188,8 +188,7 @@ http_timer_set(struct event *ev, int64_t ms)
 {
 	struct timeval	 tv;
 
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	bw_ms_to_tv(ms, &tv);
 	event_add(ev, &tv);
 }
 
@@ -1701,12 +1700,10 @@ int
 http_request_rate_limit(struct http_request *r, const struct conf_rate *rate,
     const char *key, size_t keylen)
 {
-	struct timespec	 ts;
 	uint32_t	 wait;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	wait = ratelimit_take(r->conn->srv->rl, rate, key, keylen,
-	    (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	    bw_now_ms());
 	if (wait == 0)
 		return 0;
 	r->retry_after = wait;

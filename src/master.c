@@ -156,22 +156,6 @@ static unsigned	 master_generations(const struct master *);
 static void	 master_spawn_admin(struct master *);
 static void	 master_stop(struct master *, int);
 
-static int64_t
-master_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-master_ms_tv(int64_t ms, struct timeval *tv)
-{
-	tv->tv_sec = (time_t)(ms / 1000);
-	tv->tv_usec = (suseconds_t)((ms % 1000) * 1000);
-}
-
 /*
  * Resource limits.
  */
@@ -955,7 +939,7 @@ master_crashed(struct master *m, struct master_child *c, size_t s)
 	int64_t		 delay;
 
 	delay = master_crash_record(c->kind == MASTER_ADMIN ?
-	    &m->admin_crashes : &m->slots[s].crashes, master_now_ms());
+	    &m->admin_crashes : &m->slots[s].crashes, bw_now_ms());
 	if (delay == -1) {
 		log_errorx("crash loop: more than %d crashes of one child "
 		    "within %d s; stopping", MASTER_CRASH_MAX,
@@ -964,7 +948,7 @@ master_crashed(struct master *m, struct master_child *c, size_t s)
 		master_stop(m, 3);
 		return;
 	}
-	master_ms_tv(delay, &tv);
+	bw_ms_to_tv(delay, &tv);
 	if (c->kind == MASTER_ADMIN)
 		evtimer_add(m->admin_restart_ev, &tv);
 	else
@@ -1072,7 +1056,7 @@ master_stop(struct master *m, int status)
 		close(m->admin_fd);
 		m->admin_fd = -1;
 	}
-	master_ms_tv(m->gen.conf->server.shutdown_timeout_ms +
+	bw_ms_to_tv(m->gen.conf->server.shutdown_timeout_ms +
 	    MASTER_DRAIN_MARGIN_MS, &tv);
 	evtimer_add(m->kill_ev, &tv);
 	if (m->nchildren == 0)
@@ -1402,7 +1386,7 @@ master_events(struct master *m)
 	if (m->ticket_ev == NULL || m->kill_ev == NULL ||
 	    m->admin_restart_ev == NULL)
 		goto fail;
-	master_ms_tv(MASTER_TICKET_ROTATE_MS, &tv);
+	bw_ms_to_tv(MASTER_TICKET_ROTATE_MS, &tv);
 	if (event_add(m->ticket_ev, &tv) == -1)
 		goto fail;
 	for (i = 0; i < m->nslots; i++) {

@@ -5,10 +5,13 @@
  * bytes alike: they bound every loop by the given length, refuse any
  * non-canonical form and never allocate from attacker-controlled sizes.
  */
+#include <sys/time.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -84,6 +87,22 @@ bw_random(void *buf, size_t n)
 	if (n > INT_MAX)
 		return -1;
 	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
+}
+
+int64_t
+bw_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+bw_ms_to_tv(int64_t ms, struct timeval *tv)
+{
+	tv->tv_sec = (time_t)(ms / 1000);
+	tv->tv_usec = (suseconds_t)((ms % 1000) * 1000);
 }
 
 size_t

@@ -25,6 +25,11 @@ void	 bw_wipe(void *, size_t);
 bool	 bw_ct_equal(const void *, const void *, size_t);
 int	 bw_random(void *, size_t);
 
+/* Monotonic clock in milliseconds, and a duration as a struct timeval. */
+struct timeval;
+int64_t	 bw_now_ms(void);
+void	 bw_ms_to_tv(int64_t ms, struct timeval *);
+
 /* Bounded string copy; returns strlen(src) like strlcpy. */
 size_t	 bw_strlcpy(char *, const char *, size_t);
 

@@ -148,8 +148,7 @@ worker_drain(struct worker *w)
 		return;
 	w->draining = true;
 	log_info("worker %d: draining", w->args->id);
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	bw_ms_to_tv(ms, &tv);
 	event_add(w->stop_ev, &tv);
 	http_server_drain(w->http, worker_drained, w);
 }

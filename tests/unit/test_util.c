@@ -1,8 +1,11 @@
 /*
  * test_util.c - units, encodings, UTF-8 and the diagnostics list.
  */
+#include <sys/time.h>
+
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <wchar.h>
 
 #include "unit.h"
@@ -208,6 +211,24 @@ START_TEST(random_bytes)
 }
 END_TEST
 
+START_TEST(time_helpers)
+{
+	struct timeval	 tv;
+	int64_t		 a, b;
+
+	bw_ms_to_tv(1500, &tv);
+	ck_assert_int_eq(tv.tv_sec, 1);
+	ck_assert_int_eq(tv.tv_usec, 500000);
+	bw_ms_to_tv(0, &tv);
+	ck_assert_int_eq(tv.tv_sec, 0);
+	ck_assert_int_eq(tv.tv_usec, 0);
+	a = bw_now_ms();
+	usleep(20000);
+	b = bw_now_ms();
+	ck_assert_int_ge(b - a, 15);
+}
+END_TEST
+
 START_TEST(strlcpy_bounds)
 {
 	char	 buf[4];
@@ -302,6 +323,7 @@ unit_suite(void)
 	tcase_add_test(tc, utf8);
 	tcase_add_test(tc, ct_and_wipe);
 	tcase_add_test(tc, random_bytes);
+	tcase_add_test(tc, time_helpers);
 	tcase_add_test(tc, strlcpy_bounds);
 	tcase_add_test(tc, diag_order_and_bound);
 	tcase_add_test(tc, format_bounds);
