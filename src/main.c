@@ -219,6 +219,8 @@ load_checked(const char *path)
 	SSL_CTX		*ctx;
 
 	conf = conf_load(path, &diag);
+	if (conf != NULL)
+		conf_check_available(conf, &diag);
 	if (conf != NULL && !conf->server.plaintext) {
 		ctx = tls_ctx_new(&conf->server.tls, conf->server.hostnames,
 		    conf->server.nhostnames, &err);

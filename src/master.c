@@ -1112,6 +1112,7 @@ master_gen_build(struct conf *conf, struct master_gen *g)
 
 	memset(g, 0, sizeof(*g));
 	g->conf = conf;
+	conf_check_available(conf, &diag);
 	if (!conf->server.plaintext && (g->tls = tls_ctx_new(&conf->server.tls,
 	    conf->server.hostnames, conf->server.nhostnames, &err)) == NULL)
 		bw_diag_add(&diag, conf->file, 1, 1, "TLS: %s", err);
