@@ -32,6 +32,7 @@
 #include "dbconf.h"
 #include "keys.h"
 #include "manage.h"
+#include "openapi.h"
 #include "password.h"
 #include "rbac.h"
 #include "util.h"
@@ -54,6 +55,7 @@ struct manage_ctx {
 #define M_ROLES		0x08	/* --roles, checked against roles: */
 #define M_NOCONF	0x10	/* no configuration file at all */
 #define M_NOSCHEMA	0x20	/* the schema need not exist yet */
+#define M_NODB		0x40	/* the configuration, no database */
 
 struct manage_def {
 	const char		*flag;
@@ -73,6 +75,7 @@ static int	manage_add_api_key(struct manage_ctx *);
 static int	manage_revoke_api_key(struct manage_ctx *);
 static int	manage_list_api_keys(struct manage_ctx *);
 static int	manage_gen_key(struct manage_ctx *);
+static int	manage_openapi(struct manage_ctx *);
 
 static const struct manage_def manage_defs[] = {
 	{ "init-db", MANAGE_INIT_DB, M_DB | M_NOSCHEMA,
@@ -95,6 +98,7 @@ static const struct manage_def manage_defs[] = {
 	{ "list-api-keys", MANAGE_LIST_API_KEYS, M_DB,
 	    manage_list_api_keys },
 	{ "gen-key", MANAGE_GEN_KEY, M_NOCONF, manage_gen_key },
+	{ "openapi", MANAGE_OPENAPI, M_NODB, manage_openapi },
 };
 
 static const char *const manage_key_kinds[] = {
@@ -829,6 +833,16 @@ manage_gen_key(struct manage_ctx *ctx)
 	return MANAGE_EXIT_OK;
 }
 
+static int
+manage_openapi(struct manage_ctx *ctx)
+{
+	if (openapi_print(ctx->conf, stdout) == -1 || fflush(stdout) == EOF) {
+		manage_err("cannot write the OpenAPI document");
+		return MANAGE_EXIT_RUNTIME;
+	}
+	return MANAGE_EXIT_OK;
+}
+
 /*
  * Running a mode
  */
@@ -880,6 +894,9 @@ manage_run(const char *config, const struct manage_args *a)
 	if (ctx.conf == NULL)
 		return MANAGE_EXIT_REFUSED;
 	if ((rv = manage_prepare(&ctx, d)) == MANAGE_EXIT_OK &&
+	    (d->needs & M_NODB))
+		rv = d->run(&ctx);
+	else if (rv == MANAGE_EXIT_OK &&
 	    (rv = manage_connect(&ctx)) == MANAGE_EXIT_OK) {
 		if (!(d->needs & M_NOSCHEMA) && manage_schema_ok(&ctx) == -1)
 			rv = MANAGE_EXIT_RUNTIME;

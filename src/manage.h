@@ -32,6 +32,7 @@ enum manage_mode {
 	MANAGE_REVOKE_API_KEY,
 	MANAGE_LIST_API_KEYS,
 	MANAGE_GEN_KEY,
+	MANAGE_OPENAPI,
 };
 
 enum {
@@ -56,7 +57,7 @@ struct manage_args {
 /*
  * Records one administration option (its long name without "--", and its
  * argument or NULL) while the command line is parsed; a name it does not
- * know belongs to a mode of a later version (backups, audit, OpenAPI) and
+ * know belongs to a mode of a later version (backups, audit) and
  * is refused as unavailable.  The name must outlive the arguments.  next is the
  * following argv element or NULL: --gen-key takes it as FILE unless it
  * starts with '-'.  Returns how many further argv elements it consumed (0
