@@ -242,6 +242,13 @@ class TestConfigErrors(ConfigCase):
                     "roles: [public], sql: x}\n", 13, 12,
                     "duplicate route name")
 
+    def test_select_into_refused(self):
+        # SELECT ... INTO creates a table: refused at the sql value.
+        self.expect(DBASE + "  - name: a\n    method: GET\n    path: /a\n"
+                    "    roles: [public]\n"
+                    "    sql: SELECT 1 INTO TEMP t\n", 16, 10,
+                    "SELECT ... INTO")
+
     def test_path_param_without_schema(self):
         self.expect(DBASE + "  - {name: a, method: GET, path: \"/a/{id}\", "
                     "roles: [public], sql: x}\n", 12, 5,
