@@ -24,8 +24,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +35,7 @@
 
 #include "conf.h"
 #include "node.h"
+#include "secret.h"
 #include "util.h"
 #include "yaml_strict.h"
 
@@ -78,7 +77,7 @@ enum conf_type {
 
 #define F_REQ		0x01	/* required */
 #define F_NULL		0x02	/* null allowed: no value */
-#define F_SECRET	0x04	/* a secret file (conf_open_secret) */
+#define F_SECRET	0x04	/* a secret file (secret_open) */
 #define F_FILE		0x08	/* an existing readable file */
 #define F_INHERIT	0x10	/* absent: resolved by the post hook */
 
@@ -458,193 +457,9 @@ conf_enum(struct conf_ctx *c, const struct node *n, const char *const *names)
 }
 
 /*
- * Files.  Secret files are checked for type, owner and mode and closed;
- * other files must exist and be readable.
+ * Files.  Secret files are checked by secret_open() and closed; other
+ * files must exist and be regular.
  */
-char *
-conf_expand_path(const char *path, const char **err)
-{
-	const char	*name, *dir;
-	char		*out;
-	size_t		 i, len;
-
-	if (strncmp(path, "credential:", 11) != 0)
-		return bw_strdup(path);
-	name = path + 11;
-	if (name[0] == '\0' || name[0] == '.' || strlen(name) > 255) {
-		*err = "invalid credential name";
-		return NULL;
-	}
-	for (i = 0; name[i] != '\0'; i++) {
-		if (!conf_isalpha(name[i]) && !conf_isdigit(name[i]) &&
-		    strchr("._-", name[i]) == NULL) {
-			*err = "invalid credential name";
-			return NULL;
-		}
-	}
-	if ((dir = getenv("CREDENTIALS_DIRECTORY")) == NULL ||
-	    dir[0] != '/') {
-		*err = "credential: needs CREDENTIALS_DIRECTORY (systemd "
-		    "LoadCredential=), which is not set";
-		return NULL;
-	}
-	len = strlen(dir) + 1 + strlen(name) + 1;
-	out = bw_malloc(len);
-	(void)snprintf(out, len, "%s/%s", dir, name);
-	return out;
-}
-
-static bool
-conf_user_in_group(const struct passwd *pw, gid_t gid)
-{
-	gid_t	 groups[256];
-	int	 n = (int)BW_ARRAY_LEN(groups), i;
-
-	if (pw->pw_gid == gid)
-		return true;
-	if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) == -1)
-		return true;
-	for (i = 0; i < n; i++)
-		if (groups[i] == gid)
-			return true;
-	return false;
-}
-
-/*
- * Reentrant account look-ups into a caller's buffer of CONF_PWBUF bytes.
- * Each returns the entry, or NULL with *failed false for an unknown (or
- * NULL) name, or NULL with *failed true when the database did not answer
- * or the entry does not fit the buffer; callers refuse the file then.
- */
-#define CONF_PWBUF	16384
-
-static struct passwd *
-conf_getpw(const char *name, struct passwd *pw, char *buf, bool *failed)
-{
-	struct passwd	*res = NULL;
-
-	*failed = false;
-	if (name == NULL)
-		return NULL;
-	if (getpwnam_r(name, pw, buf, CONF_PWBUF, &res) != 0) {
-		*failed = true;
-		return NULL;
-	}
-	return res;
-}
-
-static struct group *
-conf_getgr(const char *name, struct group *gr, char *buf, bool *failed)
-{
-	struct group	*res = NULL;
-
-	*failed = false;
-	if (name == NULL)
-		return NULL;
-	if (getgrnam_r(name, gr, buf, CONF_PWBUF, &res) != 0) {
-		*failed = true;
-		return NULL;
-	}
-	return res;
-}
-
-static int
-conf_secret_fd(int fd, const char *service_user, const char *worker_user,
-    const char **err)
-{
-	struct stat	 st;
-	struct passwd	 pwent, *pw;
-	struct group	 grent, *gr;
-	char		 buf[CONF_PWBUF];
-	bool		 owner_ok, group_ok, failed;
-
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		*err = "not a regular file";
-		return -1;
-	}
-	pw = conf_getpw(service_user, &pwent, buf, &failed);
-	owner_ok = st.st_uid == 0 || st.st_uid == geteuid() ||
-	    (pw != NULL && st.st_uid == pw->pw_uid);
-	if (!owner_ok) {
-		*err = "not owned by root or the service user";
-		return -1;
-	}
-	if (st.st_mode & S_IRWXO) {
-		*err = "accessible by others (chmod o-rwx)";
-		return -1;
-	}
-	if (st.st_mode & (S_IWGRP | S_IXGRP)) {
-		*err = "group may write or execute it (chmod g-wx)";
-		return -1;
-	}
-	if (st.st_mode & S_IRGRP) {
-		gr = conf_getgr(service_user, &grent, buf, &failed);
-		group_ok = st.st_gid == getegid() ||
-		    (gr != NULL && st.st_gid == gr->gr_gid);
-		if (!group_ok) {
-			*err = "group-readable by a group other than the "
-			    "service group";
-			return -1;
-		}
-	}
-	pw = conf_getpw(worker_user, &pwent, buf, &failed);
-	if (failed) {
-		*err = "cannot look up server.user";
-		return -1;
-	}
-	if (pw != NULL) {
-		if ((pw->pw_uid == st.st_uid && (st.st_mode & S_IRUSR)) ||
-		    ((st.st_mode & S_IRGRP) &&
-		    conf_user_in_group(pw, st.st_gid))) {
-			*err = "readable by server.user";
-			return -1;
-		}
-	}
-	return 0;
-}
-
-int
-conf_open_secret_worker(const char *path, const char *service_user,
-    const char *worker_user, const char **err)
-{
-	char	*p;
-	int	 fd;
-
-	if ((p = conf_expand_path(path, err)) == NULL)
-		return -1;
-	fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
-	    O_NONBLOCK);
-	free(p);
-	if (fd == -1) {
-		*err = errno == ELOOP ? "is a symbolic link" : strerror(errno);
-		return -1;
-	}
-	if (conf_secret_fd(fd, service_user, worker_user, err) == -1) {
-		close(fd);
-		return -1;
-	}
-	if (fcntl(fd, F_SETFL, 0) == -1) {
-		*err = strerror(errno);
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
-int
-conf_open_secret(const char *path, const char *service_user,
-    const char **err)
-{
-	return conf_open_secret_worker(path, service_user, NULL, err);
-}
-
-int
-conf_secret_open(const struct conf *conf, const char *path, const char **err)
-{
-	return conf_open_secret_worker(path, CONF_SERVICE_USER,
-	    conf->server.user, err);
-}
-
 static int
 conf_open_file(const char *path, const char **err)
 {
@@ -679,7 +494,7 @@ conf_path(struct conf_ctx *c, const struct conf_key *k, const struct node *n)
 	if ((s = conf_str(c, n, CONF_MAX_STRING)) == NULL)
 		return NULL;
 	if (strncmp(s, "credential:", 11) == 0 && (k->flags & F_SECRET)) {
-		if ((p = conf_expand_path(s, &err)) == NULL) {
+		if ((p = secret_path(s, &err)) == NULL) {
 			conf_err(c, n, "%s", err);
 			return NULL;
 		}
@@ -690,8 +505,7 @@ conf_path(struct conf_ctx *c, const struct conf_key *k, const struct node *n)
 	} else
 		p = bw_strdup(s);
 	if (c->files && (k->flags & F_SECRET)) {
-		fd = conf_open_secret_worker(p, CONF_SERVICE_USER,
-		    c->conf->server.user, &err);
+		fd = secret_open(p, c->conf->server.user, &err);
 		if (fd == -1) {
 			conf_err(c, n, "secret file %s: %s",
 			    conf_ex(p, ex, sizeof(ex)), err);

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "node.h"
+#include "secret.h"
 #include "util.h"
 
 struct conf_pos {
@@ -309,26 +310,7 @@ void		 conf_check_available(const struct conf *, struct bw_diag *);
 void		 conf_dump(const struct conf *, FILE *);
 
 /* The service user (SPEC 2): may own secret files, with its group. */
-#define CONF_SERVICE_USER	"bulwark"
-
-/*
- * Checks a secret file per SPEC 4 and opens it read-only; returns an fd or
- * -1 with *err set.  "credential:NAME" is expanded.  The owner must be
- * root, the effective user or service_user (may be NULL); others have no
- * permission bit; the group may only read, and only when it is the
- * effective group or service_user's group.  conf_open_secret_worker() also
- * refuses a file that worker_user (server.user) could read.
- */
-int		 conf_open_secret(const char *path, const char *service_user,
-		    const char **err);
-int		 conf_open_secret_worker(const char *path,
-		    const char *service_user, const char *worker_user,
-		    const char **err);
-/* The same with CONF_SERVICE_USER and the configuration's server.user. */
-int		 conf_secret_open(const struct conf *, const char *path,
-		    const char **err);
-/* Expands "credential:NAME"; returns a malloc'd path or NULL with *err. */
-char		*conf_expand_path(const char *path, const char **err);
+#define CONF_SERVICE_USER	SECRET_SERVICE_USER
 
 const char	*conf_method_name(enum conf_method);
 const char	*conf_result_name(enum conf_result);

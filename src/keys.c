@@ -1,7 +1,7 @@
 /*
  * keys.c - token keys: loading, RFC 7638 thumbprints, key sets, --gen-key.
  *
- * Threat model.  Key files are trusted only once conf_secret_open() has
+ * Threat model.  Key files are trusted only once secret_open() has
  * accepted their owner and mode; their contents are still parsed strictly
  * (one PEM block of a known label, a named curve, a valid point).  The one
  * dangerous ambiguity is a public key taken as an HMAC secret: an attacker
@@ -39,6 +39,7 @@
 #include "json.h"
 #include "keys.h"
 #include "node.h"
+#include "secret.h"
 #include "util.h"
 
 #define KEYS_EC_COORD	32
@@ -432,10 +433,7 @@ keys_key_load(const struct conf *conf, const char *path, const char **err)
 	size_t		 len, cap = KEYS_FILE_MAX + 1;
 	int		 fd;
 
-	if (conf != NULL)
-		fd = conf_secret_open(conf, path, err);
-	else
-		fd = conf_open_secret(path, CONF_SERVICE_USER, err);
+	fd = secret_open(path, conf != NULL ? conf->server.user : NULL, err);
 	if (fd == -1)
 		return NULL;
 	buf = bw_malloc(cap);
