@@ -24,7 +24,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -34,6 +33,7 @@
 #include <libpq-fe.h>
 
 #include "conf.h"
+#include "cpus.h"
 #include "node.h"
 #include "secret.h"
 #include "util.h"
@@ -884,90 +884,6 @@ conf_listen_free(void *base)
 	free(s->listen);
 }
 
-/*
- * server.workers: auto = the CPUs of the affinity mask, capped by the
- * cgroup v2 cpu.max quota of this cgroup and its ancestors.
- */
-/* CPUs allowed by one cgroup's cpu.max ("max 100000" or "QUOTA PERIOD"). */
-static uint64_t
-conf_cgroup_quota(const char *path)
-{
-	char		 line[64], *sp;
-	uint64_t	 q, per;
-	FILE		*fp;
-
-	if ((fp = fopen(path, "re")) == NULL)
-		return 0;
-	sp = fgets(line, sizeof(line), fp);
-	(void)fclose(fp);
-	if (sp == NULL)
-		return 0;
-	line[strcspn(line, "\n")] = '\0';
-	if ((sp = strchr(line, ' ')) == NULL)
-		return 0;
-	*sp++ = '\0';
-	if (bw_parse_uint(line, UINT32_MAX, &q) == -1 ||
-	    bw_parse_uint(sp, UINT32_MAX, &per) == -1 || q == 0 || per == 0)
-		return 0;
-	return (q + per - 1) / per;
-}
-
-static uint64_t
-conf_cgroup_cpus(void)
-{
-	char		 line[512], path[600], *p, *slash;
-	FILE		*fp;
-	uint64_t	 best = 0, n;
-
-	if ((fp = fopen("/proc/self/cgroup", "re")) == NULL)
-		return 0;
-	p = NULL;
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		if (strncmp(line, "0::/", 4) == 0) {
-			p = line + 3;
-			p[strcspn(p, "\n")] = '\0';
-			break;
-		}
-	}
-	(void)fclose(fp);
-	while (p != NULL) {
-		(void)snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cpu.max",
-		    strcmp(p, "/") == 0 ? "" : p);
-		n = conf_cgroup_quota(path);
-		if (n > 0 && (best == 0 || n < best))
-			best = n;
-		if (strcmp(p, "/") == 0 || (slash = strrchr(p, '/')) == NULL)
-			break;
-		if (slash == p)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-	}
-	return best;
-}
-
-static uint32_t
-conf_cpus(void)
-{
-	cpu_set_t	set;
-	long		n;
-	uint64_t	quota;
-
-	CPU_ZERO(&set);
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		n = CPU_COUNT(&set);
-	else
-		n = sysconf(_SC_NPROCESSORS_ONLN);
-	quota = conf_cgroup_cpus();
-	if (quota > 0 && quota < (uint64_t)n)
-		n = (long)quota;
-	if (n < 1)
-		n = 1;
-	if (n > CONF_MAX_WORKERS)
-		n = CONF_MAX_WORKERS;
-	return (uint32_t)n;
-}
-
 static void
 conf_workers_parse(struct conf_ctx *c, const struct node *n, void *base)
 {
@@ -977,7 +893,7 @@ conf_workers_parse(struct conf_ctx *c, const struct node *n, void *base)
 	if (n->kind == NODE_SCALAR && n->style == NODE_PLAIN &&
 	    strcmp(n->text, "auto") == 0) {
 		s->workers_auto = true;
-		s->workers = conf_cpus();
+		s->workers = cpus_count(CONF_MAX_WORKERS);
 		return;
 	}
 	if (yaml_get_int(n, &v) == -1) {
