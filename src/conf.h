@@ -2,9 +2,9 @@
  * conf.h - the typed configuration (SPEC 4).
  *
  * conf_load() turns one strict-YAML file into a struct conf.  Every key is
- * described once in the declarative key table in conf.c (name, type,
- * default, bounds, setter); that table drives parsing, defaults and the -T
- * dump.  Durations are milliseconds, sizes bytes.  Positions (struct
+ * described once in the declarative key tables in conf_keys.c (name, type,
+ * default, bounds, hooks); the engine in conf.c walks them for parsing,
+ * defaults, the -T dump and the manual page check.  Durations are milliseconds, sizes bytes.  Positions (struct
  * conf_pos) point into the file for later load-time checks (SQL, schemas).
  *
  * The configuration holds no secret: only paths of secret files, stored
@@ -316,11 +316,20 @@ const char	*conf_method_name(enum conf_method);
 const char	*conf_result_name(enum conf_result);
 
 /*
- * Every key of the key tables as a dotted path ("server.limits.max_headers",
- * "routes[].sql") with its default as YAML text (NULL: none), in table
- * order; for the manual page check.
+ * Every key of the key tables, in table order, for the manual page check:
+ * its dotted path ("server.limits.max_headers", "routes[].sql",
+ * "roles.NAME.inherits"), its type as bulwark.yaml(5) writes it after the
+ * name ("Ar integer", "Li modern | intermediate", "Ar path | Li null"), its
+ * default as YAML text (NULL: none) and whether it is required.
  */
-void		 conf_keys_walk(void (*)(const char *path, const char *def,
-		    void *), void *);
+struct conf_keydoc {
+	const char	*path;
+	const char	*type;
+	const char	*def;
+	bool		 required;
+};
+
+void		 conf_keys_walk(void (*)(const struct conf_keydoc *, void *),
+		    void *);
 
 #endif
