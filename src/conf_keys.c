@@ -1143,6 +1143,8 @@ static const struct conf_key conf_audit_keys[] = {
 	{ .name = "on_failure", .type = CT_CUSTOM, .def = "reject",
 	  .man = "Li reject | continue",
 	  .parse = conf_on_failure_parse, .dump = conf_on_failure_dump },
+	{ .name = "control_socket", .type = CT_PATH, AD(control_socket),
+	  .def = "/run/bulwark/control.sock" },
 };
 #undef AD
 
