@@ -159,6 +159,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(c->audit->fsync, FSYNC_ALWAYS);
 	ck_assert(c->audit->on_failure_reject);
 	ck_assert_ptr_null(c->audit->instance_id);
+	ck_assert_str_eq(c->audit->control_socket, "/run/bulwark/control.sock");
 	ck_assert_int_eq(c->backup->every_ms, 24 * 3600 * 1000);
 	ck_assert_int_eq(c->backup->at_minute, -1);
 	ck_assert_uint_eq(c->backup->keep, 14);
@@ -639,6 +640,8 @@ START_TEST(section_checks)
 	    7, 10, "invalid duration");
 	EXPECT1(BASE DB "audit:\n  on_failure: ignore\n",
 	    7, 15, "must be one of reject, continue");
+	EXPECT1(BASE DB "audit:\n  control_socket: run/control.sock\n", 7, 19,
+	    "absolute path");
 	EXPECT1(BASE DB "audit:\n  instance_id: \"a/b\"\n",
 	    7, 16, "invalid instance id");
 	EXPECT1(BASE "admin:\n  listen: \"0.0.0.0:9090\"\n", 6, 11,
