@@ -376,6 +376,43 @@ START_TEST(header_checks)
 }
 END_TEST
 
+static void
+listen_src(char *src, size_t srcsz, size_t n)
+{
+	size_t	i, o;
+
+	o = (size_t)snprintf(src, srcsz, "%s  listen: [", BASE);
+	for (i = 0; i < n; i++)
+		o += (size_t)snprintf(src + o, srcsz - o,
+		    "%s\"127.0.0.1:%zu\"", i ? ", " : "", i + 1);
+	snprintf(src + o, srcsz - o, "]\n");
+}
+
+/* The count bounds of the collections not reached elsewhere. */
+START_TEST(collection_bounds)
+{
+	char		 src[40000];
+	size_t		 i, o;
+
+	listen_src(src, sizeof(src), 17);
+	EXPECT1(src, 5, 11, "needs 1 to 16 addresses");
+	listen_src(src, sizeof(src), 16);
+	EXPECT_OK(src);
+	o = (size_t)snprintf(src, sizeof(src), "version: 1\nserver:\n"
+	    "  plaintext: true\n  trusted_proxies: [");
+	for (i = 0; i < 65; i++)
+		o += (size_t)snprintf(src + o, sizeof(src) - o, "%s10.0.0.%zu",
+		    i ? ", " : "", i);
+	snprintf(src + o, sizeof(src) - o, "]\n");
+	EXPECT1(src, 4, 20, "at most 64 entries");
+	o = (size_t)snprintf(src, sizeof(src), "%sschemas:\n", BASE);
+	for (i = 0; i < 1025; i++)
+		o += (size_t)snprintf(src + o, sizeof(src) - o,
+		    "  s%zu: true\n", i);
+	EXPECT1(src, 6, 3, "at most 1024 schemas");
+}
+END_TEST
+
 START_TEST(role_checks)
 {
 	char		 src[16384];
@@ -1249,6 +1286,7 @@ unit_suite(void)
 	tcase_add_test(tc, values_accepted);
 	tcase_add_test(tc, server_checks);
 	tcase_add_test(tc, header_checks);
+	tcase_add_test(tc, collection_bounds);
 	tcase_add_test(tc, role_checks);
 	tcase_add_test(tc, route_checks);
 	tcase_add_test(tc, route_resolution);
