@@ -4,8 +4,9 @@
  * conf_load() turns one strict-YAML file into a struct conf.  Every key is
  * described once in the declarative key tables in conf_keys.c (name, type,
  * default, bounds, hooks); the engine in conf.c walks them for parsing,
- * defaults, the -T dump and the manual page check.  Durations are milliseconds, sizes bytes.  Positions (struct
- * conf_pos) point into the file for later load-time checks (SQL, schemas).
+ * defaults, the -T dump and the manual page check.  Durations are
+ * milliseconds, sizes bytes.  Positions (struct conf_pos) point into the
+ * file for later load-time checks (SQL, schemas).
  *
  * The configuration holds no secret: only paths of secret files, stored
  * with "credential:NAME" already expanded to $CREDENTIALS_DIRECTORY/NAME.
