@@ -858,6 +858,45 @@ teardown_tmp(void)
 	waitpid(pid, &status, 0);
 }
 
+START_TEST(secret_files)
+{
+	char		 p600[256], p640[256], p644[256], p660[256], link[256];
+	const char	*err;
+	int		 fd;
+
+	setup_tmp();
+	mkfile("k600", 0600, p600, sizeof(p600));
+	mkfile("k640", 0640, p640, sizeof(p640));
+	mkfile("k644", 0644, p644, sizeof(p644));
+	mkfile("k660", 0660, p660, sizeof(p660));
+	snprintf(link, sizeof(link), "%s/link", tmpdir);
+	ck_assert_int_eq(symlink(p600, link), 0);
+
+	fd = secret_open(p600, NULL, &err);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	/* Group read by the effective group is allowed. */
+	fd = secret_open(p640, NULL, &err);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(secret_open(p644, NULL, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "others"));
+	ck_assert_int_eq(secret_open(p660, NULL, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "write"));
+	ck_assert_int_eq(secret_open(link, NULL, &err), -1);
+	ck_assert_str_eq(err, "is a symbolic link");
+	ck_assert_int_eq(secret_open(tmpdir, NULL, &err), -1);
+	ck_assert_str_eq(err, "not a regular file");
+	ck_assert_int_eq(secret_open("/nonexistent/k", NULL, &err), -1);
+	/* A file the worker user owns is readable by it. */
+	if (geteuid() == 0) {
+		ck_assert_int_eq(secret_open(p600, "root", &err), -1);
+		ck_assert_str_eq(err, "readable by server.user");
+	}
+	teardown_tmp();
+}
+END_TEST
+
 static void
 write_conf(const char *path, const char *text)
 {
@@ -1294,6 +1333,7 @@ unit_suite(void)
 	tcase_add_test(tc, token_cache_bounds);
 	tcase_add_test(tc, all_errors_one_run);
 	tcase_add_test(tc, dump_round_trip);
+	tcase_add_test(tc, secret_files);
 	tcase_add_test(tc, secret_files_in_config);
 	tcase_add_test(tc, credentials);
 	tcase_add_test(tc, man_page_lists_every_key);
