@@ -400,31 +400,6 @@ keys_key_parse(const unsigned char *buf, size_t len, const char **err)
 	return keys_from_secret(buf, len, err);
 }
 
-static int
-keys_read_fd(int fd, unsigned char *buf, size_t cap, size_t *len,
-    const char **err)
-{
-	ssize_t	 r;
-
-	*len = 0;
-	for (;;) {
-		r = read(fd, buf + *len, cap - *len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1) {
-			*err = strerror(errno);
-			return -1;
-		}
-		if (r == 0)
-			return 0;
-		*len += (size_t)r;
-		if (*len == cap) {
-			*err = "key file larger than 16 KiB";
-			return -1;
-		}
-	}
-}
-
 struct keys_key *
 keys_key_load(const struct conf *conf, const char *path, const char **err)
 {
@@ -437,8 +412,10 @@ keys_key_load(const struct conf *conf, const char *path, const char **err)
 	if (fd == -1)
 		return NULL;
 	buf = bw_malloc(cap);
-	if (keys_read_fd(fd, buf, cap, &len, err) == 0)
+	if (secret_read(fd, buf, cap, &len, err) == 0)
 		k = keys_key_parse(buf, len, err);
+	else if (len == cap)
+		*err = "key file larger than 16 KiB";
 	close(fd);
 	bw_wipe(buf, cap);
 	free(buf);
