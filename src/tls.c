@@ -51,7 +51,7 @@
 #define TLS_GROUPS	"X25519:P-256:P-384"
 #define TLS_SID_CTX	"bulwark"
 #define TLS_KEY_MAX	((size_t)64 * 1024)	/* private key file size bound */
-#define TLS_CERT_MAX	((size_t)1024 * 1024)	/* certificate chain file bound */
+#define TLS_CERT_MAX	((size_t)1024 * 1024)	/* certificate chain file */
 #define TLS_VERIFY_DEPTH 5
 #define TLS_TICKET_LIFETIME 7200	/* seconds: current + previous hour */
 
@@ -341,7 +341,8 @@ tls_load_chain(SSL_CTX *ctx, const char *path, const char **err)
 	int		 fd, ok = 0;
 
 	*err = "cannot load the certificate chain";
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1)
 		return -1;
 	buf = bw_malloc(TLS_CERT_MAX);
 	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&

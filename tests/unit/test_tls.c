@@ -396,7 +396,10 @@ START_TEST(test_key_checked_at_load)
 }
 END_TEST
 
-/* A certificate file of 1 MiB or more is refused (a bound on the read). */
+/*
+ * A certificate file of 1 MiB or more is refused (a bound on the read), and
+ * so is one that is not a regular file.
+ */
 START_TEST(test_cert_too_large)
 {
 	struct conf_tls	 c = tls_conf(TLS_PROFILE_INTERMEDIATE);
@@ -411,6 +414,12 @@ START_TEST(test_cert_too_large)
 		fputs("# padding padding padding pad\n", fp);
 	fclose(fp);
 	c.certificate = big;
+	ck_assert_ptr_null(tls_ctx_new(&c, NULL, 0, &err));
+	ck_assert_ptr_nonnull(strstr(err, "certificate"));
+	unlink(big);
+	/* Not a regular file: refused without blocking on a FIFO. */
+	ck_assert_int_eq(mkfifo(big, 0600), 0);
+	err = NULL;
 	ck_assert_ptr_null(tls_ctx_new(&c, NULL, 0, &err));
 	ck_assert_ptr_nonnull(strstr(err, "certificate"));
 	unlink(big);
