@@ -2,14 +2,15 @@
  * conf.c - the configuration engine (SPEC 4): strict YAML to typed structs.
  *
  * Every mapping of the format is described once by a key table (struct
- * conf_table, conf_int.h; the tables are in conf_keys.c): name, type,
- * offset, default, bounds and, where a type needs it, a hook.  This file
- * walks those tables to parse, apply defaults, free, dump (-T) and list
- * the keys for the manual page check, so a key cannot be parsed without
- * being dumped and documented.  Defaults are written as YAML text and go
- * through the same code as values from the file.  Collections (CT_SEQ,
- * CT_MAP) are generic too: count bounds, item parsing, duplicates, dump
- * and free follow their struct conf_coll.
+ * conf_table, conf_int.h; the tables are in conf_keys.c, the checks of
+ * single values in conf_check.c): name, type, offset, default, bounds and,
+ * where a type needs it, a hook.  This file walks those tables to parse,
+ * apply defaults, free, dump (-T) and list the keys for the manual page
+ * check, so a key cannot be parsed without being dumped and documented.
+ * Defaults are written as YAML text and go through the same code as values
+ * from the file.  Collections (CT_SEQ, CT_MAP) are generic too: count
+ * bounds, item parsing, duplicates, dump and free follow their struct
+ * conf_coll.
  *
  * Every error is collected with its position (conf_err); parsing goes on
  * after an error so that one run reports them all.  Positions: the key for
