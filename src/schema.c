@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "jsonnum.h"
+#include "jsonw.h"
 #include "schema.h"
 
 #define T_NULL		0x01
@@ -963,29 +964,17 @@ c_err(struct cctx *c, const struct node *at, const char *fmt, ...)
 }
 
 /*
- * Copies at most 40 bytes of configuration text into a message, escaping
- * quotes, backslashes and control characters.
+ * Copies at most 40 bytes of configuration text into a message, escaped
+ * by jsonw (bufsz of at least 8); a cut excerpt ends in "...".
  */
 static const char *
 c_excerpt(const char *s, size_t len, char *buf, size_t bufsz)
 {
-	size_t	i, o = 0;
+	size_t	 cut, used, o;
 
-	for (i = 0; i < len && o + 8 < bufsz && i < 40; i++) {
-		if (s[i] == '"' || s[i] == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = s[i];
-		} else if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			o += (size_t)snprintf(buf + o, bufsz - o, "\\u%04x",
-			    (unsigned char)s[i]);
-		else
-			buf[o++] = s[i];
-	}
-	while (o > 0 && i < len && ((unsigned char)buf[o - 1] & 0xc0) == 0x80)
-		o--;
-	if (o > 0 && i < len && ((unsigned char)buf[o - 1] & 0xc0) == 0xc0)
-		o--;
-	if (i < len && o + 3 < bufsz) {
+	cut = jsonw_cut(s, len, 40);
+	o = jsonw_escape(buf, bufsz - 4, s, cut, &used);
+	if (used < len) {
 		memcpy(buf + o, "...", 3);
 		o += 3;
 	}
