@@ -1816,11 +1816,74 @@ kw_find(const struct node *k)
 	return NULL;
 }
 
+/* Bound on a chain of $ref followed by the body rule (cycles end it). */
+#define C_REF_HOPS	32
+
+static struct sdoc *set_find_doc(struct schema_set *, const char *, size_t);
+static const struct node *ref_local(const struct node *, const char *,
+    size_t);
+
+/* The node a $ref names, and its document in *docp; NULL if none. */
+static const struct node *
+c_ref_target(struct schema_set *set, struct sdoc **docp,
+    const struct node *r)
+{
+	if (r->len > 0 && r->text[0] == '#')
+		return ref_local((*docp)->root, r->text, r->len);
+	if ((*docp = set_find_doc(set, r->text, r->len)) != NULL)
+		return (*docp)->root;
+	return NULL;
+}
+
+static bool
+c_has_props(const struct node *m)
+{
+	return m->kind == NODE_MAP && (node_get(m, "properties") != NULL ||
+	    node_get(m, "patternProperties") != NULL);
+}
+
+/* Whether the target of m's $ref (followed through plain $refs) declares. */
+static bool
+c_ref_declares(struct cctx *c, const struct node *m)
+{
+	struct sdoc		*doc = c->doc;
+	const struct node	*r;
+	int			 hops;
+
+	for (hops = 0; hops < C_REF_HOPS; hops++) {
+		if ((r = node_get(m, "$ref")) == NULL || !v_is(r, T_STRING) ||
+		    (m = c_ref_target(c->set, &doc, r)) == NULL)
+			return false;
+		if (c_has_props(m))
+			return true;
+		if (m->kind != NODE_MAP)
+			return false;
+	}
+	return false;
+}
+
+/* Whether a direct member of the combinator k (value v) declares. */
+static bool
+c_members_declare(const struct node *k, const struct node *v)
+{
+	size_t	 i;
+
+	if (v->kind == NODE_SEQ || (v->kind == NODE_MAP &&
+	    strcmp(k->text, "dependentSchemas") == 0)) {
+		for (i = 0; i < v->n; i++)
+			if (c_has_props(v->vals[i]))
+				return true;
+		return false;
+	}
+	return c_has_props(v);
+}
+
 /*
  * Body mode (SPEC 6, mass assignment): properties or patternProperties
  * without additionalProperties close the object, unless this subschema is a
- * direct member of a combinator or a $ref with siblings; next to a
- * combinator (or such a $ref) additionalProperties must be stated.
+ * direct member of a combinator or a $ref with siblings.  When such a
+ * member (or the target of such a $ref) declares properties or
+ * patternProperties, additionalProperties must be stated next to it.
  */
 static void
 c_body_rules(struct cctx *c, struct sch *s, const struct node *m,
@@ -1831,6 +1894,8 @@ c_body_rules(struct cctx *c, struct sch *s, const struct node *m,
 	bool			 ref = false, sibling = false;
 	size_t			 i;
 
+	if (node_get(m, "additionalProperties") != NULL)
+		return;
 	for (i = 0; i < m->n; i++) {
 		if ((kd = kw_find(m->keys[i])) == NULL)
 			continue;
@@ -1838,22 +1903,19 @@ c_body_rules(struct cctx *c, struct sch *s, const struct node *m,
 			ref = true;
 		else if (!kd->annot)
 			sibling = true;
-		if (kd->comb && comb == NULL)
+		if (kd->comb && comb == NULL &&
+		    c_members_declare(m->keys[i], m->vals[i]))
 			comb = kd->name;
 	}
-	if (ref && sibling && comb == NULL)
+	if (ref && sibling && comb == NULL && c_ref_declares(c, m))
 		comb = "$ref";
-	if (node_get(m, "additionalProperties") != NULL)
-		return;
 	if (comb != NULL) {
 		c_err(c, m, "request body schema: additionalProperties must be "
-		    "stated next to %s", comb);
+		    "stated next to %s (a member declares properties)", comb);
 		return;
 	}
-	if (!exempt && (node_get(m, "properties") != NULL ||
-	    node_get(m, "patternProperties") != NULL)) {
+	if (!exempt && c_has_props(m))
 		c_obj(c, s)->additional = c->set->sch_false;
-	}
 }
 
 static void
@@ -2024,13 +2086,7 @@ c_resolve(struct cctx *c, struct pending *p)
 	char			 buf[64];
 
 	c->doc = doc;
-	if (r->len > 0 && r->text[0] == '#')
-		target = ref_local(doc->root, r->text, r->len);
-	else if ((doc = set_find_doc(c->set, r->text, r->len)) != NULL)
-		target = doc->root;
-	else
-		target = NULL;
-	if (target == NULL) {
+	if ((target = c_ref_target(c->set, &doc, r)) == NULL) {
 		c_err(c, r, "unresolvable $ref \"%s\" (use \"#\", "
 		    "\"#/$defs/...\" or the name of a schema)",
 		    c_excerpt(r->text, r->len, buf, sizeof(buf)));
