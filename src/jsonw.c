@@ -19,6 +19,7 @@
 #include <event2/buffer.h>
 
 #include "jsonw.h"
+#include "util.h"
 
 /* Input bytes escaped per evbuffer reservation. */
 #define JSONW_CHUNK_IN	1024
@@ -36,44 +37,6 @@ static const char	 jsonw_ascii[128] = {
 	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
 	['"'] = '"', ['\\'] = '\\', [0x7f] = 'u',
 };
-
-/*
- * Length of the well-formed UTF-8 sequence at p (with avail bytes left)
- * and its code point in *cp; 0 when ill-formed.  The second byte's range
- * excludes overlongs (E0, F0), surrogates (ED) and > U+10FFFF (F4).
- */
-static size_t
-jsonw_utf8_seq(const unsigned char *p, size_t avail, uint32_t *cp)
-{
-	unsigned char	 lo = 0x80, hi = 0xbf;
-	size_t		 n, i;
-	uint32_t	 v;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		v = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		v = p[0] & 0x0f;
-		lo = p[0] == 0xe0 ? 0xa0 : 0x80;
-		hi = p[0] == 0xed ? 0x9f : 0xbf;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		v = p[0] & 0x07;
-		lo = p[0] == 0xf0 ? 0x90 : 0x80;
-		hi = p[0] == 0xf4 ? 0x8f : 0xbf;
-	} else
-		return 0;
-	if (n > avail || p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		v = v << 6 | (p[i] & 0x3f);
-	}
-	*cp = v;
-	return n;
-}
 
 static bool
 jsonw_escaped_cp(uint32_t cp)
@@ -112,7 +75,7 @@ jsonw_unit(const unsigned char *p, size_t avail, char *out, size_t *in)
 		out[1] = jsonw_ascii[p[0]];
 		return 2;
 	}
-	if ((n = jsonw_utf8_seq(p, avail, &cp)) == 0) {
+	if ((n = bw_utf8_seq(p, avail, &cp)) == 0) {
 		memcpy(out, "\xef\xbf\xbd", 3);
 		return 3;
 	}
@@ -134,7 +97,7 @@ jsonw_cut(const char *s, size_t len, size_t max)
 		return len;
 	for (j = max; j > 0 && max - j < 3; j--) {
 		if ((p[j - 1] & 0xc0) == 0xc0) {
-			n = jsonw_utf8_seq(p + j - 1, len - (j - 1), &cp);
+			n = bw_utf8_seq(p + j - 1, len - (j - 1), &cp);
 			return n > 0 && j - 1 + n > max ? j - 1 : max;
 		}
 		if ((p[j - 1] & 0xc0) != 0x80)

@@ -203,7 +203,8 @@ START_TEST(test_buffer)
 		    SIZE_MAX);
 		ck_assert_uint_lt(off, i);
 		ck_assert_int_eq(buf[i], 'X');
-		ck_assert(strcmp(buf, "\"\"") == 0 || strcmp(buf, "\"a\"") == 0 ||
+		ck_assert(strcmp(buf, "\"\"") == 0 ||
+		    strcmp(buf, "\"a\"") == 0 ||
 		    strcmp(buf, "\"a\\u0001\"") == 0 ||
 		    strcmp(buf, "\"a\\u0001\\u2028\"") == 0);
 	}
@@ -359,12 +360,14 @@ START_TEST(test_roundtrip)
 	ROUNDTRIP("line\nbreak\r\n\ttab\x0b\x0c\b\x1b[31m");
 	ROUNDTRIP("nul\0inside");
 	ROUNDTRIP("\xc2\x80\xc2\x85\xc2\x9f\xc2\xa0");
-	ROUNDTRIP("\xe2\x80\xa8\xe2\x80\xa9\xef\xbb\xbf\xef\xbf\xbe\xef\xbf\xbf");
+	ROUNDTRIP("\xe2\x80\xa8\xe2\x80\xa9\xef\xbb\xbf"
+	    "\xef\xbf\xbe\xef\xbf\xbf");
 	ROUNDTRIP("\xef\xbb\xbf" "bom first");
 	ROUNDTRIP("key: value\n- item\n# comment\n---\n...\n&a *a !tag");
 	ROUNDTRIP("  leading and trailing spaces  ");
 	ROUNDTRIP("\\u0041 not an escape \\n");
-	ROUNDTRIP("\xc0\xaf\xe0\x80\xaf\xed\xa0\x80\xf4\x90\x80\x80\xff\xe2\x82");
+	ROUNDTRIP("\xc0\xaf\xe0\x80\xaf\xed\xa0\x80"
+	    "\xf4\x90\x80\x80\xff\xe2\x82");
 	ROUNDTRIP("\xf0\x9f\x98\x80 \xe6\x97\xa5\xe6\x9c\xac \xd7\xa9\xd7\x9c");
 	ROUNDTRIP("\xf3\xa0\x80\x81 tag char, \xe2\x80\x8b zero width");
 	/* Longer than one reservation of jsonw_body. */

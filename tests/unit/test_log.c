@@ -235,7 +235,8 @@ START_TEST(error_json_format)
 	json_decref(j);
 	/* No clock: "time":null; a small buffer is never overrun. */
 	n = log_error_format(LOG_LVL_ERROR, "m", NULL, buf, sizeof(buf));
-	ck_assert_ptr_nonnull(strstr(buf, "{\"time\":null,\"level\":\"error\""));
+	ck_assert_ptr_nonnull(strstr(buf,
+	    "{\"time\":null,\"level\":\"error\""));
 	n = log_error_format(LOG_LVL_ERROR, "message", NULL, buf, 20);
 	ck_assert_uint_lt(n, 20);
 	ck_assert_int_eq(buf[n], '\0');
