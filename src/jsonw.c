@@ -14,11 +14,13 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
 #include "jsonw.h"
+#include "node.h"
 #include "util.h"
 
 /* Input bytes escaped per evbuffer reservation. */
@@ -179,4 +181,59 @@ jsonw_str_buf(char *buf, size_t bufsz, size_t *off, const char *s,
 	buf[o] = '\0';
 	*off = o;
 	return used == len ? 0 : -1;
+}
+
+int
+jsonw_str_file(FILE *fp, const char *s, size_t len, size_t max)
+{
+	char	 buf[JSONW_CHUNK_IN];
+	size_t	 done = 0, used, n;
+
+	len = jsonw_cut(s, len, max);
+	if (fputc('"', fp) == EOF)
+		return -1;
+	while (done < len) {
+		n = jsonw_escape(buf, sizeof(buf), s + done, len - done, &used);
+		if (fwrite(buf, 1, n, fp) != n)
+			return -1;
+		done += used;
+	}
+	return fputc('"', fp) == EOF ? -1 : 0;
+}
+
+static int
+jsonw_node_items(struct evbuffer *out, const struct node *n, int max_depth)
+{
+	size_t	 i;
+
+	for (i = 0; i < n->n; i++) {
+		if (i > 0 && evbuffer_add(out, ",", 1) == -1)
+			return -1;
+		if (n->kind == NODE_MAP &&
+		    (jsonw_node(out, n->keys[i], max_depth) == -1 ||
+		    evbuffer_add(out, ":", 1) == -1))
+			return -1;
+		if (jsonw_node(out, n->vals[i], max_depth) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+jsonw_node(struct evbuffer *out, const struct node *n, int max_depth)
+{
+	const char	*close;
+
+	if (n->kind == NODE_SCALAR) {
+		if (n->style == NODE_STRING || n->style == NODE_PLAIN)
+			return jsonw_str(out, n->text, n->len, SIZE_MAX);
+		return evbuffer_add(out, n->text, n->len);
+	}
+	if (max_depth <= 0)
+		return -1;
+	close = n->kind == NODE_MAP ? "}" : "]";
+	if (evbuffer_add(out, n->kind == NODE_MAP ? "{" : "[", 1) == -1 ||
+	    jsonw_node_items(out, n, max_depth - 1) == -1)
+		return -1;
+	return evbuffer_add(out, close, 1);
 }

@@ -264,6 +264,72 @@ START_TEST(test_frozen)
 }
 END_TEST
 
+/* A tree from the JSON reader comes back as the same document. */
+START_TEST(test_node)
+{
+	static const char	 doc[] = "{\"a\":[1,2.50,-0,true,false,null],"
+	    "\"b\\n\":{\"c\":\"\\u2028\\u0000x\"},\"d\":[]}";
+	struct evbuffer		*b = evbuffer_new();
+	struct json_error	 err;
+	struct node		*n;
+	char			*got;
+
+	n = json_parse(doc, sizeof(doc) - 1, 8, &err);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_int_eq(jsonw_node(b, n, 8), 0);
+	got = take(b, NULL);
+	ck_assert_str_eq(got, doc);
+	free(got);
+	/* max_depth counts containers, as json_parse() does. */
+	ck_assert_int_eq(jsonw_node(b, n, 2), 0);
+	evbuffer_drain(b, evbuffer_get_length(b));
+	ck_assert_int_eq(jsonw_node(b, n, 1), -1);
+	evbuffer_drain(b, evbuffer_get_length(b));
+	ck_assert_int_eq(jsonw_node(b, n->vals[0], 0), -1);
+	ck_assert_int_eq(jsonw_node(b, n->vals[0]->vals[0], 0), 0);
+	evbuffer_drain(b, evbuffer_get_length(b));
+	/* A buffer that cannot grow. */
+	evbuffer_freeze(b, 0);
+	ck_assert_int_eq(jsonw_node(b, n, 8), -1);
+	node_free(n);
+	evbuffer_free(b);
+}
+END_TEST
+
+/* The stdio writer: same bytes as the evbuffer one; a failed stream is -1. */
+START_TEST(test_file)
+{
+	struct evbuffer	*b = evbuffer_new();
+	char		*want, got[256], *big;
+	FILE		*fp;
+	size_t		 n;
+
+	ck_assert_ptr_nonnull(fp = tmpfile());
+	ck_assert_int_eq(jsonw_str_file(fp, "a\n\"\xc2\x85\xff", 6,
+	    SIZE_MAX), 0);
+	ck_assert_int_eq(jsonw_str(b, "a\n\"\xc2\x85\xff", 6, SIZE_MAX), 0);
+	want = take(b, NULL);
+	rewind(fp);
+	n = fread(got, 1, sizeof(got) - 1, fp);
+	got[n] = '\0';
+	ck_assert_str_eq(got, want);
+	free(want);
+	fclose(fp);
+	/* Longer than one chunk, and cut by max. */
+	big = bw_malloc(3000);
+	memset(big, '\n', 3000);
+	ck_assert_ptr_nonnull(fp = tmpfile());
+	ck_assert_int_eq(jsonw_str_file(fp, big, 3000, 2999), 0);
+	ck_assert_int_eq(ftell(fp), 2 + 2 * 2999);
+	fclose(fp);
+	free(big);
+	ck_assert_ptr_nonnull(fp = fopen("/dev/null", "r"));
+	ck_assert_int_eq(jsonw_str_file(fp, "x", 1, SIZE_MAX), -1);
+	fclose(fp);
+	evbuffer_free(b);
+}
+END_TEST
+
 /* Independent reference: ill-formed bytes become U+FFFD one by one. */
 static char *
 reference(const char *s, size_t len, size_t *outlen)
@@ -393,6 +459,8 @@ unit_suite(void)
 	tcase_add_test(tc, test_buffer);
 	tcase_add_test(tc, test_escape_core);
 	tcase_add_test(tc, test_frozen);
+	tcase_add_test(tc, test_node);
+	tcase_add_test(tc, test_file);
 	tcase_add_test(tc, test_roundtrip);
 	suite_add_tcase(s, tc);
 	return s;
