@@ -78,7 +78,9 @@ jsonw_unit(const unsigned char *p, size_t avail, char *out, size_t *in)
 		return 2;
 	}
 	if ((n = bw_utf8_seq(p, avail, &cp)) == 0) {
-		memcpy(out, "\xef\xbf\xbd", 3);
+		out[0] = (char)0xef;		/* U+FFFD */
+		out[1] = (char)0xbf;
+		out[2] = (char)0xbd;
 		return 3;
 	}
 	*in = n;
