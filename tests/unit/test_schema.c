@@ -332,6 +332,10 @@ START_TEST(load_errors)
 	    SCHEMA_STANDARD, 1, 23, "\"$id\"");
 	load_error("{\"unevaluatedProperties\": false}", SCHEMA_STANDARD, 1,
 	    2, "unsupported");
+	/* Excerpts of schema text in messages are escaped by jsonw and cut. */
+	load_error("{\"a\\n\\u2028\\u0085\\\"0123456789012345678901234567890123"
+	    "456789\": 1}", SCHEMA_STANDARD, 1, 2, "unsupported schema keyword "
+	    "\"a\\n\\u2028\\u0085\\\"01234567890123456789012345678901...\"");
 	load_error("{\"format\": \"hostname\"}", SCHEMA_STANDARD, 1, 12,
 	    "unsupported format");
 	load_error("{\"format\": 5}", SCHEMA_STANDARD, 1, 12,
