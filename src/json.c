@@ -57,47 +57,6 @@ json_status_str(enum json_status st)
 	return "unknown error";
 }
 
-/*
- * Returns the offset of the first byte that does not start a well-formed
- * UTF-8 sequence, or len when the whole buffer is well-formed.
- */
-static size_t
-json_utf8_scan(const unsigned char *s, size_t len)
-{
-	size_t		i = 0, n, k;
-	uint32_t	cp;
-
-	while (i < len) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if (s[i] >= 0xc2 && s[i] <= 0xdf) {
-			n = 1;
-			cp = s[i] & 0x1f;
-		} else if (s[i] >= 0xe0 && s[i] <= 0xef) {
-			n = 2;
-			cp = s[i] & 0x0f;
-		} else if (s[i] >= 0xf0 && s[i] <= 0xf4) {
-			n = 3;
-			cp = s[i] & 0x07;
-		} else
-			return i;
-		if (len - i <= n)
-			return i;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += n + 1;
-	}
-	return len;
-}
-
 static int
 json_col(struct json_parser *p, size_t off)
 {
@@ -179,20 +138,12 @@ static int
 json_hex4(const char *s, uint32_t *out)
 {
 	uint32_t	v = 0;
-	int		i;
-	char		c;
+	int		i, d;
 
 	for (i = 0; i < 4; i++) {
-		c = s[i];
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (uint32_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (uint32_t)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (uint32_t)(c - 'A' + 10);
-		else
+		if ((d = bw_hex_value((unsigned char)s[i])) < 0)
 			return -1;
+		v = v << 4 | (uint32_t)d;
 	}
 	*out = v;
 	return 0;
@@ -357,7 +308,7 @@ json_string(struct json_parser *p)
 static size_t
 json_digits(const char *s, size_t i, size_t len)
 {
-	while (i < len && s[i] >= '0' && s[i] <= '9')
+	while (i < len && bw_is_digit((unsigned char)s[i]))
 		i++;
 	return i;
 }
@@ -634,7 +585,7 @@ json_value(struct json_parser *p, int depth)
 		return json_array(p, depth + 1);
 	if (c == '"')
 		return json_string(p);
-	if (c == '-' || (c >= '0' && c <= '9'))
+	if (c == '-' || bw_is_digit(c))
 		return json_number(p);
 	return json_literal(p);
 }
@@ -660,7 +611,7 @@ json_parse(const char *buf, size_t len, int max_depth, struct json_error *err)
 		json_fail(&p, JSON_EBOM, 0, "byte order mark");
 		return NULL;
 	}
-	if ((bad = json_utf8_scan((const unsigned char *)buf, len)) != len) {
+	if ((bad = bw_utf8_scan(buf, len)) != len) {
 		json_fail(&p, JSON_EUTF8, bad, "invalid UTF-8");
 		return NULL;
 	}

@@ -14,11 +14,14 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <event2/buffer.h>
 
 #include "jsonw.h"
+#include "node.h"
+#include "util.h"
 
 /* Input bytes escaped per evbuffer reservation. */
 #define JSONW_CHUNK_IN	1024
@@ -36,44 +39,6 @@ static const char	 jsonw_ascii[128] = {
 	'u', 'u', 'u', 'u', 'u', 'u', 'u', 'u',
 	['"'] = '"', ['\\'] = '\\', [0x7f] = 'u',
 };
-
-/*
- * Length of the well-formed UTF-8 sequence at p (with avail bytes left)
- * and its code point in *cp; 0 when ill-formed.  The second byte's range
- * excludes overlongs (E0, F0), surrogates (ED) and > U+10FFFF (F4).
- */
-static size_t
-jsonw_utf8_seq(const unsigned char *p, size_t avail, uint32_t *cp)
-{
-	unsigned char	 lo = 0x80, hi = 0xbf;
-	size_t		 n, i;
-	uint32_t	 v;
-
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		v = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		v = p[0] & 0x0f;
-		lo = p[0] == 0xe0 ? 0xa0 : 0x80;
-		hi = p[0] == 0xed ? 0x9f : 0xbf;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		v = p[0] & 0x07;
-		lo = p[0] == 0xf0 ? 0x90 : 0x80;
-		hi = p[0] == 0xf4 ? 0x8f : 0xbf;
-	} else
-		return 0;
-	if (n > avail || p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		v = v << 6 | (p[i] & 0x3f);
-	}
-	*cp = v;
-	return n;
-}
 
 static bool
 jsonw_escaped_cp(uint32_t cp)
@@ -112,8 +77,10 @@ jsonw_unit(const unsigned char *p, size_t avail, char *out, size_t *in)
 		out[1] = jsonw_ascii[p[0]];
 		return 2;
 	}
-	if ((n = jsonw_utf8_seq(p, avail, &cp)) == 0) {
-		memcpy(out, "\xef\xbf\xbd", 3);
+	if ((n = bw_utf8_seq(p, avail, &cp)) == 0) {
+		out[0] = (char)0xef;		/* U+FFFD */
+		out[1] = (char)0xbf;
+		out[2] = (char)0xbd;
 		return 3;
 	}
 	*in = n;
@@ -134,7 +101,7 @@ jsonw_cut(const char *s, size_t len, size_t max)
 		return len;
 	for (j = max; j > 0 && max - j < 3; j--) {
 		if ((p[j - 1] & 0xc0) == 0xc0) {
-			n = jsonw_utf8_seq(p + j - 1, len - (j - 1), &cp);
+			n = bw_utf8_seq(p + j - 1, len - (j - 1), &cp);
 			return n > 0 && j - 1 + n > max ? j - 1 : max;
 		}
 		if ((p[j - 1] & 0xc0) != 0x80)
@@ -216,4 +183,59 @@ jsonw_str_buf(char *buf, size_t bufsz, size_t *off, const char *s,
 	buf[o] = '\0';
 	*off = o;
 	return used == len ? 0 : -1;
+}
+
+int
+jsonw_str_file(FILE *fp, const char *s, size_t len, size_t max)
+{
+	char	 buf[JSONW_CHUNK_IN];
+	size_t	 done = 0, used, n;
+
+	len = jsonw_cut(s, len, max);
+	if (fputc('"', fp) == EOF)
+		return -1;
+	while (done < len) {
+		n = jsonw_escape(buf, sizeof(buf), s + done, len - done, &used);
+		if (fwrite(buf, 1, n, fp) != n)
+			return -1;
+		done += used;
+	}
+	return fputc('"', fp) == EOF ? -1 : 0;
+}
+
+static int
+jsonw_node_items(struct evbuffer *out, const struct node *n, int max_depth)
+{
+	size_t	 i;
+
+	for (i = 0; i < n->n; i++) {
+		if (i > 0 && evbuffer_add(out, ",", 1) == -1)
+			return -1;
+		if (n->kind == NODE_MAP &&
+		    (jsonw_node(out, n->keys[i], max_depth) == -1 ||
+		    evbuffer_add(out, ":", 1) == -1))
+			return -1;
+		if (jsonw_node(out, n->vals[i], max_depth) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+jsonw_node(struct evbuffer *out, const struct node *n, int max_depth)
+{
+	const char	*close;
+
+	if (n->kind == NODE_SCALAR) {
+		if (n->style == NODE_STRING || n->style == NODE_PLAIN)
+			return jsonw_str(out, n->text, n->len, SIZE_MAX);
+		return evbuffer_add(out, n->text, n->len);
+	}
+	if (max_depth <= 0)
+		return -1;
+	close = n->kind == NODE_MAP ? "}" : "]";
+	if (evbuffer_add(out, n->kind == NODE_MAP ? "{" : "[", 1) == -1 ||
+	    jsonw_node_items(out, n, max_depth - 1) == -1)
+		return -1;
+	return evbuffer_add(out, close, 1);
 }

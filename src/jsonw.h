@@ -22,8 +22,10 @@
 #define BW_JSONW_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 struct evbuffer;
+struct node;
 
 /* Longest output for one unit of input (\u00XX). */
 #define JSONW_ESC_MAX	6
@@ -48,6 +50,18 @@ int	 jsonw_body(struct evbuffer *out, const char *s, size_t len,
  */
 int	 jsonw_str_buf(char *buf, size_t bufsz, size_t *off, const char *s,
 	    size_t len, size_t max);
+
+/* The same to a stdio stream (the -T dump); -1 when the stream failed. */
+int	 jsonw_str_file(FILE *fp, const char *s, size_t len, size_t max);
+
+/*
+ * Append a node tree (node.h) as JSON: strings (and YAML plain scalars)
+ * through jsonw_str(), numbers, true, false and null as their text, maps
+ * and sequences as objects and arrays.  Returns 0, or -1 when out could
+ * not grow or the tree nests deeper than max_depth containers (as for
+ * json_parse(); out then holds a prefix).
+ */
+int	 jsonw_node(struct evbuffer *out, const struct node *n, int max_depth);
 
 /*
  * The core the above share.  jsonw_cut() is the length of the longest

@@ -2,9 +2,16 @@
  * log.c - leveled logging and the JSON access log.
  *
  * Diagnostics go to stderr with a process name ("master", "worker 0", ...)
- * so an operator can tell which process spoke.  The access log writes one
- * JSON object per request; every field is escaped and bounded (SPEC 12),
- * and the callers never hand it tokens, passwords or bodies.
+ * so an operator can tell which process spoke: as plain text lines, or,
+ * once the configuration asks for logging.format json, as one JSON object
+ * per line.  The access log writes one JSON object per request; every
+ * field is escaped and bounded (SPEC 12), and the callers never hand it
+ * tokens, passwords or bodies.
+ *
+ * Threat model: messages and access fields may carry client input (user
+ * names, paths).  In JSON lines every string goes through jsonw, so no
+ * input can end a field or start a line; a plain line is cut at 1 KiB but
+ * not escaped (that is what the plain format is).  One write(2) per line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsonw.h"
 #include "log.h"
 #include "util.h"
 
@@ -27,6 +35,7 @@ static const char	*log_names[] = {
 };
 
 static enum log_level	 log_level = LOG_LVL_INFO;
+static enum log_format	 log_format = LOG_FMT_PLAIN;
 static char		 log_proc[32] = "bulwarkd";
 
 enum access_dest {
@@ -39,6 +48,12 @@ enum access_dest {
 static enum access_dest	 access_dest = ACCESS_STDERR;
 static char		*access_path;
 static int		 access_fd = -1;
+
+static void	log_json_raw(char *, size_t, size_t *, const char *);
+static void	log_json_uint(char *, size_t, size_t *, const char *,
+		    unsigned long long);
+static void	log_json_str_or_null(char *, size_t, size_t *, const char *);
+static size_t	log_json_end(char *, size_t, size_t);
 
 int
 log_level_parse(const char *s, enum log_level *out)
@@ -85,12 +100,30 @@ log_get_level(void)
 	return log_level;
 }
 
+int
+log_format_parse(const char *s, enum log_format *out)
+{
+	if (strcmp(s, "json") == 0)
+		*out = LOG_FMT_JSON;
+	else if (strcmp(s, "plain") == 0)
+		*out = LOG_FMT_PLAIN;
+	else
+		return -1;
+	return 0;
+}
+
+void
+log_set_format(enum log_format f)
+{
+	log_format = f;
+}
+
 /*
  * Writes a whole line; a log that cannot be written is not worth dying
  * for, so errors other than EINTR end the attempt silently.
  */
 static void
-write_all(int fd, const char *buf, size_t n)
+log_write_all(int fd, const char *buf, size_t n)
 {
 	ssize_t	 w;
 
@@ -105,25 +138,65 @@ write_all(int fd, const char *buf, size_t n)
 	}
 }
 
+/* The current UTC time as RFC 3339 with microseconds, or NULL. */
+static const char *
+log_stamp(char *buf, size_t bufsz)
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+	int		 n;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1 ||
+	    gmtime_r(&ts.tv_sec, &tm) == NULL)
+		return NULL;
+	n = snprintf(buf, bufsz, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+	return n > 0 && (size_t)n < bufsz ? buf : NULL;
+}
+
+size_t
+log_error_format(enum log_level level, const char *msg, const char *stamp,
+    char *buf, size_t bufsz)
+{
+	size_t	 off = 0;
+
+	log_json_raw(buf, bufsz, &off, "{\"time\":");
+	log_json_str_or_null(buf, bufsz, &off, stamp);
+	log_json_raw(buf, bufsz, &off, ",\"level\":");
+	log_json_str_or_null(buf, bufsz, &off, log_level_name(level));
+	log_json_raw(buf, bufsz, &off, ",\"process\":");
+	log_json_str_or_null(buf, bufsz, &off, log_proc);
+	log_json_uint(buf, bufsz, &off, ",\"pid\":",
+	    (unsigned long long)getpid());
+	log_json_raw(buf, bufsz, &off, ",\"message\":");
+	(void)jsonw_str_buf(buf, bufsz, &off, msg, strlen(msg), SIZE_MAX);
+	return log_json_end(buf, bufsz, off);
+}
+
 static void
 log_vwrite(enum log_level level, const char *fmt, va_list ap)
 {
-	char	 msg[1024];
-	char	 line[1200];
+	char	 msg[1024], stamp[64];
+	char	 line[LOG_LINE_MAX];
 	int	 n;
 
 	if (level < log_level)
 		return;
 	/* A longer message is cut and ends in "..." (bw_vformat). */
 	bw_vformat(msg, sizeof(msg), fmt, ap);
-	n = snprintf(line, sizeof(line), "bulwarkd[%ld] %s: %s: %s\n",
-	    (long)getpid(), log_proc, log_names[level], msg);
+	if (log_format == LOG_FMT_JSON)
+		n = (int)log_error_format(level, msg,
+		    log_stamp(stamp, sizeof(stamp)), line, sizeof(line));
+	else
+		n = snprintf(line, sizeof(line), "bulwarkd[%ld] %s: %s: %s\n",
+		    (long)getpid(), log_proc, log_names[level], msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line))
 		n = sizeof(line) - 1;
 	/* One write per line so lines of several processes never interleave. */
-	write_all(STDERR_FILENO, line, (size_t)n);
+	log_write_all(STDERR_FILENO, line, (size_t)n);
 }
 
 #define LOG_FN(fn, level)					\
@@ -224,53 +297,9 @@ log_access_reopen(void)
 	return rv;
 }
 
-/*
- * Appends s[0..n) as a JSON string to buf at *off, escaped and cut at
- * LOG_FIELD_MAX input bytes; never writes past bufsz.
- */
-static void
-json_field(char *buf, size_t bufsz, size_t *off, const char *s, size_t n)
-{
-	static const char	 hex[] = "0123456789abcdef";
-	size_t			 i, o = *off;
-	unsigned char		 c;
-	bool			 utf8;
-
-	if (n > LOG_FIELD_MAX) {
-		n = LOG_FIELD_MAX;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
-	utf8 = bw_utf8_valid(s, n);
-	if (o + 1 >= bufsz)
-		return;
-	buf[o++] = '"';
-	for (i = 0; i < n && o + 8 < bufsz; i++) {
-		c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
-			/*
-			 * A field that is not valid UTF-8 has its non-ASCII
-			 * bytes escaped one by one, so the line stays JSON.
-			 */
-			buf[o++] = '\\';
-			buf[o++] = 'u';
-			buf[o++] = '0';
-			buf[o++] = '0';
-			buf[o++] = hex[c >> 4];
-			buf[o++] = hex[c & 0xf];
-		} else
-			buf[o++] = (char)c;
-	}
-	buf[o++] = '"';
-	*off = o;
-}
-
 /* Appends s unescaped (with its NUL) if all of it fits; else nothing. */
 static void
-json_raw(char *buf, size_t bufsz, size_t *off, const char *s)
+log_json_raw(char *buf, size_t bufsz, size_t *off, const char *s)
 {
 	size_t	 n = strlen(s);
 
@@ -282,25 +311,26 @@ json_raw(char *buf, size_t bufsz, size_t *off, const char *s)
 
 /* Appends member (the raw ,"name": text) and v as a JSON number. */
 static void
-json_uint(char *buf, size_t bufsz, size_t *off, const char *member,
+log_json_uint(char *buf, size_t bufsz, size_t *off, const char *member,
     unsigned long long v)
 {
 	char	 num[24];	/* the 20 digits of 2^64 - 1 and a NUL */
 	int	 n;
 
-	json_raw(buf, bufsz, off, member);
+	log_json_raw(buf, bufsz, off, member);
 	n = snprintf(num, sizeof(num), "%llu", v);
-	json_raw(buf, bufsz, off, n > 0 && (size_t)n < sizeof(num) ? num :
+	log_json_raw(buf, bufsz, off, n > 0 && (size_t)n < sizeof(num) ? num :
 	    "null");
 }
 
 static void
-json_str_or_null(char *buf, size_t bufsz, size_t *off, const char *s)
+log_json_str_or_null(char *buf, size_t bufsz, size_t *off, const char *s)
 {
 	if (s == NULL)
-		json_raw(buf, bufsz, off, "null");
+		log_json_raw(buf, bufsz, off, "null");
 	else
-		json_field(buf, bufsz, off, s, strlen(s));
+		(void)jsonw_str_buf(buf, bufsz, off, s, strlen(s),
+		    LOG_FIELD_MAX);
 }
 
 size_t
@@ -309,33 +339,41 @@ log_access_format(const struct access_rec *r, const char *stamp, char *buf,
 {
 	size_t	 off = 0;
 
-	json_raw(buf, bufsz, &off, "{\"time\":");
-	json_str_or_null(buf, bufsz, &off, stamp);
-	json_raw(buf, bufsz, &off, ",\"request_id\":");
-	json_str_or_null(buf, bufsz, &off, r->request_id);
-	json_raw(buf, bufsz, &off, ",\"ip\":");
-	json_str_or_null(buf, bufsz, &off, r->ip);
-	json_raw(buf, bufsz, &off, ",\"method\":");
-	json_str_or_null(buf, bufsz, &off, r->method);
-	json_raw(buf, bufsz, &off, ",\"route\":");
-	json_str_or_null(buf, bufsz, &off, r->route);
-	json_raw(buf, bufsz, &off, ",\"path\":");
+	log_json_raw(buf, bufsz, &off, "{\"time\":");
+	log_json_str_or_null(buf, bufsz, &off, stamp);
+	log_json_raw(buf, bufsz, &off, ",\"request_id\":");
+	log_json_str_or_null(buf, bufsz, &off, r->request_id);
+	log_json_raw(buf, bufsz, &off, ",\"ip\":");
+	log_json_str_or_null(buf, bufsz, &off, r->ip);
+	log_json_raw(buf, bufsz, &off, ",\"method\":");
+	log_json_str_or_null(buf, bufsz, &off, r->method);
+	log_json_raw(buf, bufsz, &off, ",\"route\":");
+	log_json_str_or_null(buf, bufsz, &off, r->route);
+	log_json_raw(buf, bufsz, &off, ",\"path\":");
 	if (r->path == NULL)
-		json_raw(buf, bufsz, &off, "null");
+		log_json_raw(buf, bufsz, &off, "null");
 	else
-		json_field(buf, bufsz, &off, r->path, r->path_len);
+		(void)jsonw_str_buf(buf, bufsz, &off, r->path, r->path_len,
+		    LOG_FIELD_MAX);
 	if (r->status < 0)
-		json_raw(buf, bufsz, &off, ",\"status\":null");
+		log_json_raw(buf, bufsz, &off, ",\"status\":null");
 	else
-		json_uint(buf, bufsz, &off, ",\"status\":",
+		log_json_uint(buf, bufsz, &off, ",\"status\":",
 		    (unsigned long long)r->status);
-	json_uint(buf, bufsz, &off, ",\"bytes\":",
+	log_json_uint(buf, bufsz, &off, ",\"bytes\":",
 	    (unsigned long long)r->bytes);
-	json_uint(buf, bufsz, &off, ",\"duration_us\":",
+	log_json_uint(buf, bufsz, &off, ",\"duration_us\":",
 	    (unsigned long long)r->duration_us);
-	json_raw(buf, bufsz, &off, ",\"user\":");
-	json_str_or_null(buf, bufsz, &off, r->user);
-	json_raw(buf, bufsz, &off, "}\n");
+	log_json_raw(buf, bufsz, &off, ",\"user\":");
+	log_json_str_or_null(buf, bufsz, &off, r->user);
+	return log_json_end(buf, bufsz, off);
+}
+
+/* Closes the object and the line; a line cut by the buffer ends in a NUL. */
+static size_t
+log_json_end(char *buf, size_t bufsz, size_t off)
+{
+	log_json_raw(buf, bufsz, &off, "}\n");
 	if (off >= bufsz)
 		off = bufsz - 1;
 	buf[off] = '\0';
@@ -346,28 +384,19 @@ void
 log_access(const struct access_rec *r)
 {
 	char		 line[LOG_LINE_MAX], stamp[64];
-	struct timespec	 ts;
-	struct tm	 tm;
 	size_t		 n;
-	int		 sn = -1;
 
 	if (access_dest == ACCESS_OFF)
 		return;
 	/* Without a clock or a calendar time the line says "time":null. */
-	if (clock_gettime(CLOCK_REALTIME, &ts) == 0 &&
-	    gmtime_r(&ts.tv_sec, &tm) != NULL)
-		sn = snprintf(stamp, sizeof(stamp),
-		    "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
-		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		    tm.tm_sec, ts.tv_nsec / 1000);
-	n = log_access_format(r, sn > 0 && (size_t)sn < sizeof(stamp) ?
-	    stamp : NULL, line, sizeof(line));
+	n = log_access_format(r, log_stamp(stamp, sizeof(stamp)), line,
+	    sizeof(line));
 	switch (access_dest) {
 	case ACCESS_STDERR:
-		write_all(STDERR_FILENO, line, n);
+		log_write_all(STDERR_FILENO, line, n);
 		break;
 	case ACCESS_FILE:
-		write_all(access_fd, line, n);
+		log_write_all(access_fd, line, n);
 		break;
 	case ACCESS_SYSLOG:
 		syslog(LOG_INFO, "%.*s", (int)(n > 0 ? n - 1 : 0), line);

@@ -1,5 +1,5 @@
 /*
- * log.h - leveled logging to stderr (or syslog) and the JSON access log.
+ * log.h - leveled logging to stderr, plain or JSON, and the JSON access log.
  *
  * Log lines never carry tokens, passwords or request bodies; callers pass
  * only what is safe to record.  fatal() ends the calling process with exit
@@ -26,6 +26,23 @@ void	 log_init(const char *procname, enum log_level);
 void	 log_set_procname(const char *);
 void	 log_set_level(enum log_level);
 enum log_level log_get_level(void);
+
+/*
+ * The diagnostics format: plain "bulwarkd[PID] PROC: LEVEL: MESSAGE" lines
+ * (the default, and always before the configuration is read), or with
+ * logging.format json one object per line: {"time","level","process",
+ * "pid","message"}, strings escaped by jsonw.
+ */
+enum log_format {
+	LOG_FMT_PLAIN,
+	LOG_FMT_JSON,
+};
+
+int	 log_format_parse(const char *, enum log_format *);
+void	 log_set_format(enum log_format);
+/* Formats one JSON diagnostics line (exposed for tests); returns its length. */
+size_t	 log_error_format(enum log_level, const char *msg, const char *stamp,
+	    char *buf, size_t bufsz);
 
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -138,83 +138,6 @@ password_username_valid(const char *in, char *out, size_t outsz)
 }
 
 /*
- * Standard base64 (RFC 4648 section 4) without padding, as PHC strings
- * use it.  The decoder accepts only the canonical form: no padding, no
- * character outside the alphabet, zero unused bits in the last one.
- */
-static const char password_b64[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static size_t
-password_b64_encode(const uint8_t *in, size_t n, char *out)
-{
-	size_t		 i, o = 0;
-	uint32_t	 v;
-
-	for (i = 0; i + 3 <= n; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = password_b64[v >> 18];
-		out[o++] = password_b64[(v >> 12) & 63];
-		out[o++] = password_b64[(v >> 6) & 63];
-		out[o++] = password_b64[v & 63];
-	}
-	if (n - i == 1) {
-		v = (uint32_t)in[i] << 16;
-		out[o++] = password_b64[v >> 18];
-		out[o++] = password_b64[(v >> 12) & 63];
-	} else if (n - i == 2) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-		out[o++] = password_b64[v >> 18];
-		out[o++] = password_b64[(v >> 12) & 63];
-		out[o++] = password_b64[(v >> 6) & 63];
-	}
-	out[o] = '\0';
-	return o;
-}
-
-static int
-password_b64_val(char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static int
-password_b64_decode(const char *in, size_t n, uint8_t *out, size_t outsz,
-    size_t *outlen)
-{
-	size_t		 i, o = 0, bits = 0;
-	uint32_t	 acc = 0;
-	int		 v;
-
-	if (n % 4 == 1 || (n / 4) * 3 + (n % 4 ? n % 4 - 1 : 0) > outsz)
-		return -1;
-	for (i = 0; i < n; i++) {
-		if ((v = password_b64_val(in[i])) == -1)
-			return -1;
-		acc = (acc << 6 | (uint32_t)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (uint8_t)(acc >> bits);
-		}
-	}
-	if ((acc & ((1u << bits) - 1)) != 0)
-		return -1;
-	*outlen = o;
-	return 0;
-}
-
-/*
  * PHC strings
  */
 struct password_phc {
@@ -280,11 +203,11 @@ password_phc_parse(const char *phc, struct password_phc *h)
 	    &h->pp.p)) == NULL || !password_params_ok(&h->pp))
 		return -1;
 	if ((d = strchr(s, '$')) == NULL ||
-	    password_b64_decode(s, (size_t)(d - s), h->salt, sizeof(h->salt),
+	    bw_b64_decode(s, (size_t)(d - s), h->salt, sizeof(h->salt),
 	    &h->saltlen) == -1 || h->saltlen < PASSWORD_SALT_MIN)
 		return -1;
 	s = d + 1;
-	if (password_b64_decode(s, strnlen(s, PASSWORD_PHC_MAX), h->hash,
+	if (bw_b64_decode(s, strnlen(s, PASSWORD_PHC_MAX), h->hash,
 	    sizeof(h->hash), &h->hashlen) == -1 ||
 	    h->hashlen < PASSWORD_OUT_MIN)
 		return -1;
@@ -299,8 +222,8 @@ password_phc_format(const struct password_params *pp, const uint8_t *salt,
 	char	 bs[PASSWORD_SALT_MAX * 2], bh[PASSWORD_OUT_MAX * 2];
 	int	 n;
 
-	password_b64_encode(salt, saltlen, bs);
-	password_b64_encode(hash, hashlen, bh);
+	bw_b64_encode(salt, saltlen, bs);
+	bw_b64_encode(hash, hashlen, bh);
 	n = snprintf(phc, phcsz, "%sm=%u,t=%u,p=%u$%s$%s", PASSWORD_PHC_PREFIX,
 	    pp->m_kib, pp->t, pp->p, bs, bh);
 	bw_wipe(bh, sizeof(bh));

@@ -10,6 +10,7 @@
 
 #include <event2/buffer.h>
 
+#include "jsonw.h"
 #include "problem.h"
 #include "util.h"
 
@@ -156,68 +157,15 @@ problem_reason(int status)
 	return "Unknown";
 }
 
-/* Length of the well-formed UTF-8 sequence at s, or 0 when ill-formed. */
-static size_t
-problem_utf8_seq(const unsigned char *s, size_t len)
-{
-	size_t	 n;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (n > len || !bw_utf8_valid((const char *)s, n))
-		return 0;
-	return n;
-}
-
+/*
+ * Kept for api.c until it writes its strings with jsonw_str(); one policy,
+ * that of jsonw.h.
+ */
 int
 problem_json_string(struct evbuffer *out, const char *s, size_t len,
     size_t max)
 {
-	static const char	 hex[] = "0123456789abcdef";
-	const unsigned char	*p = (const unsigned char *)s;
-	char			 esc[6];
-	const char		*piece;
-	size_t			 i = 0, in, n, done = 0;
-
-	while (i < len) {
-		piece = (const char *)p + i;
-		in = n = 1;
-		if (p[i] == '"' || p[i] == '\\') {
-			esc[0] = '\\';
-			esc[1] = (char)p[i];
-			piece = esc;
-			n = 2;
-		} else if (p[i] < 0x20 || p[i] == 0x7f) {
-			esc[0] = '\\';
-			esc[1] = 'u';
-			esc[2] = '0';
-			esc[3] = '0';
-			esc[4] = hex[p[i] >> 4];
-			esc[5] = hex[p[i] & 0xf];
-			piece = esc;
-			n = 6;
-		} else if (p[i] >= 0x80) {
-			in = n = problem_utf8_seq(p + i, len - i);
-			if (n == 0) {
-				piece = "\xef\xbf\xbd";
-				in = 1;
-				n = 3;
-			}
-		}
-		if (done + n > max)
-			break;
-		if (evbuffer_add(out, piece, n) == -1)
-			return -1;
-		done += n;
-		i += in;
-	}
-	return (int)done;
+	return jsonw_body(out, s, len, max);
 }
 
 static int
@@ -226,7 +174,7 @@ problem_head(struct evbuffer *out, const char *type,
 {
 	return evbuffer_add_printf(out,
 	    "{\"type\":\"%s\",\"title\":\"%s\",\"status\":%d,"
-	    "\"detail\":\"%s\",\"instance\":\"", type, problem_reason(d->status),
+	    "\"detail\":\"%s\",\"instance\":", type, problem_reason(d->status),
 	    d->status, d->detail) < 0 ? -1 : 0;
 }
 
@@ -235,10 +183,8 @@ problem_instance(struct evbuffer *out, const char *request_id)
 {
 	if (request_id == NULL)
 		request_id = "";
-	if (problem_json_string(out, request_id, strlen(request_id),
-	    PROBLEM_MAX_FIELD) == -1)
-		return -1;
-	return evbuffer_add(out, "\"", 1);
+	return jsonw_str(out, request_id, strlen(request_id),
+	    PROBLEM_MAX_FIELD);
 }
 
 int
@@ -271,14 +217,12 @@ problem_write_validation(struct evbuffer *out, enum problem_code code,
 	for (i = 0; i < nerrors; i++) {
 		ptr = errors[i].pointer != NULL ? errors[i].pointer : "";
 		msg = errors[i].message != NULL ? errors[i].message : "";
-		if (evbuffer_add(out, i == 0 ? "{\"pointer\":\"" :
-		    ",{\"pointer\":\"", i == 0 ? 12 : 13) == -1 ||
-		    problem_json_string(out, ptr, strlen(ptr),
-		    PROBLEM_MAX_FIELD) == -1 ||
-		    evbuffer_add(out, "\",\"message\":\"", 13) == -1 ||
-		    problem_json_string(out, msg, strlen(msg),
-		    PROBLEM_MAX_FIELD) == -1 ||
-		    evbuffer_add(out, "\"}", 2) == -1)
+		if (evbuffer_add(out, i == 0 ? "{\"pointer\":" :
+		    ",{\"pointer\":", i == 0 ? 11 : 12) == -1 ||
+		    jsonw_str(out, ptr, strlen(ptr), PROBLEM_MAX_FIELD) == -1 ||
+		    evbuffer_add(out, ",\"message\":", 11) == -1 ||
+		    jsonw_str(out, msg, strlen(msg), PROBLEM_MAX_FIELD) == -1 ||
+		    evbuffer_add(out, "}", 1) == -1)
 			return -1;
 	}
 	return evbuffer_add(out, "]}", 2);

@@ -70,7 +70,7 @@ struct problem_error {
 };
 
 #define PROBLEM_MAX_ERRORS	16
-#define PROBLEM_MAX_FIELD	1024	/* bytes of one escaped string value */
+#define PROBLEM_MAX_FIELD	1024	/* input bytes of one string value */
 
 /*
  * Append the problem body to out; returns 0, or -1 when out could not
@@ -88,11 +88,8 @@ int	 problem_write_validation(struct evbuffer *out, enum problem_code,
 	    size_t nerrors);
 
 /*
- * Append s[0..len) as the body of a JSON string (no quotes), escaping
- * '"', '\\' and every byte below 0x20 or equal to 0x7f, and stopping
- * before max bytes of output without splitting an escape or a UTF-8
- * sequence.  Invalid UTF-8 is replaced by U+FFFD.  Returns the bytes
- * appended, or -1.
+ * jsonw_body() under its old name, for api.c until it moves to
+ * jsonw_str(): max bounds input bytes.  Returns 0 or -1.
  */
 int	 problem_json_string(struct evbuffer *out, const char *s, size_t len,
 	    size_t max);

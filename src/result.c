@@ -5,7 +5,7 @@
  * anything clients ever stored.  Nothing is trusted to be valid JSON by
  * its type alone: numbers are checked against the JSON number grammar
  * (else they become strings), strings must be valid UTF-8 and are escaped
- * (quote, backslash, every byte below 0x20), array text is parsed strictly
+ * by jsonw (its one policy, jsonw.h), array text is parsed strictly
  * (anything unexpected falls back to one JSON string), and json/jsonb text,
  * which PostgreSQL validated on input, is embedded after a UTF-8 check.
  *
@@ -21,11 +21,13 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "jsonw.h"
 #include "log.h"
 #include "result.h"
 #include "util.h"
@@ -146,7 +148,6 @@ static int	result_put_string(struct result *, const char *, size_t);
 static int	result_put_timestamp(struct result *, const char *, size_t,
 		    bool);
 static int	result_add_raw(struct result *, const char *, size_t);
-static int	result_escape(struct evbuffer *, const char *, size_t);
 static void	result_truncate(struct evbuffer *, size_t);
 static bool	result_json_number(const char *, size_t);
 static void	result_type_of(uint32_t, struct result_type *);
@@ -528,7 +529,7 @@ result_build_keys(struct result *r, const PGresult *res)
 			break;
 		}
 		r->cols[i].key = evbuffer_get_length(kb);
-		if (result_escape(kb, name, n) == -1 ||
+		if (jsonw_str(kb, name, n, SIZE_MAX) == -1 ||
 		    evbuffer_add(kb, ":", 1) == -1)
 			rc = result_fail(r, 500, "out of memory");
 		r->cols[i].keylen = evbuffer_get_length(kb) - r->cols[i].key;
@@ -686,7 +687,7 @@ result_put_string(struct result *r, const char *v, size_t len)
 {
 	if (!bw_utf8_valid(v, len))
 		return result_fail(r, 500, "value is not valid UTF-8");
-	if (result_escape(r->buf, v, len) == -1)
+	if (jsonw_str(r->buf, v, len, SIZE_MAX) == -1)
 		return result_fail(r, 500, "out of memory");
 	return 0;
 }
@@ -846,62 +847,6 @@ result_put_array(struct result *r, uint8_t kind, const char *v, size_t len)
 malformed:
 	result_truncate(r->buf, mark);
 	return result_put_string(r, v, len);
-}
-
-static int
-result_escape(struct evbuffer *b, const char *s, size_t n)
-{
-	static const char	 hex[] = "0123456789abcdef";
-	char			 esc[6];
-	size_t			 i, run = 0, elen;
-	unsigned char		 c;
-
-	if (evbuffer_add(b, "\"", 1) == -1)
-		return -1;
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		if (i > run && evbuffer_add(b, s + run, i - run) == -1)
-			return -1;
-		run = i + 1;
-		esc[0] = '\\';
-		elen = 2;
-		switch (c) {
-		case '"':
-		case '\\':
-			esc[1] = (char)c;
-			break;
-		case '\b':
-			esc[1] = 'b';
-			break;
-		case '\f':
-			esc[1] = 'f';
-			break;
-		case '\n':
-			esc[1] = 'n';
-			break;
-		case '\r':
-			esc[1] = 'r';
-			break;
-		case '\t':
-			esc[1] = 't';
-			break;
-		default:
-			esc[1] = 'u';
-			esc[2] = '0';
-			esc[3] = '0';
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 0xf];
-			elen = 6;
-			break;
-		}
-		if (evbuffer_add(b, esc, elen) == -1)
-			return -1;
-	}
-	if (n > run && evbuffer_add(b, s + run, n - run) == -1)
-		return -1;
-	return evbuffer_add(b, "\"", 1);
 }
 
 /* Drops everything after the first `keep` bytes. */

@@ -446,18 +446,6 @@ router_allow(unsigned int mask, char *out, size_t outsz)
 	}
 }
 
-static int
-router_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decode once.  Refused: a '%' not followed by two hex digits,
  * a result that is not UTF-8, a control byte, and '/' unless slash_ok.
@@ -474,8 +462,8 @@ router_decode(const char *in, size_t len, bool slash_ok, char *out,
 		c = (unsigned char)in[i];
 		if (c == '%') {
 			if (len - i < 3 ||
-			    (hi = router_hexval(in[i + 1])) < 0 ||
-			    (lo = router_hexval(in[i + 2])) < 0)
+			    (hi = bw_hex_value((unsigned char)in[i + 1])) < 0 ||
+			    (lo = bw_hex_value((unsigned char)in[i + 2])) < 0)
 				return -1;
 			c = (unsigned char)(hi << 4 | lo);
 			i += 2;

@@ -8,7 +8,8 @@
  * reader's (plain scalars resolved here: true/false, null, JSON-number
  * lexemes, everything else a string).  Every unsupported keyword, bad value,
  * unresolvable $ref, cycle without progress or (in body mode) combinator
- * without an explicit additionalProperties is reported to the diagnostics
+ * whose members declare properties without an explicit
+ * additionalProperties next to it is reported to the diagnostics
  * list at FILE:LINE:COL and the compile fails; nothing is ignored.
  *
  * A set and its schemas are used by one thread at a time (they keep one

@@ -171,8 +171,10 @@ bw_hex_encode(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-static const char b64url_alphabet[] =
+static const char util_b64url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char util_b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 size_t
 bw_b64url_encoded_len(size_t n)
@@ -181,35 +183,49 @@ bw_b64url_encoded_len(size_t n)
 }
 
 /* Encodes without padding; out must hold bw_b64url_encoded_len(n) + 1. */
-size_t
-bw_b64url_encode(const unsigned char *in, size_t n, char *out)
+static size_t
+util_b64_encode(const char *alphabet, const unsigned char *in, size_t n,
+    char *out)
 {
 	size_t		 i, o = 0;
 	uint32_t	 v;
 
 	for (i = 0; i + 2 < n; i += 3) {
 		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-		out[o++] = b64url_alphabet[(v >> 18) & 63];
-		out[o++] = b64url_alphabet[(v >> 12) & 63];
-		out[o++] = b64url_alphabet[(v >> 6) & 63];
-		out[o++] = b64url_alphabet[v & 63];
+		out[o++] = alphabet[(v >> 18) & 63];
+		out[o++] = alphabet[(v >> 12) & 63];
+		out[o++] = alphabet[(v >> 6) & 63];
+		out[o++] = alphabet[v & 63];
 	}
 	if (n - i == 1) {
 		v = (uint32_t)in[i] << 16;
-		out[o++] = b64url_alphabet[(v >> 18) & 63];
-		out[o++] = b64url_alphabet[(v >> 12) & 63];
+		out[o++] = alphabet[(v >> 18) & 63];
+		out[o++] = alphabet[(v >> 12) & 63];
 	} else if (n - i == 2) {
 		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-		out[o++] = b64url_alphabet[(v >> 18) & 63];
-		out[o++] = b64url_alphabet[(v >> 12) & 63];
-		out[o++] = b64url_alphabet[(v >> 6) & 63];
+		out[o++] = alphabet[(v >> 18) & 63];
+		out[o++] = alphabet[(v >> 12) & 63];
+		out[o++] = alphabet[(v >> 6) & 63];
 	}
 	out[o] = '\0';
 	return o;
 }
 
+size_t
+bw_b64url_encode(const unsigned char *in, size_t n, char *out)
+{
+	return util_b64_encode(util_b64url_alphabet, in, n, out);
+}
+
+size_t
+bw_b64_encode(const unsigned char *in, size_t n, char *out)
+{
+	return util_b64_encode(util_b64_alphabet, in, n, out);
+}
+
+/* The value of c in the alphabet whose last two characters are c62, c63. */
 static int
-b64url_value(unsigned char c)
+util_b64_value(unsigned char c, char c62, char c63)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -217,21 +233,21 @@ b64url_value(unsigned char c)
 		return c - 'a' + 26;
 	if (c >= '0' && c <= '9')
 		return c - '0' + 52;
-	if (c == '-')
+	if (c == (unsigned char)c62)
 		return 62;
-	if (c == '_')
+	if (c == (unsigned char)c63)
 		return 63;
 	return -1;
 }
 
 /*
- * Strict base64url without padding: a length of 1 mod 4, a character
- * outside the alphabet, '=' padding or non-zero stray bits in the last
- * character are all refused, so every byte string has exactly one encoding.
+ * Strict unpadded base64: a length of 1 mod 4, a character outside the
+ * alphabet, '=' padding or non-zero stray bits in the last character are
+ * all refused, so every byte string has exactly one encoding.
  */
-int
-bw_b64url_decode(const char *in, size_t n, unsigned char *out, size_t outsz,
-    size_t *outlen)
+static int
+util_b64_decode(const char *alphabet, const char *in, size_t n,
+    unsigned char *out, size_t outsz, size_t *outlen)
 {
 	size_t		 i, o = 0, need;
 	uint32_t	 acc = 0;
@@ -243,7 +259,8 @@ bw_b64url_decode(const char *in, size_t n, unsigned char *out, size_t outsz,
 	if (need > outsz)
 		return -1;
 	for (i = 0; i < n; i++) {
-		if ((v = b64url_value((unsigned char)in[i])) < 0)
+		if ((v = util_b64_value((unsigned char)in[i], alphabet[62],
+		    alphabet[63])) < 0)
 			return -1;
 		acc = (acc << 6) | (uint32_t)v;
 		bits += 6;
@@ -259,54 +276,81 @@ bw_b64url_decode(const char *in, size_t n, unsigned char *out, size_t outsz,
 	return 0;
 }
 
-/*
- * Returns the length of the well-formed UTF-8 sequence at s (1-4), or 0 when
- * it is malformed: overlong forms, surrogates and values past U+10FFFF are
- * refused.
- */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
+int
+bw_b64url_decode(const char *in, size_t n, unsigned char *out, size_t outsz,
+    size_t *outlen)
 {
-	unsigned char	 c = s[0];
+	return util_b64_decode(util_b64url_alphabet, in, n, out, outsz,
+	    outlen);
+}
 
-	if (c < 0x80)
+int
+bw_b64_decode(const char *in, size_t n, unsigned char *out, size_t outsz,
+    size_t *outlen)
+{
+	return util_b64_decode(util_b64_alphabet, in, n, out, outsz, outlen);
+}
+
+size_t
+bw_utf8_seq(const unsigned char *p, size_t avail, uint32_t *cp)
+{
+	unsigned char	 lo = 0x80, hi = 0xbf;
+	size_t		 n, i;
+	uint32_t	 v;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
 		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (s[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xe0 && s[1] < 0xa0)
-			return 0;
-		if (c == 0xed && s[1] >= 0xa0)
-			return 0;
-		return 3;
 	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-		    (s[3] & 0xc0) != 0x80)
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		v = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		v = p[0] & 0x0f;
+		lo = p[0] == 0xe0 ? 0xa0 : 0x80;
+		hi = p[0] == 0xed ? 0x9f : 0xbf;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		v = p[0] & 0x07;
+		lo = p[0] == 0xf0 ? 0x90 : 0x80;
+		hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+	} else
+		return 0;
+	if (n > avail || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
 			return 0;
-		if (c == 0xf0 && s[1] < 0x90)
-			return 0;
-		if (c == 0xf4 && s[1] >= 0x90)
-			return 0;
-		return 4;
+		v = v << 6 | (p[i] & 0x3f);
 	}
-	return 0;
+	*cp = v;
+	return n;
+}
+
+size_t
+bw_utf8_scan(const char *s, size_t n)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 i = 0, k;
+	uint32_t		 cp;
+
+	while (i < n) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((k = bw_utf8_seq(p + i, n - i, &cp)) == 0)
+			return i;
+		i += k;
+	}
+	return n;
 }
 
 bool
 bw_utf8_valid(const char *s, size_t n)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i = 0, k;
-
-	while (i < n) {
-		if ((k = utf8_seq(p + i, n - i)) == 0)
-			return false;
-		i += k;
-	}
-	return true;
+	return bw_utf8_scan(s, n) == n;
 }
 
 size_t
@@ -345,7 +389,7 @@ bw_parse_uint(const char *s, uint64_t max, uint64_t *out)
 
 /* Splits "123unit" into its number and unit; the number must be there. */
 static int
-split_number(const char *s, uint64_t *num, const char **unit)
+util_split_number(const char *s, uint64_t *num, const char **unit)
 {
 	char	 digits[24];
 	size_t	 i;
@@ -369,14 +413,14 @@ struct unit {
 };
 
 static int
-parse_with_units(const char *s, const struct unit *units, size_t nunits,
+util_parse_with_units(const char *s, const struct unit *units, size_t nunits,
     uint64_t *out)
 {
 	const char	*unit;
 	uint64_t	 num;
 	size_t		 i;
 
-	if (split_number(s, &num, &unit) == -1)
+	if (util_split_number(s, &num, &unit) == -1)
 		return -1;
 	for (i = 0; i < nunits; i++) {
 		if (strcmp(unit, units[i].name) != 0)
@@ -389,7 +433,7 @@ parse_with_units(const char *s, const struct unit *units, size_t nunits,
 	return -1;
 }
 
-static const struct unit duration_units[] = {
+static const struct unit util_duration_units[] = {
 	{ "ms", 1 },
 	{ "s", 1000 },
 	{ "m", UINT64_C(60) * 1000 },
@@ -409,8 +453,8 @@ bw_parse_duration(const char *s, int64_t *ms, const char **err)
 		*ms = 0;
 		return 0;
 	}
-	if (parse_with_units(s, duration_units, BW_ARRAY_LEN(duration_units),
-	    &v) == -1) {
+	if (util_parse_with_units(s, util_duration_units,
+	    BW_ARRAY_LEN(util_duration_units), &v) == -1) {
 		*err = "invalid duration (an integer with ms, s, m, h or d, "
 		    "or 0)";
 		return -1;
@@ -423,7 +467,7 @@ bw_parse_duration(const char *s, int64_t *ms, const char **err)
 	return 0;
 }
 
-static const struct unit size_units[] = {
+static const struct unit util_size_units[] = {
 	{ "", 1 },
 	{ "B", 1 },
 	{ "KiB", 1024 },
@@ -434,15 +478,15 @@ static const struct unit size_units[] = {
 int
 bw_parse_size(const char *s, uint64_t *bytes, const char **err)
 {
-	if (parse_with_units(s, size_units, BW_ARRAY_LEN(size_units),
-	    bytes) == -1) {
+	if (util_parse_with_units(s, util_size_units,
+	    BW_ARRAY_LEN(util_size_units), bytes) == -1) {
 		*err = "invalid size (an integer with B, KiB, MiB or GiB)";
 		return -1;
 	}
 	return 0;
 }
 
-static const struct unit rate_units[] = {
+static const struct unit util_rate_units[] = {
 	{ "/s", 1000 },
 	{ "/m", UINT64_C(60) * 1000 },
 	{ "/h", UINT64_C(60) * 60 * 1000 },
@@ -457,13 +501,13 @@ bw_parse_rate(const char *s, uint32_t *count, uint32_t *per_ms,
 	size_t		 i;
 
 	*err = "invalid rate (N/s, N/m or N/h with N >= 1)";
-	if (split_number(s, &num, &unit) == -1 || num == 0 ||
+	if (util_split_number(s, &num, &unit) == -1 || num == 0 ||
 	    num > UINT32_MAX)
 		return -1;
-	for (i = 0; i < BW_ARRAY_LEN(rate_units); i++) {
-		if (strcmp(unit, rate_units[i].name) == 0) {
+	for (i = 0; i < BW_ARRAY_LEN(util_rate_units); i++) {
+		if (strcmp(unit, util_rate_units[i].name) == 0) {
 			*count = (uint32_t)num;
-			*per_ms = (uint32_t)rate_units[i].factor;
+			*per_ms = (uint32_t)util_rate_units[i].factor;
 			return 0;
 		}
 	}
@@ -472,7 +516,7 @@ bw_parse_rate(const char *s, uint32_t *count, uint32_t *per_ms,
 
 /* Appends a complete entry; the list owns its strings from then on. */
 static void
-diag_append(struct bw_diag *d, const struct bw_diag_entry *e)
+util_diag_append(struct bw_diag *d, const struct bw_diag_entry *e)
 {
 	d->v = bw_reallocarray(d->v, d->n + 1, sizeof(*d->v));
 	d->v[d->n++] = *e;
@@ -484,8 +528,8 @@ diag_append(struct bw_diag *d, const struct bw_diag_entry *e)
  * each for the reader.  It still counts, so every caller sees it failed.
  */
 static bool
-diag_seen(const struct bw_diag *d, int warning, const char *file, int line,
-    int col, const char *msg)
+util_diag_seen(const struct bw_diag *d, int warning, const char *file,
+    int line, int col, const char *msg)
 {
 	size_t	 i;
 
@@ -499,8 +543,8 @@ diag_seen(const struct bw_diag *d, int warning, const char *file, int line,
 }
 
 static void
-diag_vadd(struct bw_diag *d, int warning, const char *file, int line, int col,
-    const char *fmt, va_list ap)
+util_diag_vadd(struct bw_diag *d, int warning, const char *file, int line,
+    int col, const char *fmt, va_list ap)
 {
 	struct bw_diag_entry	 e;
 	char			 msg[512];
@@ -516,14 +560,14 @@ diag_vadd(struct bw_diag *d, int warning, const char *file, int line, int col,
 	line = line > 0 ? line : 1;
 	col = col > 0 ? col : 1;
 	file = file != NULL ? file : "-";
-	if (diag_seen(d, warning, file, line, col, msg))
+	if (util_diag_seen(d, warning, file, line, col, msg))
 		return;
 	e.file = bw_strdup(file);
 	e.line = line;
 	e.col = col;
 	e.warning = warning;
 	e.msg = bw_strdup(msg);
-	diag_append(d, &e);
+	util_diag_append(d, &e);
 }
 
 void
@@ -533,7 +577,7 @@ bw_diag_add(struct bw_diag *d, const char *file, int line, int col,
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	diag_vadd(d, 0, file, line, col, fmt, ap);
+	util_diag_vadd(d, 0, file, line, col, fmt, ap);
 	va_end(ap);
 }
 
@@ -544,12 +588,12 @@ bw_diag_warn(struct bw_diag *d, const char *file, int line, int col,
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	diag_vadd(d, 1, file, line, col, fmt, ap);
+	util_diag_vadd(d, 1, file, line, col, fmt, ap);
 	va_end(ap);
 }
 
 static int
-diag_cmp(const void *a, const void *b)
+util_diag_cmp(const void *a, const void *b)
 {
 	const struct bw_diag_entry	*x = a, *y = b;
 	int				 c;
@@ -575,7 +619,7 @@ bw_diag_print(struct bw_diag *d, FILE *fp)
 	for (i = 1; i < d->n; i++) {
 		struct bw_diag_entry	 e = d->v[i];
 
-		for (j = i; j > 0 && diag_cmp(&d->v[j - 1], &e) > 0; j--)
+		for (j = i; j > 0 && util_diag_cmp(&d->v[j - 1], &e) > 0; j--)
 			d->v[j] = d->v[j - 1];
 		d->v[j] = e;
 	}

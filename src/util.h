@@ -47,14 +47,83 @@ bool	 bw_format(char *, size_t, const char *fmt, ...)
 bool	 bw_vformat(char *, size_t, const char *fmt, va_list)
 	    __attribute__((format(printf, 3, 0)));
 
-/* Encodings.  Decoders are strict and return -1 on any non-canonical input. */
+/*
+ * ASCII character classes and case, independent of the locale (the one
+ * set; no module keeps its own).
+ */
+static inline bool
+bw_is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline bool
+bw_is_alpha(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static inline bool
+bw_is_alnum(int c)
+{
+	return bw_is_digit(c) || bw_is_alpha(c);
+}
+
+/* SQL and C whitespace: space, \t, \n, \r, \f, \v. */
+static inline bool
+bw_is_space(int c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+static inline int
+bw_to_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+/* The value of a hex digit of either case, or -1. */
+static inline int
+bw_hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static inline bool
+bw_is_hex(int c)
+{
+	return bw_hex_value(c) >= 0;
+}
+
+/*
+ * Encodings.  Decoders are strict and return -1 on any non-canonical input.
+ * Base64 is unpadded in both alphabets: base64url (RFC 4648 section 5, for
+ * JWTs) and standard base64 (section 4, for PHC strings); the encoders
+ * write encoded_len + 1 bytes (with a NUL) and return the length.
+ */
 void	 bw_hex_encode(const unsigned char *, size_t, char *out);	/* 2n+1 */
 size_t	 bw_b64url_encoded_len(size_t);
 size_t	 bw_b64url_encode(const unsigned char *, size_t, char *out);
 int	 bw_b64url_decode(const char *, size_t, unsigned char *out,
 	    size_t outsz, size_t *outlen);
+size_t	 bw_b64_encode(const unsigned char *, size_t, char *out);
+int	 bw_b64_decode(const char *, size_t, unsigned char *out,
+	    size_t outsz, size_t *outlen);
 
-/* UTF-8: well-formed (no overlongs, surrogates or > U+10FFFF). */
+/*
+ * UTF-8, well-formed: no overlongs, surrogates or > U+10FFFF.
+ * bw_utf8_seq() is the length (1-4) of the sequence at p with avail bytes
+ * left, its code point in *cp, or 0 when ill-formed; bw_utf8_scan() the
+ * offset of the first ill-formed sequence, or n.
+ */
+size_t	 bw_utf8_seq(const unsigned char *p, size_t avail, uint32_t *cp);
+size_t	 bw_utf8_scan(const char *, size_t n);
 bool	 bw_utf8_valid(const char *, size_t);
 /* Number of code points in well-formed UTF-8. */
 size_t	 bw_utf8_len(const char *, size_t);

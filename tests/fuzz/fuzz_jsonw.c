@@ -7,7 +7,9 @@
  * string; the evbuffer writer's string must be the bounded input with
  * every ill-formed byte replaced by U+FFFD (so no code point is split or
  * lost), and the fixed-buffer writer's a prefix of it, within its buffer
- * (allocated at exactly its size, so ASan sees any overrun).
+ * (allocated at exactly its size, so ASan sees any overrun).  When the
+ * string is itself a JSON document, jsonw_node() must write it back as a
+ * document that reads as the same tree (written again, the same bytes).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -91,6 +93,32 @@ fuzz_buf(const char *s, size_t len, size_t max, size_t bufsz,
 	free(buf);
 }
 
+static void
+fuzz_node(const char *s, size_t len)
+{
+	struct json_error	 err;
+	struct evbuffer		*a, *b;
+	struct node		*n, *m;
+	size_t			 alen;
+
+	if ((n = json_parse(s, len, 16, &err)) == NULL)
+		return;
+	a = evbuffer_new();
+	b = evbuffer_new();
+	fuzz_check(a != NULL && b != NULL);
+	fuzz_check(jsonw_node(a, n, 16) == 0);
+	alen = evbuffer_get_length(a);
+	m = json_parse((const char *)evbuffer_pullup(a, -1), alen, 16, &err);
+	fuzz_check(m != NULL);
+	fuzz_check(jsonw_node(b, m, 16) == 0);
+	fuzz_check(evbuffer_get_length(b) == alen &&
+	    memcmp(evbuffer_pullup(a, -1), evbuffer_pullup(b, -1), alen) == 0);
+	node_free(m);
+	node_free(n);
+	evbuffer_free(a);
+	evbuffer_free(b);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -118,6 +146,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	want = fuzz_reference(s, cut, &wantlen);
 	fuzz_check(n->len == wantlen && memcmp(n->text, want, wantlen) == 0);
 	fuzz_buf(s, len, max, data[1], n);
+	fuzz_node(s, len);
 	node_free(n);
 	free(want);
 	evbuffer_free(b);

@@ -597,21 +597,37 @@ class TestSchemaLoadErrors(unittest.TestCase):
             [(16, 15, "cycle")])
 
     def test_combinator_without_additional_properties(self):
+        # SPEC 6: needed when a member declares properties
         self.assert_errors(
             "  S:\n"                                   # 12
             "    type: object\n"                       # 13
             "    properties:\n"                        # 14
             "      a: {type: string}\n"                # 15
             "    anyOf:\n"                             # 16
-            "      - required: [a]\n",                 # 17
+            "      - properties: {a: {minLength: 2}}\n",  # 17
             [(13, 5, "additionalProperties")])
+
+    def test_combinator_members_without_properties(self):
+        # SPEC 6: members that declare neither properties nor
+        # patternProperties need no explicit additionalProperties
+        rc, _, errors, err = self.check(
+            "  S:\n"
+            "    type: object\n"
+            "    properties:\n"
+            "      v:\n"
+            "        anyOf:\n"
+            "          - {type: string}\n"
+            "          - {type: integer, minimum: 10}\n"
+            "    oneOf:\n"
+            "      - required: [v]\n")
+        self.assertEqual((rc, errors), (0, []), err)
 
     def test_combinator_inline_body(self):
         # an inline body schema (flow mapping): the position of its `{`
         rc, path, errors, err = self.check(
             "  S: {type: object}\n",
             body="{type: object, properties: {a: {}}, "
-                 "oneOf: [{required: [a]}]}")
+                 "oneOf: [{properties: {a: {type: string}}}]}")
         self.assertEqual(rc, 1, err)
         self.assertEqual(len(errors), 1, err)
         # "    body: " is 10 columns: the `{` is column 11 of line 18

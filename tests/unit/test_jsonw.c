@@ -203,7 +203,8 @@ START_TEST(test_buffer)
 		    SIZE_MAX);
 		ck_assert_uint_lt(off, i);
 		ck_assert_int_eq(buf[i], 'X');
-		ck_assert(strcmp(buf, "\"\"") == 0 || strcmp(buf, "\"a\"") == 0 ||
+		ck_assert(strcmp(buf, "\"\"") == 0 ||
+		    strcmp(buf, "\"a\"") == 0 ||
 		    strcmp(buf, "\"a\\u0001\"") == 0 ||
 		    strcmp(buf, "\"a\\u0001\\u2028\"") == 0);
 	}
@@ -259,6 +260,72 @@ START_TEST(test_frozen)
 	ck_assert_int_eq(jsonw_body(b, "abc", 3, SIZE_MAX), -1);
 	ck_assert_int_eq(jsonw_body(b, "", 0, SIZE_MAX), 0);
 	ck_assert_uint_eq(evbuffer_get_length(b), 0);
+	evbuffer_free(b);
+}
+END_TEST
+
+/* A tree from the JSON reader comes back as the same document. */
+START_TEST(test_node)
+{
+	static const char	 doc[] = "{\"a\":[1,2.50,-0,true,false,null],"
+	    "\"b\\n\":{\"c\":\"\\u2028\\u0000x\"},\"d\":[]}";
+	struct evbuffer		*b = evbuffer_new();
+	struct json_error	 err;
+	struct node		*n;
+	char			*got;
+
+	n = json_parse(doc, sizeof(doc) - 1, 8, &err);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_int_eq(jsonw_node(b, n, 8), 0);
+	got = take(b, NULL);
+	ck_assert_str_eq(got, doc);
+	free(got);
+	/* max_depth counts containers, as json_parse() does. */
+	ck_assert_int_eq(jsonw_node(b, n, 2), 0);
+	evbuffer_drain(b, evbuffer_get_length(b));
+	ck_assert_int_eq(jsonw_node(b, n, 1), -1);
+	evbuffer_drain(b, evbuffer_get_length(b));
+	ck_assert_int_eq(jsonw_node(b, n->vals[0], 0), -1);
+	ck_assert_int_eq(jsonw_node(b, n->vals[0]->vals[0], 0), 0);
+	evbuffer_drain(b, evbuffer_get_length(b));
+	/* A buffer that cannot grow. */
+	evbuffer_freeze(b, 0);
+	ck_assert_int_eq(jsonw_node(b, n, 8), -1);
+	node_free(n);
+	evbuffer_free(b);
+}
+END_TEST
+
+/* The stdio writer: same bytes as the evbuffer one; a failed stream is -1. */
+START_TEST(test_file)
+{
+	struct evbuffer	*b = evbuffer_new();
+	char		*want, got[256], *big;
+	FILE		*fp;
+	size_t		 n;
+
+	ck_assert_ptr_nonnull(fp = tmpfile());
+	ck_assert_int_eq(jsonw_str_file(fp, "a\n\"\xc2\x85\xff", 6,
+	    SIZE_MAX), 0);
+	ck_assert_int_eq(jsonw_str(b, "a\n\"\xc2\x85\xff", 6, SIZE_MAX), 0);
+	want = take(b, NULL);
+	rewind(fp);
+	n = fread(got, 1, sizeof(got) - 1, fp);
+	got[n] = '\0';
+	ck_assert_str_eq(got, want);
+	free(want);
+	fclose(fp);
+	/* Longer than one chunk, and cut by max. */
+	big = bw_malloc(3000);
+	memset(big, '\n', 3000);
+	ck_assert_ptr_nonnull(fp = tmpfile());
+	ck_assert_int_eq(jsonw_str_file(fp, big, 3000, 2999), 0);
+	ck_assert_int_eq(ftell(fp), 2 + 2 * 2999);
+	fclose(fp);
+	free(big);
+	ck_assert_ptr_nonnull(fp = fopen("/dev/null", "r"));
+	ck_assert_int_eq(jsonw_str_file(fp, "x", 1, SIZE_MAX), -1);
+	fclose(fp);
 	evbuffer_free(b);
 }
 END_TEST
@@ -359,12 +426,14 @@ START_TEST(test_roundtrip)
 	ROUNDTRIP("line\nbreak\r\n\ttab\x0b\x0c\b\x1b[31m");
 	ROUNDTRIP("nul\0inside");
 	ROUNDTRIP("\xc2\x80\xc2\x85\xc2\x9f\xc2\xa0");
-	ROUNDTRIP("\xe2\x80\xa8\xe2\x80\xa9\xef\xbb\xbf\xef\xbf\xbe\xef\xbf\xbf");
+	ROUNDTRIP("\xe2\x80\xa8\xe2\x80\xa9\xef\xbb\xbf"
+	    "\xef\xbf\xbe\xef\xbf\xbf");
 	ROUNDTRIP("\xef\xbb\xbf" "bom first");
 	ROUNDTRIP("key: value\n- item\n# comment\n---\n...\n&a *a !tag");
 	ROUNDTRIP("  leading and trailing spaces  ");
 	ROUNDTRIP("\\u0041 not an escape \\n");
-	ROUNDTRIP("\xc0\xaf\xe0\x80\xaf\xed\xa0\x80\xf4\x90\x80\x80\xff\xe2\x82");
+	ROUNDTRIP("\xc0\xaf\xe0\x80\xaf\xed\xa0\x80"
+	    "\xf4\x90\x80\x80\xff\xe2\x82");
 	ROUNDTRIP("\xf0\x9f\x98\x80 \xe6\x97\xa5\xe6\x9c\xac \xd7\xa9\xd7\x9c");
 	ROUNDTRIP("\xf3\xa0\x80\x81 tag char, \xe2\x80\x8b zero width");
 	/* Longer than one reservation of jsonw_body. */
@@ -390,6 +459,8 @@ unit_suite(void)
 	tcase_add_test(tc, test_buffer);
 	tcase_add_test(tc, test_escape_core);
 	tcase_add_test(tc, test_frozen);
+	tcase_add_test(tc, test_node);
+	tcase_add_test(tc, test_file);
 	tcase_add_test(tc, test_roundtrip);
 	suite_add_tcase(s, tc);
 	return s;

@@ -65,9 +65,9 @@ START_TEST(access_escaping)
 
 	j = format_and_parse(&r, buf, sizeof(buf));
 	ck_assert_ptr_nonnull(j);
-	/* Invalid UTF-8 is escaped byte by byte; valid UTF-8 kept. */
+	/* Invalid UTF-8 becomes U+FFFD (jsonw); valid UTF-8 is kept. */
 	ck_assert_str_eq(json_string_value(json_object_get(j, "path")),
-	    "/a\"b\\c\n\x01\xc3\xbf");
+	    "/a\"b\\c\n\x01\xef\xbf\xbd");
 	ck_assert_str_eq(json_string_value(json_object_get(j, "user")),
 	    "caf\xc3\xa9");
 	json_decref(j);
@@ -206,6 +206,91 @@ START_TEST(message_cut)
 }
 END_TEST
 
+/* A JSON diagnostics line: its members, and hostile text kept in one line. */
+START_TEST(error_json_format)
+{
+	char		 buf[8192];
+	json_error_t	 jerr;
+	json_t		*j;
+	size_t		 n;
+
+	log_set_procname("worker 1");
+	n = log_error_format(LOG_LVL_WARNING, "bad \"x\"\n{\"level\":1}\xff",
+	    "2026-01-01T00:00:00.000000Z", buf, sizeof(buf));
+	ck_assert_int_eq(buf[n - 1], '\n');
+	ck_assert_ptr_eq(strchr(buf, '\n'), buf + n - 1);
+	j = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &jerr);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_uint_eq(json_object_size(j), 5);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "time")),
+	    "2026-01-01T00:00:00.000000Z");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "level")),
+	    "warning");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "process")),
+	    "worker 1");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "pid")),
+	    getpid());
+	ck_assert_str_eq(json_string_value(json_object_get(j, "message")),
+	    "bad \"x\"\n{\"level\":1}\xef\xbf\xbd");
+	json_decref(j);
+	/* No clock: "time":null; a small buffer is never overrun. */
+	n = log_error_format(LOG_LVL_ERROR, "m", NULL, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(strstr(buf,
+	    "{\"time\":null,\"level\":\"error\""));
+	n = log_error_format(LOG_LVL_ERROR, "message", NULL, buf, 20);
+	ck_assert_uint_lt(n, 20);
+	ck_assert_int_eq(buf[n], '\0');
+	log_set_procname("bulwarkd");
+}
+END_TEST
+
+static void
+log_hostile_message(void)
+{
+	log_set_format(LOG_FMT_JSON);
+	log_warnx("user %s refused", "a\nbulwarkd[1] master: error: forged");
+	log_debug("below the level: not written");
+	log_set_format(LOG_FMT_PLAIN);
+	log_notice("plain again");
+}
+
+/* log_set_format(JSON) turns every diagnostics line into one JSON object. */
+START_TEST(error_json_lines)
+{
+	char		 buf[4096], *nl;
+	json_error_t	 jerr;
+	json_t		*j;
+	size_t		 n;
+
+	n = capture_stderr(log_hostile_message, buf, sizeof(buf));
+	nl = strchr(buf, '\n');
+	ck_assert_ptr_nonnull(nl);
+	j = json_loadb(buf, (size_t)(nl - buf), 0, &jerr);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "message")),
+	    "user a\nbulwarkd[1] master: error: forged refused");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "level")),
+	    "warning");
+	json_decref(j);
+	/* The second line is the plain one; nothing else was written. */
+	ck_assert_ptr_nonnull(strstr(nl + 1, ": notice: plain again\n"));
+	ck_assert_ptr_eq(strchr(nl + 1, '\n'), buf + n - 1);
+	ck_assert_ptr_null(strstr(buf, "below the level"));
+}
+END_TEST
+
+START_TEST(formats)
+{
+	enum log_format	 f;
+
+	ck_assert_int_eq(log_format_parse("json", &f), 0);
+	ck_assert_int_eq(f, LOG_FMT_JSON);
+	ck_assert_int_eq(log_format_parse("plain", &f), 0);
+	ck_assert_int_eq(f, LOG_FMT_PLAIN);
+	ck_assert_int_eq(log_format_parse("JSON", &f), -1);
+}
+END_TEST
+
 START_TEST(levels)
 {
 	enum log_level	 l;
@@ -232,6 +317,9 @@ unit_suite(void)
 	tcase_add_test(tc, access_file_reopen);
 	tcase_add_test(tc, access_numbers);
 	tcase_add_test(tc, message_cut);
+	tcase_add_test(tc, error_json_format);
+	tcase_add_test(tc, error_json_lines);
+	tcase_add_test(tc, formats);
 	tcase_add_test(tc, levels);
 	suite_add_tcase(s, tc);
 	return s;

@@ -459,7 +459,7 @@ START_TEST(test_strings)
 	    "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid AS g, "
 	    "'192.168.0.1/24'::inet AS n, 42::oid AS o, '(1,2)'::point AS p, "
 	    "'' AS e", RESULT_OBJECT,
-	    "{\"s\":\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f\x7f\","
+	    "{\"s\":\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f\\u007f\","
 	    "\"u\":\"\xc3\xa9\xf0\x9f\x98\x80\",\"b\":\"\\\\x00ff\","
 	    "\"c\":\"ab  \",\"i\":\"1 day\",\"d\":\"2024-01-02\","
 	    "\"g\":\"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11\","

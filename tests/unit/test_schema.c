@@ -332,6 +332,10 @@ START_TEST(load_errors)
 	    SCHEMA_STANDARD, 1, 23, "\"$id\"");
 	load_error("{\"unevaluatedProperties\": false}", SCHEMA_STANDARD, 1,
 	    2, "unsupported");
+	/* Excerpts of schema text in messages are escaped by jsonw and cut. */
+	load_error("{\"a\\n\\u2028\\u0085\\\"0123456789012345678901234567890123"
+	    "456789\": 1}", SCHEMA_STANDARD, 1, 2, "unsupported schema keyword "
+	    "\"a\\n\\u2028\\u0085\\\"01234567890123456789012345678901...\"");
 	load_error("{\"format\": \"hostname\"}", SCHEMA_STANDARD, 1, 12,
 	    "unsupported format");
 	load_error("{\"format\": 5}", SCHEMA_STANDARD, 1, 12,
@@ -540,20 +544,49 @@ START_TEST(body_mode)
 	verdicts("{\"properties\": {\"a\": {}}, \"additionalProperties\": "
 	    "{\"type\": \"integer\"}}", SCHEMA_BODY, L("{\"a\": \"s\", \"b\": 1}"),
 	    L("{\"b\": \"s\"}"));
-	/* Next to a combinator, additionalProperties must be stated. */
-	load_error("{\"properties\": {\"a\": {}},\n \"allOf\": [{\"required\": "
-	    "[\"a\"]}]}", SCHEMA_BODY, 1, 1, "next to allOf");
+	/*
+	 * Next to a combinator whose member declares properties or
+	 * patternProperties (or a $ref with siblings whose target does),
+	 * additionalProperties must be stated.
+	 */
+	load_error("{\"properties\": {\"a\": {}},\n \"allOf\": [{\"properties\": "
+	    "{\"a\": {\"type\": \"integer\"}}}]}", SCHEMA_BODY, 1, 1,
+	    "next to allOf");
 	load_error("{\"properties\": {\"n\": {\"anyOf\": [{\"type\": "
-	    "\"string\"}]}}}", SCHEMA_BODY, 1, 22, "next to anyOf");
-	load_error("{\"$defs\": {\"x\": {}}, \"$ref\": \"#/$defs/x\", "
+	    "\"string\"}, {\"patternProperties\": {\"^x\": {}}}]}}}",
+	    SCHEMA_BODY, 1, 22, "next to anyOf");
+	load_error("{\"$defs\": {\"x\": {\"properties\": {\"a\": {}}}}, \"$ref\": "
+	    "\"#/$defs/x\", \"minProperties\": 1}", SCHEMA_BODY, 1, 1,
+	    "next to $ref");
+	load_error("{\"$defs\": {\"x\": {\"$ref\": \"#/$defs/y\"}, \"y\": "
+	    "{\"properties\": {\"a\": {}}}}, \"$ref\": \"#/$defs/x\", "
 	    "\"minProperties\": 1}", SCHEMA_BODY, 1, 1, "next to $ref");
-	load_error("{\"not\": {\"type\": \"null\"}}", SCHEMA_BODY, 1, 1,
+	load_error("{\"not\": {\"properties\": {\"a\": {}}}}", SCHEMA_BODY, 1, 1,
 	    "next to not");
-	load_error("{\"if\": true, \"then\": true}", SCHEMA_BODY, 1, 1,
-	    "next to if");
-	load_error("{\"dependentSchemas\": {\"a\": {}}}", SCHEMA_BODY, 1, 1,
-	    "next to dependentSchemas");
-	load_error("{\"oneOf\": [true]}", SCHEMA_BODY, 1, 1, "next to oneOf");
+	load_error("{\"if\": true, \"then\": {\"properties\": {}}}", SCHEMA_BODY,
+	    1, 1, "next to then");
+	load_error("{\"dependentSchemas\": {\"a\": {\"properties\": {\"b\": "
+	    "{}}}}}", SCHEMA_BODY, 1, 1, "next to dependentSchemas");
+	load_error("{\"oneOf\": [true, {\"properties\": {}}]}", SCHEMA_BODY, 1, 1,
+	    "next to oneOf");
+	/* Members that declare neither need nothing (SPEC 6, issue 11). */
+	verdicts("{\"type\": \"object\", \"properties\": {\"v\": {\"anyOf\": "
+	    "[{\"type\": \"string\"}, {\"type\": \"integer\", \"minimum\": "
+	    "10}]}}}", SCHEMA_BODY, L("{\"v\": \"s\"}", "{\"v\": 10}", "{}"),
+	    L("{\"v\": 9}", "{\"v\": 1.5}", "{\"v\": null}",
+	    "{\"v\": \"s\", \"w\": 1}"));
+	verdicts("{\"properties\": {\"a\": {}}, \"allOf\": [{\"required\": "
+	    "[\"a\"]}]}", SCHEMA_BODY, L("{\"a\": 1}"),
+	    L("{}", "{\"a\": 1, \"b\": 2}"));
+	verdicts("{\"not\": {\"type\": \"null\"}}", SCHEMA_BODY, L("1"),
+	    L("null"));
+	verdicts("{\"if\": true, \"then\": true}", SCHEMA_BODY, L("1"), NULL);
+	verdicts("{\"dependentSchemas\": {\"a\": {\"required\": [\"b\"]}}}",
+	    SCHEMA_BODY, L("{\"a\": 1, \"b\": 2}", "{}"), L("{\"a\": 1}"));
+	verdicts("{\"oneOf\": [true]}", SCHEMA_BODY, L("1"), NULL);
+	verdicts("{\"$defs\": {\"x\": {\"type\": \"object\"}}, \"$ref\": "
+	    "\"#/$defs/x\", \"minProperties\": 1}", SCHEMA_BODY,
+	    L("{\"a\": 1}"), L("{}", "[1]"));
 	/* ... and then direct members are not closed implicitly. */
 	verdicts("{\"additionalProperties\": false, \"properties\": {\"a\": {},"
 	    " \"b\": {}}, \"allOf\": [{\"properties\": {\"a\": {\"type\": "

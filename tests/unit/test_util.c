@@ -190,6 +190,83 @@ START_TEST(utf8)
 }
 END_TEST
 
+/* Standard base64 (PHC): the other alphabet, the same strictness. */
+START_TEST(b64_standard)
+{
+	unsigned char	 in[3] = { 0xfb, 0xff, 0xbf }, out[8];
+	char		 enc[8];
+	size_t		 n;
+
+	ck_assert_uint_eq(bw_b64_encode(in, 3, enc), 4);
+	ck_assert_str_eq(enc, "+/+/");
+	ck_assert_uint_eq(bw_b64url_encode(in, 3, enc), 4);
+	ck_assert_str_eq(enc, "-_-_");
+	ck_assert_int_eq(bw_b64_decode("+/+/", 4, out, sizeof(out), &n), 0);
+	ck_assert_uint_eq(n, 3);
+	ck_assert(memcmp(out, in, 3) == 0);
+	ck_assert_int_eq(bw_b64_decode("-_-_", 4, out, sizeof(out), &n), -1);
+	ck_assert_int_eq(bw_b64url_decode("+/+/", 4, out, sizeof(out), &n),
+	    -1);
+	ck_assert_int_eq(bw_b64_decode("+/w", 3, out, sizeof(out), &n), 0);
+	ck_assert_uint_eq(n, 2);
+	/* Stray bits, padding, a length of 1 mod 4, a short buffer. */
+	ck_assert_int_eq(bw_b64_decode("+/+/", 4, out, 2, &n), -1);
+	ck_assert_int_eq(bw_b64_decode("+/", 2, out, sizeof(out), &n), -1);
+	ck_assert_int_eq(bw_b64_decode("+w==", 4, out, sizeof(out), &n), -1);
+	ck_assert_int_eq(bw_b64_decode("+w+w+", 5, out, sizeof(out), &n), -1);
+	ck_assert_int_eq(bw_b64_decode("+w", 2, out, sizeof(out), &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(out[0], 0xfb);
+}
+END_TEST
+
+START_TEST(char_classes)
+{
+	int	 c, v;
+
+	for (c = 0; c < 256; c++) {
+		ck_assert(bw_is_digit(c) == (c >= '0' && c <= '9'));
+		ck_assert(bw_is_alpha(c) == ((c | 0x20) >= 'a' &&
+		    (c | 0x20) <= 'z'));
+		ck_assert(bw_is_alnum(c) == (bw_is_digit(c) || bw_is_alpha(c)));
+		ck_assert(bw_is_space(c) == (strchr(" \t\n\r\f\v", c) != NULL &&
+		    c != 0));
+		ck_assert_int_eq(bw_to_lower(c), c >= 'A' && c <= 'Z' ?
+		    c + 32 : c);
+		v = bw_hex_value(c);
+		if (bw_is_digit(c))
+			ck_assert_int_eq(v, c - '0');
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			ck_assert_int_eq(v, (c | 0x20) - 'a' + 10);
+		else
+			ck_assert_int_eq(v, -1);
+		ck_assert(bw_is_hex(c) == (v >= 0));
+	}
+}
+END_TEST
+
+START_TEST(utf8_seq_scan)
+{
+	uint32_t	 cp;
+
+	ck_assert_uint_eq(bw_utf8_seq((const unsigned char *)"a", 1, &cp), 1);
+	ck_assert_uint_eq(cp, 'a');
+	ck_assert_uint_eq(bw_utf8_seq((const unsigned char *)"\xc3\xa9", 2,
+	    &cp), 2);
+	ck_assert_uint_eq(cp, 0xe9);
+	ck_assert_uint_eq(bw_utf8_seq((const unsigned char *)"\xf4\x8f\xbf"
+	    "\xbf", 4, &cp), 4);
+	ck_assert_uint_eq(cp, 0x10ffff);
+	ck_assert_uint_eq(bw_utf8_seq((const unsigned char *)"\xc3\xa9", 1,
+	    &cp), 0);
+	ck_assert_uint_eq(bw_utf8_seq((const unsigned char *)"\xed\xa0\x80", 3,
+	    &cp), 0);
+	ck_assert_uint_eq(bw_utf8_scan("ab\xc3\xa9\xff", 5), 4);
+	ck_assert_uint_eq(bw_utf8_scan("ab\xe2\x82", 4), 2);
+	ck_assert_uint_eq(bw_utf8_scan("ab", 2), 2);
+}
+END_TEST
+
 START_TEST(ct_and_wipe)
 {
 	char	 a[8] = "secret!", b[8] = "secret!", c[8] = "secreT!";
@@ -321,6 +398,9 @@ unit_suite(void)
 	tcase_add_test(tc, b64url_strict);
 	tcase_add_test(tc, hex);
 	tcase_add_test(tc, utf8);
+	tcase_add_test(tc, b64_standard);
+	tcase_add_test(tc, char_classes);
+	tcase_add_test(tc, utf8_seq_scan);
 	tcase_add_test(tc, ct_and_wipe);
 	tcase_add_test(tc, random_bytes);
 	tcase_add_test(tc, time_helpers);
