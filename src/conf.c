@@ -35,6 +35,7 @@
 
 #include "conf.h"
 #include "conf_int.h"
+#include "jsonw.h"
 #include "node.h"
 #include "secret.h"
 #include "util.h"
@@ -130,20 +131,9 @@ conf_reposition(struct node *n, int line, int col)
 }
 
 /*
- * Small syntax helpers (ASCII only, independent of the locale).
+ * Small syntax helpers (ASCII only, independent of the locale; the
+ * character classes are util's).
  */
-bool
-conf_isalpha(int ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
-}
-
-bool
-conf_isdigit(int ch)
-{
-	return ch >= '0' && ch <= '9';
-}
-
 /* ^[a-z][a-z0-9_]*$ with at most max characters after the first. */
 bool
 conf_ident(const char *s, size_t max)
@@ -154,7 +144,7 @@ conf_ident(const char *s, size_t max)
 		return false;
 	for (i = 1; s[i] != '\0'; i++)
 		if (i > max || !((s[i] >= 'a' && s[i] <= 'z') ||
-		    conf_isdigit(s[i]) || s[i] == '_'))
+		    bw_is_digit(s[i]) || s[i] == '_'))
 			return false;
 	return true;
 }
@@ -685,46 +675,7 @@ conf_rate_dump(FILE *fp, const struct conf_rate *r)
 void
 conf_dump_str(FILE *fp, const char *s)
 {
-	const unsigned char	*p = (const unsigned char *)s;
-	uint32_t		 cp;
-
-	fputc('"', fp);
-	while (*p != '\0') {
-		if (*p == '"' || *p == '\\') {
-			fprintf(fp, "\\%c", *p++);
-		} else if (*p == '\n') {
-			fputs("\\n", fp);
-			p++;
-		} else if (*p == '\t') {
-			fputs("\\t", fp);
-			p++;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			fprintf(fp, "\\x%02x", *p++);
-		} else if (*p < 0x80) {
-			fputc(*p++, fp);
-		} else {
-			/* Well-formed UTF-8 (checked by the reader). */
-			if ((*p & 0xe0) == 0xc0)
-				cp = ((uint32_t)(p[0] & 0x1f) << 6) |
-				    (p[1] & 0x3f);
-			else if ((*p & 0xf0) == 0xe0)
-				cp = ((uint32_t)(p[0] & 0x0f) << 12) |
-				    ((uint32_t)(p[1] & 0x3f) << 6) |
-				    (p[2] & 0x3f);
-			else
-				cp = 0x10000;
-			if (cp < 0xa0 || cp == 0x2028 || cp == 0x2029 ||
-			    cp == 0xfeff) {
-				fprintf(fp, "\\u%04x", cp);
-				p += cp < 0x800 ? 2 : 3;
-			} else {
-				do
-					fputc(*p++, fp);
-				while ((*p & 0xc0) == 0x80);
-			}
-		}
-	}
-	fputc('"', fp);
+	(void)jsonw_str_file(fp, s, strlen(s), SIZE_MAX);
 }
 
 /* A plain scalar that reads back the same in flow context. */
@@ -737,11 +688,11 @@ conf_plain_safe(const struct node *n)
 		return false;
 	if (yaml_is_null(n) || !yaml_is_string(n))
 		return true;
-	if (!(conf_isdigit(n->text[0]) || (n->text[0] == '-' &&
-	    conf_isdigit(n->text[1]))))
+	if (!(bw_is_digit(n->text[0]) || (n->text[0] == '-' &&
+	    bw_is_digit(n->text[1]))))
 		return false;
 	for (i = 0; i < n->len; i++)
-		if (!conf_isalpha(n->text[i]) && !conf_isdigit(n->text[i]) &&
+		if (!bw_is_alpha(n->text[i]) && !bw_is_digit(n->text[i]) &&
 		    strchr(".+-", n->text[i]) == NULL)
 			return false;
 	return true;

@@ -35,22 +35,16 @@
 static bool
 conf_istchar(int ch)
 {
-	return conf_isalpha(ch) || conf_isdigit(ch) ||
+	return bw_is_alpha(ch) || bw_is_digit(ch) ||
 	    (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
-}
-
-static int
-conf_lower(int ch)
-{
-	return ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch;
 }
 
 bool
 conf_strcaseeq(const char *a, const char *b)
 {
 	for (; *a != '\0' && *b != '\0'; a++, b++)
-		if (conf_lower((unsigned char)*a) !=
-		    conf_lower((unsigned char)*b))
+		if (bw_to_lower((unsigned char)*a) !=
+		    bw_to_lower((unsigned char)*b))
 			return false;
 	return *a == *b;
 }
@@ -70,7 +64,7 @@ conf_hostname(const char *s)
 			lab = 0;
 			continue;
 		}
-		if (!conf_isalpha(s[i]) && !conf_isdigit(s[i]) && s[i] != '-')
+		if (!bw_is_alpha(s[i]) && !bw_is_digit(s[i]) && s[i] != '-')
 			return false;
 		if (lab == 0 && s[i] == '-')
 			return false;
@@ -268,7 +262,7 @@ conf_check_username(struct conf_ctx *c, const struct node *n, const char *s)
 
 	for (i = 0; s[i] != '\0'; i++) {
 		if (i >= 32 || !((s[i] >= 'a' && s[i] <= 'z') ||
-		    conf_isdigit(s[i]) || s[i] == '_' ||
+		    bw_is_digit(s[i]) || s[i] == '_' ||
 		    (i > 0 && s[i] == '-'))) {
 			conf_err(c, n, "invalid user or group name");
 			return -1;
@@ -350,7 +344,7 @@ conf_check_instance(struct conf_ctx *c, const struct node *n, const char *s)
 	size_t	i;
 
 	for (i = 0; s[i] != '\0'; i++) {
-		if (i >= 64 || !(conf_isalpha(s[i]) || conf_isdigit(s[i]) ||
+		if (i >= 64 || !(bw_is_alpha(s[i]) || bw_is_digit(s[i]) ||
 		    strchr("._-", s[i]) != NULL)) {
 			conf_err(c, n, "invalid instance id "
 			    "(^[A-Za-z0-9._-]{1,64}$)");
@@ -386,11 +380,9 @@ conf_pchar(const char *s, size_t i)
 	unsigned char	ch = (unsigned char)s[i];
 
 	if (ch == '%')
-		return (conf_isdigit(s[i + 1]) || strchr("abcdefABCDEF",
-		    s[i + 1]) != NULL) && s[i + 1] != '\0' &&
-		    (conf_isdigit(s[i + 2]) || strchr("abcdefABCDEF",
-		    s[i + 2]) != NULL) && s[i + 2] != '\0';
-	return conf_isalpha(ch) || conf_isdigit(ch) ||
+		return bw_is_hex((unsigned char)s[i + 1]) &&
+		    bw_is_hex((unsigned char)s[i + 2]);
+	return bw_is_alpha(ch) || bw_is_digit(ch) ||
 	    (ch != '\0' && strchr("-._~!$&'()*+,;=:@", ch) != NULL);
 }
 
@@ -599,10 +591,10 @@ conf_schema_name(const char *s, size_t len)
 	size_t	i;
 
 	if (len == 0 || len > 64 || strlen(s) != len ||
-	    !(conf_isalpha(s[0]) || s[0] == '_'))
+	    !(bw_is_alpha(s[0]) || s[0] == '_'))
 		return false;
 	for (i = 1; i < len; i++)
-		if (!conf_isalpha(s[i]) && !conf_isdigit(s[i]) &&
+		if (!bw_is_alpha(s[i]) && !bw_is_digit(s[i]) &&
 		    strchr("_.-", s[i]) == NULL)
 			return false;
 	return true;

@@ -194,8 +194,6 @@ size_t		 conf_path_key(struct conf_ctx *, const char *);
 void		 conf_path_pop(struct conf_ctx *, size_t);
 const char	*conf_a(const struct node *);
 const char	*conf_ex(const char *, char *, size_t);
-bool		 conf_isalpha(int);
-bool		 conf_isdigit(int);
 bool		 conf_ident(const char *, size_t);
 const char	*conf_str(struct conf_ctx *, const struct node *, size_t);
 int		 conf_duration(struct conf_ctx *, const struct node *,

@@ -1171,8 +1171,8 @@ conf_at_parse(struct conf_ctx *c, const struct node *n, void *base)
 
 	if ((s = conf_str(c, n, 5)) == NULL)
 		return;
-	if (strlen(s) != 5 || !conf_isdigit(s[0]) || !conf_isdigit(s[1]) ||
-	    s[2] != ':' || !conf_isdigit(s[3]) || !conf_isdigit(s[4]) ||
+	if (strlen(s) != 5 || !bw_is_digit(s[0]) || !bw_is_digit(s[1]) ||
+	    s[2] != ':' || !bw_is_digit(s[3]) || !bw_is_digit(s[4]) ||
 	    (s[0] - '0') * 10 + (s[1] - '0') > 23 || s[3] > '5') {
 		conf_err(c, n, "expected \"HH:MM\" (UTC, 00:00 to 23:59)");
 		return;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "http_parse.h"
+#include "util.h"
 
 #define C_TCHAR		0x01	/* token */
 #define C_FVCHAR	0x02	/* VCHAR obs-text SP HTAB */
@@ -117,14 +118,6 @@ http_more(struct http_cur *c)
 	return STEP_MORE;
 }
 
-static int
-http_lower(int ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch + ('a' - 'A');
-	return ch;
-}
-
 static bool
 http_ieq(const char *a, size_t alen, const char *b, size_t blen)
 {
@@ -133,24 +126,13 @@ http_ieq(const char *a, size_t alen, const char *b, size_t blen)
 	if (alen != blen)
 		return false;
 	for (i = 0; i < alen; i++)
-		if (http_lower((unsigned char)a[i]) !=
-		    http_lower((unsigned char)b[i]))
+		if (bw_to_lower((unsigned char)a[i]) !=
+		    bw_to_lower((unsigned char)b[i]))
 			return false;
 	return true;
 }
 
 #define HTTP_IEQ_LIT(p, n, lit) http_ieq((p), (n), (lit), sizeof(lit) - 1)
-
-static int
-http_hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	ch = http_lower(ch);
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
 
 /* Every '%' in p[0..n) starts a complete %HH escape. */
 static bool
@@ -178,7 +160,7 @@ http_dot_segment(const char *p, size_t n)
 		if (p[i] == '.')
 			i++;
 		else if (n - i >= 3 && p[i] == '%' && p[i + 1] == '2' &&
-		    http_lower((unsigned char)p[i + 2]) == 'e')
+		    bw_to_lower((unsigned char)p[i + 2]) == 'e')
 			i += 3;
 		else
 			return false;
@@ -789,7 +771,7 @@ http_chunk_size(struct http_chunked *ch, char b)
 {
 	int	 v;
 
-	if ((v = http_hexval((unsigned char)b)) >= 0) {
+	if ((v = bw_hex_value((unsigned char)b)) >= 0) {
 		if (++ch->count > HTTP_CHUNK_SIZE_DIGITS)
 			return http_chunk_fail(ch, 400);
 		ch->size = ch->size << 4 | (uint64_t)v;

@@ -287,6 +287,7 @@ run_serve(const struct options *o)
 {
 	struct conf	*conf;
 	enum log_level	 level;
+	enum log_format	 format;
 	int		 rv;
 
 	if ((conf = load_checked(o->config)) == NULL)
@@ -294,6 +295,8 @@ run_serve(const struct options *o)
 	if (!o->have_level && log_level_parse(conf->logging.level,
 	    &level) == 0)
 		log_set_level(level);
+	if (log_format_parse(conf->logging.format, &format) == 0)
+		log_set_format(format);
 	/* Opened before the workers fork and drop their privileges. */
 	if (log_access_open(conf->logging.access) == -1) {
 		fprintf(stderr, "%s: cannot open access log %s\n", o->config,

@@ -134,23 +134,11 @@ static int	sqltext_param_index(struct sqltext_lex *,
 		    const struct sqltext_ph *, size_t *);
 static int	sqltext_copy(struct sqltext_lex *, const char *, size_t);
 
-static bool
-sqltext_is_space(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-	    c == '\v';
-}
-
-static bool
-sqltext_is_digit(unsigned char c)
-{
-	return c >= '0' && c <= '9';
-}
-
+/* A letter or '_': where an identifier may start (ASCII part). */
 static bool
 sqltext_is_alpha(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+	return bw_is_alpha(c) || c == '_';
 }
 
 /* PostgreSQL's ident_start and dolq_start. */
@@ -164,7 +152,7 @@ sqltext_ident_start(unsigned char c)
 static bool
 sqltext_dolq_cont(unsigned char c)
 {
-	return sqltext_ident_start(c) || sqltext_is_digit(c);
+	return sqltext_ident_start(c) || bw_is_digit(c);
 }
 
 static bool
@@ -176,7 +164,7 @@ sqltext_ident_cont(unsigned char c)
 static bool
 sqltext_name_cont(unsigned char c)
 {
-	return sqltext_is_alpha(c) || sqltext_is_digit(c);
+	return sqltext_is_alpha(c) || bw_is_digit(c);
 }
 
 static bool
@@ -324,7 +312,7 @@ sqltext_step(struct sqltext_lex *l)
 	unsigned char	 c = sqltext_at(l, l->pos);
 	unsigned char	 n = sqltext_at(l, l->pos + 1);
 
-	if (sqltext_is_space(c)) {
+	if (bw_is_space(c)) {
 		l->pos++;
 		return 0;
 	}
@@ -378,7 +366,7 @@ sqltext_step(struct sqltext_lex *l)
 	}
 	if (sqltext_ident_start(c))
 		return sqltext_ident(l);
-	if (sqltext_is_digit(c)) {
+	if (bw_is_digit(c)) {
 		sqltext_number(l);
 		return 0;
 	}
@@ -514,8 +502,8 @@ sqltext_dollar(struct sqltext_lex *l)
 	const char	*close;
 	unsigned char	 c = sqltext_at(l, q);
 
-	if (sqltext_is_digit(c)) {
-		while (q < l->len && sqltext_is_digit(sqltext_at(l, q)) &&
+	if (bw_is_digit(c)) {
+		while (q < l->len && bw_is_digit(sqltext_at(l, q)) &&
 		    q - start < 12)
 			q++;
 		return sqltext_fail(l, start, "positional parameter %.*s is "

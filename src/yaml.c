@@ -61,7 +61,6 @@ struct yaml_parse {
 
 static void	 yaml_offset_pos(const char *, size_t, size_t, int *, int *);
 static int	 yaml_col(const struct yaml_parse *, const yaml_mark_t *);
-static size_t	 yaml_utf8_check(const char *, size_t);
 static void	 yaml_scan_tokens(struct yaml_parse *);
 static int	 yaml_events(struct yaml_parse *, int *, int *);
 static int	 yaml_event(struct yaml_parse *, yaml_event_t *);
@@ -148,47 +147,6 @@ yaml_col(const struct yaml_parse *p, const yaml_mark_t *m)
 	return (int)m->column + 1 + (p->bom && m->line == 0);
 }
 
-/* Offset of the first ill-formed UTF-8 sequence, or len. */
-static size_t
-yaml_utf8_check(const char *buf, size_t len)
-{
-	const unsigned char	*s = (const unsigned char *)buf;
-	size_t			 i = 0, n, k;
-	uint32_t		 cp, min;
-
-	while (i < len) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if ((s[i] & 0xe0) == 0xc0) {
-			n = 1;
-			cp = s[i] & 0x1f;
-			min = 0x80;
-		} else if ((s[i] & 0xf0) == 0xe0) {
-			n = 2;
-			cp = s[i] & 0x0f;
-			min = 0x800;
-		} else if ((s[i] & 0xf8) == 0xf0) {
-			n = 3;
-			cp = s[i] & 0x07;
-			min = 0x10000;
-		} else
-			return i;
-		if (len - i <= n)
-			return i;
-		for (k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += n + 1;
-	}
-	return len;
-}
-
 struct node *
 yaml_load(const char *path, struct bw_diag *diag)
 {
@@ -250,7 +208,7 @@ yaml_load_buffer(const char *name, const char *buf, size_t len,
 		    YAML_MAX_SIZE);
 		return NULL;
 	}
-	if ((bad = yaml_utf8_check(buf, len)) != len) {
+	if ((bad = bw_utf8_scan(buf, len)) != len) {
 		yaml_offset_pos(buf, len, bad, &eline, &ecol);
 		bw_diag_add(diag, name, eline, ecol, "invalid UTF-8");
 		return NULL;
