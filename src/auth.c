@@ -78,6 +78,14 @@ enum auth_load_step {
 	LOAD_DONE,
 };
 
+/* A built-in endpoint: its route and handlers, whose arg this is. */
+struct auth_ep_route {
+	struct conf_route	 route;
+	struct http_route_ops	 ops;
+	struct auth		*a;
+	enum auth_ep_kind	 kind;
+};
+
 struct auth {
 	const struct conf	*conf;
 	const struct conf_auth	*ca;
@@ -99,7 +107,7 @@ struct auth {
 	struct db_pool		*listener;
 	struct password_pool	*pw;
 	bool			 ep_on;
-	struct conf_route	 ep_routes[AUTH_EP_COUNT];
+	struct auth_ep_route	 ep_routes[AUTH_EP_COUNT];
 	struct node		 ep_body;	/* marks a route with a body */
 };
 
@@ -602,8 +610,8 @@ auth_free(struct auth *a)
 	if (a->timer != NULL)
 		event_free(a->timer);
 	for (i = 0; i < AUTH_EP_COUNT; i++) {
-		free(a->ep_routes[i].name);
-		free(a->ep_routes[i].path);
+		free(a->ep_routes[i].route.name);
+		free(a->ep_routes[i].route.path);
 	}
 	auth_state_free(a->state);
 	auth_state_free(a->next);
@@ -1835,6 +1843,7 @@ auth_endpoints_add(struct auth *a, struct http_server *srv,
     struct password_pool *pw, const char **err)
 {
 	const struct auth_ep_def	*d;
+	struct auth_ep_route		*ep;
 	struct conf_route		*rt;
 	size_t				 i, plen;
 
@@ -1846,7 +1855,13 @@ auth_endpoints_add(struct auth *a, struct http_server *srv,
 	plen = strlen(a->ca->endpoints);	/* conf: no trailing '/' */
 	for (i = 0; i < AUTH_EP_COUNT; i++) {
 		d = &auth_ep_defs[i];
-		rt = &a->ep_routes[i];
+		ep = &a->ep_routes[i];
+		ep->a = a;
+		ep->kind = (enum auth_ep_kind)i;
+		ep->ops.prepare = auth_endpoint_prepare;
+		ep->ops.handle = auth_endpoint_handle;
+		ep->ops.arg = ep;
+		rt = &ep->route;
 		rt->name = bw_strdup(d->name);
 		rt->path = bw_malloc(plen + strlen(d->suffix) + 1);
 		memcpy(rt->path, a->ca->endpoints, plen);
@@ -1860,18 +1875,11 @@ auth_endpoints_add(struct auth *a, struct http_server *srv,
 		rt->status = 200;
 		rt->audit = 0;
 		rt->rate_limit = a->ca->endpoint_rate_limit;
-		if (http_server_add_route(srv, rt, err) == -1)
+		if (http_server_add_route(srv, rt, &ep->ops, err) == -1)
 			return -1;
 	}
 	a->ep_on = true;
 	return 0;
-}
-
-bool
-auth_endpoint(const struct auth *a, const struct conf_route *route)
-{
-	return a != NULL && a->ep_on && route >= &a->ep_routes[0] &&
-	    route < &a->ep_routes[AUTH_EP_COUNT];
 }
 
 /*
@@ -1882,14 +1890,14 @@ auth_endpoint(const struct auth *a, const struct conf_route *route)
 int
 auth_endpoint_prepare(struct http_request *r, void *arg)
 {
-	struct auth		*a = arg;
+	struct auth_ep_route	*ep = arg;
 	struct auth_ep		*e;
 
 	e = bw_calloc(1, sizeof(*e));
 	e->cutoff = INT64_MIN;
-	e->a = a;
+	e->a = ep->a;
 	e->r = r;
-	e->kind = (enum auth_ep_kind)(http_request_route(r) - a->ep_routes);
+	e->kind = ep->kind;
 	e->p = auth_principal_take(r);
 	http_request_set_ctx(r, e, auth_ep_free);
 	if ((e->kind == AUTH_EP_ME || e->kind == AUTH_EP_PASSWORD) &&

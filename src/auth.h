@@ -125,9 +125,9 @@ void		 auth_principal_free(struct auth_principal *);
  * the worker made before its sandbox (threads cannot be created after).
  * The admit hook treats them like any route (credentials always verified;
  * login, refresh and logout are public; me and password answer 401
- * themselves without a user).  auth_endpoint() tells a request's route
- * apart, so that the worker sends it to auth_endpoint_prepare() and
- * auth_endpoint_handle() instead of the route layer.
+ * themselves without a user).  Each route carries its own handlers
+ * (auth_endpoint_prepare and auth_endpoint_handle, with the endpoint as
+ * their arg).
  *
  * Threat model: the bodies carry passwords and refresh tokens.  They are
  * copied only into the request's state, wiped when it ends, and never
@@ -144,7 +144,6 @@ struct password_pool;
 
 int		 auth_endpoints_add(struct auth *, struct http_server *,
 		    struct password_pool *, const char **err);
-bool		 auth_endpoint(const struct auth *, const struct conf_route *);
 int		 auth_endpoint_prepare(struct http_request *, void *arg);
 void		 auth_endpoint_handle(struct http_request *, void *arg);
 

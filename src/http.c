@@ -92,6 +92,7 @@ struct http_request {
 	struct evbuffer		*out;		/* response body */
 	struct node		*json;
 	const struct conf_route	*route;
+	const struct http_route_ops *ops;	/* the route's handlers */
 	struct router_match	 match;
 	char			*pbuf;		/* decoded path parameters */
 	size_t			 pbufsz;
@@ -158,10 +159,6 @@ struct http_server {
 	size_t			 nconns;
 	struct http_request	*free_reqs;
 	size_t			 nfree_reqs;
-	http_handler_fn		 handler;
-	void			*handler_arg;
-	http_prepare_fn		 prepare;
-	void			*prepare_arg;
 	http_prepare_fn		 admit;
 	void			*admit_arg;
 	struct ratelimit	*rl;
@@ -507,6 +504,7 @@ http_request_get(struct http_server *srv, struct http_conn *c)
 	r->next_free = NULL;
 	r->json = NULL;
 	r->route = NULL;
+	r->ops = NULL;
 	r->user = NULL;
 	r->cancel = NULL;
 	r->cancel_arg = NULL;
@@ -843,36 +841,29 @@ http_conf_method(enum conf_method m)
 	}
 }
 
-static int
-http_router_build(struct http_server *srv, const char **err)
+int
+http_server_add_route(struct http_server *srv, const struct conf_route *route,
+    const struct http_route_ops *ops, const char **err)
 {
-	const struct conf	*conf = srv->conf;
-	size_t			 i;
-
-	if ((srv->router = router_new()) == NULL) {
-		*err = "cannot create the router";
+	if (router_add(srv->router, route->path, http_conf_method(route->method),
+	    route, ops) == -1) {
+		*err = router_error(srv->router);
 		return -1;
-	}
-	for (i = 0; i < conf->nroutes; i++) {
-		if (router_add(srv->router, conf->routes[i].path,
-		    http_conf_method(conf->routes[i].method),
-		    &conf->routes[i]) == -1) {
-			*err = router_error(srv->router);
-			return -1;
-		}
 	}
 	return 0;
 }
 
 int
-http_server_add_route(struct http_server *srv, const struct conf_route *route,
-    const char **err)
+http_server_add_routes(struct http_server *srv,
+    const struct http_route_ops *ops, const char **err)
 {
-	if (router_add(srv->router, route->path, http_conf_method(route->method),
-	    route) == -1) {
-		*err = router_error(srv->router);
-		return -1;
-	}
+	const struct conf	*conf = srv->conf;
+	size_t			 i;
+
+	for (i = 0; i < conf->nroutes; i++)
+		if (http_server_add_route(srv, &conf->routes[i], ops,
+		    err) == -1)
+			return -1;
 	return 0;
 }
 
@@ -883,7 +874,7 @@ http_server_add_route(struct http_server *srv, const struct conf_route *route,
  * the request itself and returns -1 when it refuses; 0 admits.  The rate
  * limit by ip is taken here; the admit hook (the auth layer) does the
  * credentials, the rate limit by user or key and the roles; the
- * parameters step is the router's decoding and the route layer's prepare
+ * parameters step is the router's decoding and the route's prepare
  * hook (coercion and schemas).
  */
 static int
@@ -901,7 +892,7 @@ http_request_admit(struct http_request *r)
 		http_respond_problem(r, PROBLEM_PARAMS);
 		return -1;
 	}
-	if (srv->prepare != NULL && srv->prepare(r, srv->prepare_arg) == -1)
+	if (r->ops->prepare != NULL && r->ops->prepare(r, r->ops->arg) == -1)
 		return -1;
 	return 0;
 }
@@ -1029,16 +1020,13 @@ static enum http_step
 http_request_handle(struct http_request *r)
 {
 	struct http_conn	*c = r->conn;
-	struct http_server	*srv = c->srv;
 	enum problem_code	 code;
 
 	if (r->has_body && r->route->body != NULL &&
 	    (code = http_body_json(r)) != PROBLEM_CODE_COUNT)
 		return http_fail(r, code);
 	c->state = CONN_HANDLER;
-	if (srv->handler == NULL)
-		return http_fail(r, PROBLEM_INTERNAL);
-	srv->handler(r, srv->handler_arg);
+	r->ops->handle(r, r->ops->arg);
 	return STEP_AGAIN;
 }
 
@@ -1077,6 +1065,7 @@ http_request_dispatch(struct http_request *r)
 		break;
 	}
 	r->route = r->match.route;
+	r->ops = r->match.ops;
 	if (http_request_admit(r) == -1)
 		return STEP_AGAIN;
 	return http_body_begin(r);
@@ -1630,7 +1619,8 @@ http_server_new(struct event_base *base, const struct conf *conf,
 		http_server_free(srv);
 		return NULL;
 	}
-	if (http_router_build(srv, err) == -1) {
+	if ((srv->router = router_new()) == NULL) {
+		*err = "cannot create the router";
 		http_server_free(srv);
 		return NULL;
 	}
@@ -1671,22 +1661,6 @@ http_server_free(struct http_server *srv)
 	ratelimit_free(srv->rl);
 	bw_wipe(srv->rnd, sizeof(srv->rnd));
 	free(srv);
-}
-
-void
-http_server_set_handler(struct http_server *srv, http_handler_fn fn,
-    void *arg)
-{
-	srv->handler = fn;
-	srv->handler_arg = arg;
-}
-
-void
-http_server_set_prepare(struct http_server *srv, http_prepare_fn fn,
-    void *arg)
-{
-	srv->prepare = fn;
-	srv->prepare_arg = arg;
 }
 
 void

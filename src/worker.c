@@ -47,6 +47,7 @@ struct worker {
 	struct db_pool		*pool;
 	struct auth		*auth;
 	struct password_pool	*pwpool;
+	struct http_route_ops	 api_ops;	/* the declared routes' */
 	struct event		*chan_ev;
 	struct event		*stop_ev;
 	struct event		*sigterm_ev;
@@ -66,33 +67,9 @@ worker_no_routes(struct http_request *r, void *arg)
 	http_respond_problem(r, PROBLEM_DB_UNAVAILABLE);
 }
 
-/*
- * Two route layers share the server's single prepare and handler hooks:
- * the declared routes (api) and the built-in endpoints of the auth layer,
- * which are not in conf->routes.  The admit hook (auth_admit) is the same
- * for both.  These two functions send a request to the layer that owns its
- * route, asking the auth layer, which knows its routes by address.
- */
-static int
-worker_prepare(struct http_request *r, void *arg)
-{
-	struct worker	*w = arg;
-
-	if (auth_endpoint(w->auth, http_request_route(r)))
-		return auth_endpoint_prepare(r, w->auth);
-	return api_prepare(r, w->args->api);
-}
-
-static void
-worker_handle(struct http_request *r, void *arg)
-{
-	struct worker	*w = arg;
-
-	if (auth_endpoint(w->auth, http_request_route(r)))
-		auth_endpoint_handle(r, w->auth);
-	else
-		api_handle(r, w->args->api);
-}
+static const struct http_route_ops worker_no_routes_ops = {
+	NULL, worker_no_routes, NULL,
+};
 
 /*
  * The argon2id threads of the built-in endpoints exist before the sandbox
@@ -255,13 +232,21 @@ worker_setup(struct worker *w)
 			log_errorx("worker %d: %s", a->id, err);
 			return -1;
 		}
+		w->api_ops.prepare = api_prepare;
+		w->api_ops.handle = api_handle;
+		w->api_ops.arg = a->api;
+		if (http_server_add_routes(w->http, &w->api_ops, &err) == -1) {
+			log_errorx("worker %d: %s", a->id, err);
+			return -1;
+		}
 		if (worker_endpoints(w) == -1)
 			return -1;
 		http_server_set_admit(w->http, auth_admit, w->auth);
-		http_server_set_prepare(w->http, worker_prepare, w);
-		http_server_set_handler(w->http, worker_handle, w);
-	} else
-		http_server_set_handler(w->http, worker_no_routes, w);
+	} else if (http_server_add_routes(w->http, &worker_no_routes_ops,
+	    &err) == -1) {
+		log_errorx("worker %d: %s", a->id, err);
+		return -1;
+	}
 	for (i = 0; i < a->nlisten_fds; i++) {
 		if (http_server_listen(w->http, a->listen_fds[i], &err) == -1) {
 			log_errorx("worker %d: %s", a->id, err);

@@ -188,6 +188,10 @@ test_prepare(struct http_request *r, void *arg)
 	return 0;
 }
 
+static const struct http_route_ops test_ops = {
+	test_prepare, test_handler, NULL,
+};
+
 static void
 cli_read(struct bufferevent *bev, void *arg)
 {
@@ -254,8 +258,7 @@ h_base(struct h *h)
 	event_add(h->tick, &tv);
 	h->srv = http_server_new(h->base, &conf, NULL, &err);
 	ck_assert_msg(h->srv != NULL, "%s", err ? err : "?");
-	http_server_set_handler(h->srv, test_handler, NULL);
-	http_server_set_prepare(h->srv, test_prepare, NULL);
+	ck_assert_int_eq(http_server_add_routes(h->srv, &test_ops, &err), 0);
 }
 
 /* A plaintext client whose peer address (as the server sees it) is peer. */
@@ -1350,7 +1353,7 @@ tls_pair(struct h *h, const char *sni)
 	event_add(h->tick, &tv);
 	h->srv = http_server_new(h->base, &conf, h->sctx, &err);
 	ck_assert_ptr_nonnull(h->srv);
-	http_server_set_handler(h->srv, test_handler, NULL);
+	ck_assert_int_eq(http_server_add_routes(h->srv, &test_ops, &err), 0);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0, sv), 0);
 	ck_assert_int_eq(http_server_adopt(h->srv, sv[0],
