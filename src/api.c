@@ -20,6 +20,7 @@
 #include "api.h"
 #include "auth.h"
 #include "authdb.h"
+#include "authep.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -268,7 +269,7 @@ api_load_route(struct api *api, struct api_route *rt,
 	int		 n;
 
 	rt->conf = r;
-	if ((ep = auth_endpoint_clash(api->conf, r)) != NULL)
+	if ((ep = authep_clash(api->conf, r)) != NULL)
 		bw_diag_add(diag, api->conf->file, r->pos.line, r->pos.col,
 		    "route %s: %s %s is the built-in endpoint %s",
 		    r->name, conf_method_name(r->method), r->path, ep);

@@ -53,6 +53,8 @@ struct auth;
 #define AUTH_RELOAD_MS		30000	/* revocation state re-read */
 #define AUTH_RETRY_MS		200	/* until the first load succeeds */
 #define AUTH_MAX_ROWS		(1u << 20)	/* rows per state list */
+#define AUTH_UUID_MAX		(AUTHDB_UUID_LEN + 1)
+#define AUTH_STMT_TIMEOUT	"5000"	/* statement_timeout of its SQL, ms */
 
 /* What a request's headers present (auth_credentials). */
 enum auth_cred {
@@ -118,34 +120,17 @@ struct auth_principal *auth_principal_take(struct http_request *);
 void		 auth_principal_free(struct auth_principal *);
 
 /*
- * The built-in endpoints of SPEC 8 under auth.endpoints (login, refresh,
- * logout, me, password).  They are routes of the auth layer, not of the
- * configuration: auth_endpoints_add() registers them with the server
- * (nothing when auth or endpoints is off) and sets the hashing pool, which
- * the worker made before its sandbox (threads cannot be created after).
- * The admit hook treats them like any route (credentials always verified;
- * login, refresh and logout are public; me and password answer 401
- * themselves without a user).  Each route carries its own handlers
- * (auth_endpoint_prepare and auth_endpoint_handle, with the endpoint as
- * their arg).
- *
- * Threat model: the bodies carry passwords and refresh tokens.  They are
- * copied only into the request's state, wiped when it ends, and never
- * logged; refresh tokens reach the database as SHA-256 digests only.  A
- * login for a user that does not exist runs the same steps (lockout
- * check, lookup, one argon2id verification of a dummy hash, failure
- * count) and gets byte for byte the same 401 as a wrong password.
+ * A revocation happened here (a logout, a password change, a revoked
+ * session): the verified-token cache is flushed and the state read again
+ * at once, or right after the reload in flight.
  */
-struct http_server;
-struct password_pool;
-
-#define AUTH_EP_MAX_BODY	4096	/* bytes of an endpoint's body */
-#define AUTH_PW_QUEUE		128	/* hashing jobs waiting per worker */
-
-int		 auth_endpoints_add(struct auth *, struct http_server *,
-		    struct password_pool *, const char **err);
-int		 auth_endpoint_prepare(struct http_request *, void *arg);
-void		 auth_endpoint_handle(struct http_request *, void *arg);
+void		 auth_revoked(struct auth *);
+/*
+ * The user's cut-off in the current snapshot, in whole seconds rounded up
+ * (auth_cutoff_s of tokens_valid_after); INT64_MIN when none is known.
+ */
+int64_t		 auth_user_cutoff(const struct auth *, const char *id);
+int64_t		 auth_cutoff_s(long long us);
 
 /*
  * The LISTEN connection of SPEC 8 (revocations within one second): every
@@ -174,13 +159,5 @@ const char	*auth_claim_value(const struct auth_principal *,
 		    const char *claim, char **owned);
 void		 auth_context(const struct auth_principal *, const char **id,
 		    const char **name, const char **roles, char **owned);
-
-/*
- * The built-in endpoint a declared route would take the place of (same
- * method and path under auth.endpoints), or NULL: such a configuration is
- * refused at load.
- */
-const char	*auth_endpoint_clash(const struct conf *,
-		    const struct conf_route *);
 
 #endif

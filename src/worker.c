@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "api.h"
 #include "auth.h"
+#include "authep.h"
 #include "db.h"
 #include "dbconf.h"
 #include "http.h"
@@ -46,6 +47,7 @@ struct worker {
 	struct http_server	*http;
 	struct db_pool		*pool;
 	struct auth		*auth;
+	struct authep		*authep;
 	struct password_pool	*pwpool;
 	struct http_route_ops	 api_ops;	/* the declared routes' */
 	struct event		*chan_ev;
@@ -83,11 +85,13 @@ worker_endpoints(struct worker *w)
 
 	if (ca != NULL && ca->endpoints != NULL && w->args->keys != NULL &&
 	    (w->pwpool = password_pool_new(w->base, ca, ca->pool_threads,
-	    AUTH_PW_QUEUE, &err)) == NULL) {
+	    AUTHEP_PW_QUEUE, &err)) == NULL) {
 		log_errorx("worker %d: %s", w->args->id, err);
 		return -1;
 	}
-	if (auth_endpoints_add(w->auth, w->http, w->pwpool, &err) == -1) {
+	w->authep = authep_new(w->auth, w->args->conf, w->args->keys,
+	    w->pwpool);
+	if (authep_add(w->authep, w->http, &err) == -1) {
 		log_errorx("worker %d: built-in endpoints: %s", w->args->id,
 		    err);
 		return -1;
@@ -302,6 +306,7 @@ worker_db_start(struct worker *w)
 	api_attach_pool(a->api, w->pool);
 	if (w->auth != NULL && w->pool != NULL && api_auth_first(a->api) != 0) {
 		auth_attach_pool(w->auth, w->pool, api_auth_first(a->api));
+		authep_attach_pool(w->authep, w->pool, api_auth_first(a->api));
 		if (auth_listen(w->auth, a->db->keys, a->db->vals,
 		    d->connect_timeout_ms, &err) == -1)
 			log_warnx("worker %d: %s", a->id, err);
@@ -312,6 +317,7 @@ static void
 worker_teardown(struct worker *w)
 {
 	http_server_free(w->http);
+	authep_free(w->authep);
 	auth_free(w->auth);
 	password_pool_free(w->pwpool);
 	if (w->pool != NULL) {
