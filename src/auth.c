@@ -15,7 +15,6 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "api.h"
 #include "auth.h"
 #include "authdb.h"
 #include "conf.h"
@@ -70,7 +69,7 @@ struct auth {
 	struct jwt_cache	*cache;
 	struct jwt_verifier	 ver;
 	struct db_pool		*pool;
-	size_t			 first_stmt;
+	size_t			 stmts[LOAD_DONE];	/* handles in pool */
 	struct event		*timer;
 	struct auth_state	*state;		/* NULL until loaded */
 	struct auth_state	*next;		/* being loaded */
@@ -454,20 +453,20 @@ auth_on_done(void *arg, enum db_outcome how, const char *sqlstate,
 
 static const struct db_req_ops auth_db_ops = { auth_on_row, auth_on_done };
 
+/* The statement of each load step. */
+static const enum authdb_stmt auth_load_stmts[LOAD_DONE] = {
+	AUTHDB_DENIED_LIST, AUTHDB_USER_CUTOFFS, AUTHDB_APIKEY_ACTIVE,
+};
+
 static void
 auth_load_step(struct auth *a)
 {
-	static const enum authdb_stmt stmts[] = {
-		AUTHDB_DENIED_LIST, AUTHDB_USER_CUTOFFS, AUTHDB_APIKEY_ACTIVE,
-	};
-	const char		*ctx[API_CTX_PARAMS] = {
-		"", "", "", "", "bulwark.auth", AUTH_STMT_TIMEOUT,
+	struct db_ctx		 ctx = {
+		.route = "bulwark.auth", .timeout = AUTH_STMT_TIMEOUT,
 	};
 	struct db_req_params	 rp = {
-		.stmt = a->first_stmt + stmts[a->step],
-		.ctx_stmt = API_STMT_CTX,
-		.nvalues = 0, .values = NULL, .lengths = NULL,
-		.nctx = API_CTX_PARAMS, .ctx_values = ctx,
+		.stmt = a->stmts[a->step],
+		.nvalues = 0, .values = NULL, .lengths = NULL, .ctx = &ctx,
 	};
 
 	a->row_error = false;
@@ -602,10 +601,11 @@ auth_free(struct auth *a)
 }
 
 void
-auth_attach_pool(struct auth *a, struct db_pool *pool, size_t first_stmt)
+auth_attach_pool(struct auth *a, struct db_pool *pool)
 {
+	size_t	 i;
+
 	a->pool = pool;
-	a->first_stmt = first_stmt;
 	if (pool == NULL) {
 		if (a->req != NULL)
 			db_abandon(a->req);
@@ -613,6 +613,9 @@ auth_attach_pool(struct auth *a, struct db_pool *pool, size_t first_stmt)
 		evtimer_del(a->timer);
 		return;
 	}
+	for (i = 0; i < LOAD_DONE; i++)
+		a->stmts[i] = db_pool_stmt_add(pool,
+		    &authdb_stmts[auth_load_stmts[i]]);
 	auth_tick(-1, 0, a);
 }
 

@@ -90,12 +90,11 @@ struct auth	*auth_new(struct event_base *, const struct conf *,
 		    const struct keys_set *, const char **err);
 void		 auth_free(struct auth *);
 /*
- * Starts loading (and periodically reloading) the revocation state through
- * pool, whose statement first_stmt is authdb_stmts[0] (api_auth_first());
- * a NULL pool stops it.
+ * Registers the statements it reads the revocation state with (the pool
+ * not started yet) and starts loading (and periodically reloading) it
+ * through pool; a NULL pool stops it.
  */
-void		 auth_attach_pool(struct auth *, struct db_pool *,
-		    size_t first_stmt);
+void		 auth_attach_pool(struct auth *, struct db_pool *);
 /* True once the revocation state has been loaded. */
 bool		 auth_ready(const struct auth *);
 /* The verified-token cache (stats for tests and metrics). */

@@ -24,7 +24,6 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 
-#include "api.h"
 #include "auth.h"
 #include "authdb.h"
 #include "authep.h"
@@ -56,13 +55,15 @@ struct authep_route {
 	enum authep_kind	 kind;
 };
 
+#define AUTHEP_NO_STMT		SIZE_MAX	/* not registered */
+
 struct authep {
 	struct auth		*auth;
 	const struct conf_auth	*ca;
 	const struct keys_set	*keys;
 	struct password_pool	*pw;
 	struct db_pool		*pool;
-	size_t			 first_stmt;	/* authdb_stmts[0] */
+	size_t			 stmts[AUTHDB_STMT_COUNT];	/* handles */
 	bool			 on;		/* routes registered */
 	struct authep_route	 routes[AUTHEP_COUNT];
 	struct node		 body;		/* marks a route with a body */
@@ -156,6 +157,15 @@ authep_clash(const struct conf *conf, const struct conf_route *r)
 			return authep_defs[i].name;
 	return NULL;
 }
+
+/* The statements the endpoints run, registered with the pool. */
+static const enum authdb_stmt authep_stmts_used[] = {
+	AUTHDB_LOCKOUT_QUERY, AUTHDB_LOGIN_LOOKUP, AUTHDB_LOGIN_FAILURE,
+	AUTHDB_LOGIN_SUCCESS, AUTHDB_FAMILY_CREATE, AUTHDB_USER_REHASH,
+	AUTHDB_USER_CHANGE_PASSWORD, AUTHDB_REFRESH_ROTATE,
+	AUTHDB_REFRESH_LOOKUP, AUTHDB_FAMILY_REVOKE, AUTHDB_LOGOUT,
+	AUTHDB_DENY_JTI,
+};
 
 static char	 authep_public[] = "public";
 static char	*authep_roles[] = { authep_public };
@@ -391,20 +401,20 @@ static int
 authep_sql(struct authep_req *e, enum authep_step step, enum authdb_stmt st,
     const char *const *values, int n)
 {
-	const char		*ctx[API_CTX_PARAMS] = {
-		"", "", "", http_request_id(e->r),
-		authep_defs[e->kind].name, AUTH_STMT_TIMEOUT,
+	struct db_ctx		 ctx = {
+		.request_id = http_request_id(e->r),
+		.route = authep_defs[e->kind].name,
+		.timeout = AUTH_STMT_TIMEOUT,
 	};
 	struct db_req_params	 rp = {
-		.stmt = e->ep->first_stmt + st,
-		.ctx_stmt = API_STMT_CTX,
-		.nvalues = n, .values = values, .lengths = NULL,
-		.nctx = API_CTX_PARAMS, .ctx_values = ctx,
+		.stmt = e->ep->stmts[st],
+		.nvalues = n, .values = values, .lengths = NULL, .ctx = &ctx,
 	};
 
 	e->step = step;
 	e->row = e->row_bad = false;
-	if (e->ep->pool == NULL || authdb_stmts[st].nparams != n ||
+	if (e->ep->pool == NULL || e->ep->stmts[st] == AUTHEP_NO_STMT ||
+	    authdb_stmts[st].nparams != n ||
 	    (e->dbreq = db_submit(e->ep->pool, &rp, &authep_db_ops, e)) ==
 	    NULL) {
 		http_respond_problem(e->r, PROBLEM_DB_UNAVAILABLE);
@@ -1074,9 +1084,16 @@ authep_add(struct authep *ep, struct http_server *srv, const char **err)
 }
 
 void
-authep_attach_pool(struct authep *ep, struct db_pool *pool,
-    size_t first_stmt)
+authep_attach_pool(struct authep *ep, struct db_pool *pool)
 {
+	size_t	 i;
+
 	ep->pool = pool;
-	ep->first_stmt = first_stmt;
+	for (i = 0; i < AUTHDB_STMT_COUNT; i++)
+		ep->stmts[i] = AUTHEP_NO_STMT;
+	if (pool == NULL || !ep->on)
+		return;
+	for (i = 0; i < BW_ARRAY_LEN(authep_stmts_used); i++)
+		ep->stmts[authep_stmts_used[i]] = db_pool_stmt_add(pool,
+		    &authdb_stmts[authep_stmts_used[i]]);
 }

@@ -44,11 +44,11 @@ void		 authep_free(struct authep *);
 int		 authep_add(struct authep *, struct http_server *,
 		    const char **err);
 /*
- * The worker's pool, whose statement first_stmt is authdb_stmts[0]; a
- * NULL pool makes requests that need the database answer 503.
+ * The worker's pool, not started yet, after authep_add(): the statements
+ * the endpoints run are registered with it.  Without a pool, requests that
+ * need the database answer 503.
  */
-void		 authep_attach_pool(struct authep *, struct db_pool *,
-		    size_t first_stmt);
+void		 authep_attach_pool(struct authep *, struct db_pool *);
 
 /*
  * The built-in endpoint a declared route would take the place of (same

@@ -32,6 +32,26 @@
 #include "util.h"
 
 #define DB_STMT_NAME_MAX	24
+#define DB_STMT_CTX		0	/* handles of the context statements */
+#define DB_STMT_CTX_RO		1
+
+/*
+ * The context statement of SPEC 7: transaction-local settings for the
+ * request's statement.  Values are bound, never interpolated.
+ */
+#define DB_CTX_SQL							\
+	"SELECT set_config('bulwark.user_id', $1, true), "		\
+	"set_config('bulwark.user_name', $2, true), "			\
+	"set_config('bulwark.roles', $3, true), "			\
+	"set_config('bulwark.request_id', $4, true), "			\
+	"set_config('bulwark.route', $5, true), "			\
+	"set_config('statement_timeout', $6, true)"
+
+static const struct db_stmt_def db_ctx_defs[] = {
+	[DB_STMT_CTX] = { DB_CTX_SQL, DB_CTX_PARAMS },
+	[DB_STMT_CTX_RO] = { DB_CTX_SQL ", "
+	    "set_config('transaction_read_only', 'on', true)", DB_CTX_PARAMS },
+};
 
 enum conn_state {
 	CONN_DOWN,
@@ -69,8 +89,7 @@ struct db_req {
 	int			 nvalues;
 	char			**values;
 	int			*lengths;
-	int			 nctx;
-	char			**ctx_values;
+	char			**ctx_values;	/* DB_CTX_PARAMS of them */
 	char			 sqlstate[6];
 	char			*message;
 	char			 cmd_tuples[24];
@@ -95,7 +114,10 @@ struct db_conn {
 struct db_pool {
 	struct event_base	*base;
 	struct db_pool_params	 p;
+	const struct db_stmt_def **stmts;	/* the registry */
 	char			**stmt_names;
+	size_t			 nstmts;
+	bool			 started;
 	struct db_conn		*conns;
 	struct db_req_list	 waitq;
 	size_t			 nwait;
@@ -142,6 +164,23 @@ copy_values(int n, const char * const *v, const int *lengths, int *lens_out)
 		p += len + 1;
 	}
 	return out;
+}
+
+/* The context statement's values in its parameter order. */
+static char **
+db_ctx_values(const struct db_ctx *ctx)
+{
+	const char	*v[DB_CTX_PARAMS] = { "", "", "", "", "", "" };
+
+	if (ctx != NULL) {
+		v[0] = ctx->user_id != NULL ? ctx->user_id : "";
+		v[1] = ctx->user_name != NULL ? ctx->user_name : "";
+		v[2] = ctx->roles != NULL ? ctx->roles : "";
+		v[3] = ctx->request_id != NULL ? ctx->request_id : "";
+		v[4] = ctx->route != NULL ? ctx->route : "";
+		v[5] = ctx->timeout != NULL ? ctx->timeout : "";
+	}
+	return copy_values(DB_CTX_PARAMS, v, NULL, NULL);
 }
 
 static void
@@ -317,14 +356,14 @@ conn_prepare(struct db_conn *c)
 	}
 	if (PQenterPipelineMode(c->pg) != 1)
 		return -1;
-	for (i = 0; i < pool->p.nstmts; i++)
+	for (i = 0; i < pool->nstmts; i++)
 		if (PQsendPrepare(c->pg, pool->stmt_names[i],
-		    pool->p.stmts[i].sql, pool->p.stmts[i].nparams,
+		    pool->stmts[i]->sql, pool->stmts[i]->nparams,
 		    NULL) != 1)
 			return -1;
 	if (PQpipelineSync(c->pg) != 1)
 		return -1;
-	c->prepares_left = (int)pool->p.nstmts;
+	c->prepares_left = (int)pool->nstmts;
 	c->state = CONN_PREPARING;
 	return conn_flush(c);
 }
@@ -394,7 +433,8 @@ conn_send(struct db_conn *c, struct db_req *r)
 	r->phase = PHASE_CTX;
 	TAILQ_INSERT_TAIL(&c->inflight, r, entry);
 	c->ninflight++;
-	if (PQsendQueryPrepared(c->pg, pool->stmt_names[r->ctx_stmt], r->nctx,
+	if (PQsendQueryPrepared(c->pg, pool->stmt_names[r->ctx_stmt],
+	    DB_CTX_PARAMS,
 	    (const char * const *)r->ctx_values, NULL, NULL, 0) != 1 ||
 	    PQsendQueryPrepared(c->pg, pool->stmt_names[r->stmt], r->nvalues,
 	    (const char * const *)r->values, r->lengths, NULL, 0) != 1 ||
@@ -698,17 +738,39 @@ pool_alloc(struct event_base *base, const struct db_pool_params *p)
 	pool->base = base;
 	pool->p = *p;
 	TAILQ_INIT(&pool->waitq);
-	pool->stmt_names = bw_calloc(p->nstmts, sizeof(char *));
-	for (i = 0; i < p->nstmts; i++) {
-		pool->stmt_names[i] = bw_malloc(DB_STMT_NAME_MAX);
-		if (snprintf(pool->stmt_names[i], DB_STMT_NAME_MAX, "bw_%zu",
-		    i) >= DB_STMT_NAME_MAX)
-			fatal("db: statement name too long");
-	}
 	if ((pool->ev_queue = evtimer_new(base, queue_expire, pool)) == NULL)
 		fatal("db: cannot create timer");
 	pool->conns = bw_calloc(p->pool_size, sizeof(*pool->conns));
+	for (i = 0; i < BW_ARRAY_LEN(db_ctx_defs); i++)
+		(void)db_pool_stmt_add(pool, &db_ctx_defs[i]);
 	return pool;
+}
+
+size_t
+db_pool_stmt_add(struct db_pool *pool, const struct db_stmt_def *def)
+{
+	size_t	 i = pool->nstmts;
+
+	if (pool->started)
+		fatalx("db: a statement added to a started pool");
+	pool->stmts = bw_reallocarray(pool->stmts, i + 1,
+	    sizeof(*pool->stmts));
+	pool->stmt_names = bw_reallocarray(pool->stmt_names, i + 1,
+	    sizeof(*pool->stmt_names));
+	pool->stmts[i] = def;
+	pool->stmt_names[i] = bw_malloc(DB_STMT_NAME_MAX);
+	if (snprintf(pool->stmt_names[i], DB_STMT_NAME_MAX, "bw_%zu", i) >=
+	    DB_STMT_NAME_MAX)
+		fatalx("db: statement name too long");
+	pool->nstmts++;
+	return i;
+}
+
+const struct db_stmt_def *
+db_ctx_stmts(size_t *n)
+{
+	*n = BW_ARRAY_LEN(db_ctx_defs);
+	return db_ctx_defs;
 }
 
 static void
@@ -717,6 +779,9 @@ pool_start(struct db_pool *pool)
 	struct db_conn	*c;
 	size_t		 i;
 
+	if (pool->started)
+		return;
+	pool->started = true;
 	for (i = 0; i < pool->p.pool_size; i++) {
 		c = &pool->conns[i];
 		c->pool = pool;
@@ -733,10 +798,13 @@ pool_start(struct db_pool *pool)
 struct db_pool *
 db_pool_new(struct event_base *base, const struct db_pool_params *p)
 {
-	struct db_pool	*pool = pool_alloc(base, p);
+	return pool_alloc(base, p);
+}
 
+void
+db_pool_start(struct db_pool *pool)
+{
 	pool_start(pool);
-	return pool;
 }
 
 void
@@ -761,9 +829,10 @@ db_pool_free(struct db_pool *pool)
 		req_finish(r, DB_UNAVAILABLE);
 	event_free(pool->ev_queue);
 	free(pool->listen_sql);
-	for (i = 0; i < pool->p.nstmts; i++)
+	for (i = 0; i < pool->nstmts; i++)
 		free(pool->stmt_names[i]);
 	free(pool->stmt_names);
+	free(pool->stmts);
 	free(pool->conns);
 	free(pool);
 }
@@ -786,7 +855,7 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 	struct db_conn	*c;
 	struct db_req	*r;
 
-	if (db_pool_ready(pool) == 0)
+	if (db_pool_ready(pool) == 0 || rp->stmt >= pool->nstmts)
 		return NULL;
 	c = pool_pick(pool);
 	if (c == NULL && pool->nwait >= pool->p.max_queue)
@@ -796,13 +865,12 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 	r->ops = ops;
 	r->arg = arg;
 	r->stmt = rp->stmt;
-	r->ctx_stmt = rp->ctx_stmt;
+	r->ctx_stmt = rp->read_only ? DB_STMT_CTX_RO : DB_STMT_CTX;
 	r->nvalues = rp->nvalues;
 	r->lengths = bw_calloc((size_t)rp->nvalues, sizeof(*r->lengths));
 	r->values = copy_values(rp->nvalues, rp->values, rp->lengths,
 	    r->lengths);
-	r->nctx = rp->nctx;
-	r->ctx_values = copy_values(rp->nctx, rp->ctx_values, NULL, NULL);
+	r->ctx_values = db_ctx_values(rp->ctx);
 	if (c == NULL || !TAILQ_EMPTY(&pool->waitq)) {
 		r->deadline_ms = bw_now_ms() + pool->p.queue_timeout_ms;
 		TAILQ_INSERT_TAIL(&pool->waitq, r, entry);

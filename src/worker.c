@@ -288,29 +288,27 @@ worker_db_start(struct worker *w)
 {
 	const struct worker_args	*a = w->args;
 	const struct conf_database	*d = a->conf->database;
-	const struct db_stmt_def	*stmts;
 	struct db_pool_params		 p;
 	const char			*err;
 
 	if (a->db == NULL || d == NULL)
 		return;
-	stmts = api_statements(a->api, &p.nstmts);
 	p.keys = a->db->keys;
 	p.vals = a->db->vals;
-	p.stmts = stmts;
 	p.pool_size = d->pool_size;
 	p.max_queue = d->max_queue;
 	p.queue_timeout_ms = d->queue_timeout_ms;
 	p.connect_timeout_ms = d->connect_timeout_ms;
 	w->pool = db_pool_new(w->base, &p);
 	api_attach_pool(a->api, w->pool);
-	if (w->auth != NULL && w->pool != NULL && api_auth_first(a->api) != 0) {
-		auth_attach_pool(w->auth, w->pool, api_auth_first(a->api));
-		authep_attach_pool(w->authep, w->pool, api_auth_first(a->api));
+	if (w->auth != NULL && a->conf->auth != NULL) {
+		auth_attach_pool(w->auth, w->pool);
+		authep_attach_pool(w->authep, w->pool);
 		if (auth_listen(w->auth, a->db->keys, a->db->vals,
 		    d->connect_timeout_ms, &err) == -1)
 			log_warnx("worker %d: %s", a->id, err);
 	}
+	db_pool_start(w->pool);
 }
 
 static void

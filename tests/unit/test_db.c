@@ -14,7 +14,6 @@
 #include "unit.h"
 
 enum {
-	ST_CTX,
 	ST_ECHO,
 	ST_SETTING,
 	ST_DIVZERO,
@@ -22,12 +21,11 @@ enum {
 	ST_FAIL_ONCE,
 	ST_ROWS,
 	ST_PID,
+	ST_READ_ONLY,
 	ST_COUNT,
 };
 
 static const struct db_stmt_def stmts[ST_COUNT] = {
-	[ST_CTX] = { "SELECT set_config('bulwark.user_id', $1, true), "
-	    "set_config('statement_timeout', $2, true)", 2 },
 	[ST_ECHO] = { "SELECT $1::text AS v, length($1::text) AS n", 1 },
 	[ST_SETTING] = { "SELECT current_setting('bulwark.user_id')", 0 },
 	[ST_DIVZERO] = { "SELECT 1 / $1::int", 1 },
@@ -35,6 +33,8 @@ static const struct db_stmt_def stmts[ST_COUNT] = {
 	[ST_FAIL_ONCE] = { "SELECT bw_fail_once()", 0 },
 	[ST_ROWS] = { "SELECT g FROM generate_series(1, $1::int) g", 1 },
 	[ST_PID] = { "SELECT pg_backend_pid()", 0 },
+	[ST_READ_ONLY] = { "SELECT current_setting('transaction_read_only')",
+	    0 },
 };
 
 static const char *conn_keys[] = { "options", NULL };
@@ -82,17 +82,33 @@ on_done(void *arg, enum db_outcome how, const char *sqlstate,
 
 static const struct db_req_ops ops = { on_row, on_done };
 
+/* The pool's handle of each statement (the registry's, not ours). */
+static size_t	 handles[ST_COUNT];
+
+/* A pool given every statement above, then started. */
+static struct db_pool *
+pool_start_with(const struct db_pool_params *p)
+{
+	struct db_pool	*pool = db_pool_new(base, p);
+	size_t		 i;
+
+	for (i = 0; i < ST_COUNT; i++)
+		handles[i] = db_pool_stmt_add(pool, &stmts[i]);
+	db_pool_start(pool);
+	return pool;
+}
+
 static struct db_pool *
 pool_make(uint32_t size, uint32_t max_queue, int64_t queue_timeout_ms)
 {
 	struct db_pool_params p = {
-		.keys = conn_keys, .vals = conn_vals, .stmts = stmts,
-		.nstmts = ST_COUNT, .pool_size = size, .max_queue = max_queue,
+		.keys = conn_keys, .vals = conn_vals,
+		.pool_size = size, .max_queue = max_queue,
 		.queue_timeout_ms = queue_timeout_ms,
 		.connect_timeout_ms = 5000,
 	};
 
-	return db_pool_new(base, &p);
+	return pool_start_with(&p);
 }
 
 /* Runs the loop until cond holds or about ten seconds pass. */
@@ -111,11 +127,10 @@ submit(struct db_pool *pool, size_t stmt, const char *v, const char *user,
     const char *timeout, struct outcome *o)
 {
 	const char	*values[1] = { v };
-	const char	*ctx[2] = { user, timeout };
+	struct db_ctx	 ctx = { .user_id = user, .timeout = timeout };
 	struct db_req_params rp = {
-		.stmt = stmt, .ctx_stmt = ST_CTX,
-		.nvalues = stmts[stmt].nparams, .values = values,
-		.nctx = 2, .ctx_values = ctx,
+		.stmt = handles[stmt], .read_only = stmt == ST_READ_ONLY,
+		.nvalues = stmts[stmt].nparams, .values = values, .ctx = &ctx,
 	};
 
 	return db_submit(pool, &rp, &ops, o);
@@ -189,6 +204,25 @@ START_TEST(context_is_per_transaction)
 	ck_assert_str_eq(a.first, "user-42");
 	/* set_config(..., true) ends with the segment's transaction. */
 	ck_assert_str_eq(b.first, "");
+	db_pool_free(pool);
+}
+END_TEST
+
+/* A read-only request runs under the read-only context statement. */
+START_TEST(context_read_only)
+{
+	struct db_pool	*pool;
+	struct outcome	 a = { 0 }, b = { 0 };
+
+	NEED_PG();
+	pool = pool_make(1, 10, 1000);
+	RUN_UNTIL(db_pool_ready(pool) == 1);
+	submit(pool, ST_READ_ONLY, NULL, "", "5s", &a);
+	submit(pool, ST_SETTING, NULL, "u", "5s", &b);
+	RUN_UNTIL(a.done && b.done);
+	ck_assert_int_eq(a.how, DB_OK);
+	ck_assert_str_eq(a.first, "on");
+	ck_assert_str_eq(b.first, "u");
 	db_pool_free(pool);
 }
 END_TEST
@@ -371,8 +405,7 @@ START_TEST(database_down_fails_fast)
 	static const char *keys[] = { "host", NULL };
 	static const char *vals[] = { "/nonexistent-bulwark-socket-dir", NULL };
 	struct db_pool_params p = {
-		.keys = keys, .vals = vals, .stmts = stmts,
-		.nstmts = ST_COUNT, .pool_size = 2, .max_queue = 10,
+		.keys = keys, .vals = vals, .pool_size = 2, .max_queue = 10,
 		.queue_timeout_ms = 100, .connect_timeout_ms = 1000,
 	};
 	struct db_pool	*pool;
@@ -381,7 +414,7 @@ START_TEST(database_down_fails_fast)
 
 	if (base == NULL)
 		base = event_base_new();
-	pool = db_pool_new(base, &p);
+	pool = pool_start_with(&p);
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
 	ck_assert_uint_eq(db_pool_ready(pool), 0);
@@ -479,6 +512,7 @@ unit_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, connects_and_queries);
 	tcase_add_test(tc, context_is_per_transaction);
+	tcase_add_test(tc, context_read_only);
 	tcase_add_test(tc, pipelined_in_order);
 	tcase_add_test(tc, sql_error_then_next);
 	tcase_add_test(tc, statement_timeout_from_context);
