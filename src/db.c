@@ -15,6 +15,11 @@
  * - the event loop never blocks: libpq is non-blocking, PQflush is retried
  *   from a write event, PQsocket is re-read after every PQconnectPoll.
  *
+ * The statement registry: the pool's statements (its two context
+ * statements first, then those of db_pool_stmt_add(), in order) are
+ * prepared on every connection as bw_<handle>; it is closed once the pool
+ * starts, so every connection prepares the same list.
+ *
  * Parameter values are copied into the request so callers need not keep
  * them alive; they may hold user data and are freed with the request.
  */
@@ -53,21 +58,21 @@ static const struct db_stmt_def db_ctx_defs[] = {
 	    "set_config('transaction_read_only', 'on', true)", DB_CTX_PARAMS },
 };
 
-enum conn_state {
-	CONN_DOWN,
-	CONN_CONNECTING,
-	CONN_PREPARING,
-	CONN_READY,
-	CONN_BACKOFF,
+enum db_conn_state {
+	DB_CONN_DOWN,
+	DB_CONN_CONNECTING,
+	DB_CONN_PREPARING,
+	DB_CONN_READY,
+	DB_CONN_BACKOFF,
 };
 
 /* Where a request is in reading its segment's results. */
-enum req_phase {
-	PHASE_CTX,		/* the context statement's result */
-	PHASE_CTX_END,		/* the NULL after it */
-	PHASE_STMT,		/* the route statement: rows, then its end */
-	PHASE_STMT_END,		/* the NULL after it */
-	PHASE_SYNC,		/* PGRES_PIPELINE_SYNC */
+enum db_req_phase {
+	DB_PHASE_CTX,		/* the context statement's result */
+	DB_PHASE_CTX_END,	/* the NULL after it */
+	DB_PHASE_STMT,		/* the request's statement: rows, its end */
+	DB_PHASE_STMT_END,	/* the NULL after it */
+	DB_PHASE_SYNC,		/* PGRES_PIPELINE_SYNC */
 };
 
 struct db_conn;
@@ -82,7 +87,7 @@ struct db_req {
 	bool			 retried;
 	bool			 rows_stopped;
 	bool			 failed;
-	enum req_phase		 phase;
+	enum db_req_phase		 phase;
 	int64_t			 deadline_ms;	/* queue_timeout, while queued */
 	size_t			 stmt;
 	size_t			 ctx_stmt;
@@ -100,7 +105,7 @@ TAILQ_HEAD(db_req_list, db_req);
 struct db_conn {
 	struct db_pool		*pool;
 	PGconn			*pg;
-	enum conn_state		 state;
+	enum db_conn_state		 state;
 	int			 fd;
 	struct event		*ev_read;
 	struct event		*ev_write;
@@ -129,14 +134,14 @@ struct db_pool {
 	void			*listen_arg;
 };
 
-static void	conn_start(struct db_conn *);
-static void	conn_fail(struct db_conn *, const char *why);
-static void	conn_dispatch(struct db_pool *);
-static void	conn_io(evutil_socket_t, short, void *);
-static void	req_finish(struct db_req *, enum db_outcome);
+static void	db_conn_start(struct db_conn *);
+static void	db_conn_fail(struct db_conn *, const char *why);
+static void	db_conn_dispatch(struct db_pool *);
+static void	db_conn_io(evutil_socket_t, short, void *);
+static void	db_req_finish(struct db_req *, enum db_outcome);
 
 static char **
-copy_values(int n, const char * const *v, const int *lengths, int *lens_out)
+db_copy_values(int n, const char * const *v, const int *lengths, int *lens_out)
 {
 	char	**out, *p;
 	size_t	 total = 0, len;
@@ -180,11 +185,11 @@ db_ctx_values(const struct db_ctx *ctx)
 		v[4] = ctx->route != NULL ? ctx->route : "";
 		v[5] = ctx->timeout != NULL ? ctx->timeout : "";
 	}
-	return copy_values(DB_CTX_PARAMS, v, NULL, NULL);
+	return db_copy_values(DB_CTX_PARAMS, v, NULL, NULL);
 }
 
 static void
-req_free(struct db_req *r)
+db_req_free(struct db_req *r)
 {
 	free(r->values);
 	free(r->lengths);
@@ -195,7 +200,7 @@ req_free(struct db_req *r)
 
 /* Takes the oldest waiting request off the queue; NULL when empty. */
 static struct db_req *
-waitq_pop(struct db_pool *pool)
+db_waitq_pop(struct db_pool *pool)
 {
 	struct db_req	*r = TAILQ_FIRST(&pool->waitq);
 
@@ -208,17 +213,17 @@ waitq_pop(struct db_pool *pool)
 
 /* Completes a request that is in no list any more. */
 static void
-req_finish(struct db_req *r, enum db_outcome outcome)
+db_req_finish(struct db_req *r, enum db_outcome outcome)
 {
 	if (!r->abandoned)
 		r->ops->on_done(r->arg, outcome,
 		    r->failed ? r->sqlstate : NULL, r->message,
 		    r->cmd_tuples);
-	req_free(r);
+	db_req_free(r);
 }
 
 static void
-conn_watch_fd(struct db_conn *c)
+db_conn_watch_fd(struct db_conn *c)
 {
 	int	 fd = PQsocket(c->pg);
 
@@ -233,14 +238,14 @@ conn_watch_fd(struct db_conn *c)
 	if (fd < 0)
 		return;
 	c->ev_read = event_new(c->pool->base, fd, EV_READ | EV_PERSIST,
-	    conn_io, c);
-	c->ev_write = event_new(c->pool->base, fd, EV_WRITE, conn_io, c);
+	    db_conn_io, c);
+	c->ev_write = event_new(c->pool->base, fd, EV_WRITE, db_conn_io, c);
 	if (c->ev_read == NULL || c->ev_write == NULL)
 		fatal("db: cannot create events");
 }
 
 static void
-conn_close(struct db_conn *c)
+db_conn_close(struct db_conn *c)
 {
 	if (c->ev_read != NULL)
 		event_free(c->ev_read);
@@ -255,7 +260,7 @@ conn_close(struct db_conn *c)
 
 /* Flushes libpq's output buffer; arms the write event while it is not empty. */
 static int
-conn_flush(struct db_conn *c)
+db_conn_flush(struct db_conn *c)
 {
 	int	 rv = PQflush(c->pg);
 
@@ -267,16 +272,16 @@ conn_flush(struct db_conn *c)
 }
 
 static void
-conn_timer(evutil_socket_t fd, short what, void *arg)
+db_conn_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_conn	*c = arg;
 
 	(void)fd;
 	(void)what;
-	if (c->state == CONN_BACKOFF)
-		conn_start(c);
-	else if (c->state == CONN_CONNECTING)
-		conn_fail(c, "connect timeout");
+	if (c->state == DB_CONN_BACKOFF)
+		db_conn_start(c);
+	else if (c->state == DB_CONN_CONNECTING)
+		db_conn_fail(c, "connect timeout");
 }
 
 /*
@@ -285,30 +290,30 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
  * connection is left ready, waiting requests fail fast too.
  */
 static void
-conn_fail(struct db_conn *c, const char *why)
+db_conn_fail(struct db_conn *c, const char *why)
 {
 	struct db_pool	*pool = c->pool;
 	struct db_req	*r;
 	struct timeval	 tv;
 
-	if (c->state == CONN_READY || c->state == CONN_PREPARING)
+	if (c->state == DB_CONN_READY || c->state == DB_CONN_PREPARING)
 		log_warnx("database connection lost: %s", why);
 	else
 		log_info("database connection failed: %s", why);
-	conn_close(c);
+	db_conn_close(c);
 	while ((r = TAILQ_FIRST(&c->inflight)) != NULL) {
 		TAILQ_REMOVE(&c->inflight, r, entry);
-		req_finish(r, DB_LOST);
+		db_req_finish(r, DB_LOST);
 	}
 	c->ninflight = 0;
-	c->state = CONN_BACKOFF;
+	c->state = DB_CONN_BACKOFF;
 	bw_ms_to_tv(c->backoff_ms, &tv);
 	c->backoff_ms = c->backoff_ms * 2 > DB_BACKOFF_MAX_MS ?
 	    DB_BACKOFF_MAX_MS : c->backoff_ms * 2;
 	evtimer_add(c->ev_timer, &tv);
 	if (db_pool_ready(pool) == 0)
-		while ((r = waitq_pop(pool)) != NULL)
-			req_finish(r, DB_UNAVAILABLE);
+		while ((r = db_waitq_pop(pool)) != NULL)
+			db_req_finish(r, DB_UNAVAILABLE);
 }
 
 /*
@@ -316,7 +321,7 @@ conn_fail(struct db_conn *c, const char *why)
  * The buffer is static: the text is logged before the next call.
  */
 static const char *
-conn_error(const struct db_conn *c)
+db_conn_error(const struct db_conn *c)
 {
 	static char	 buf[512];
 	const char	*m = c->pg != NULL ? PQerrorMessage(c->pg) : NULL;
@@ -340,7 +345,7 @@ conn_error(const struct db_conn *c)
 
 /* Queues the PREPAREs of every statement, then a Sync. */
 static int
-conn_prepare(struct db_conn *c)
+db_conn_prepare(struct db_conn *c)
 {
 	struct db_pool	*pool = c->pool;
 	size_t		 i;
@@ -351,8 +356,8 @@ conn_prepare(struct db_conn *c)
 		if (PQsendQuery(c->pg, pool->listen_sql) != 1)
 			return -1;
 		c->prepares_left = 1;
-		c->state = CONN_PREPARING;
-		return conn_flush(c);
+		c->state = DB_CONN_PREPARING;
+		return db_conn_flush(c);
 	}
 	if (PQenterPipelineMode(c->pg) != 1)
 		return -1;
@@ -364,18 +369,18 @@ conn_prepare(struct db_conn *c)
 	if (PQpipelineSync(c->pg) != 1)
 		return -1;
 	c->prepares_left = (int)pool->nstmts;
-	c->state = CONN_PREPARING;
-	return conn_flush(c);
+	c->state = DB_CONN_PREPARING;
+	return db_conn_flush(c);
 }
 
 static void
-conn_poll(struct db_conn *c)
+db_conn_poll(struct db_conn *c)
 {
 	PostgresPollingStatusType	 st = PQconnectPoll(c->pg);
 
-	conn_watch_fd(c);
+	db_conn_watch_fd(c);
 	if (c->ev_read == NULL && st != PGRES_POLLING_FAILED) {
-		conn_fail(c, "no socket");
+		db_conn_fail(c, "no socket");
 		return;
 	}
 	if (c->ev_read != NULL) {
@@ -392,45 +397,45 @@ conn_poll(struct db_conn *c)
 	case PGRES_POLLING_OK:
 		evtimer_del(c->ev_timer);
 		event_add(c->ev_read, NULL);
-		if (conn_prepare(c) == -1)
-			conn_fail(c, conn_error(c));
+		if (db_conn_prepare(c) == -1)
+			db_conn_fail(c, db_conn_error(c));
 		break;
 	case PGRES_POLLING_FAILED:
 	default:
-		conn_fail(c, conn_error(c));
+		db_conn_fail(c, db_conn_error(c));
 		break;
 	}
 }
 
 static void
-conn_start(struct db_conn *c)
+db_conn_start(struct db_conn *c)
 {
 	struct timeval	 tv;
 
 	c->pg = PQconnectStartParams(c->pool->p.keys, c->pool->p.vals, 0);
 	c->fd = -1;
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
-		c->state = CONN_CONNECTING;
-		conn_fail(c, conn_error(c));
+		c->state = DB_CONN_CONNECTING;
+		db_conn_fail(c, db_conn_error(c));
 		return;
 	}
-	c->state = CONN_CONNECTING;
+	c->state = DB_CONN_CONNECTING;
 	bw_ms_to_tv(c->pool->p.connect_timeout_ms, &tv);
 	evtimer_add(c->ev_timer, &tv);
-	conn_poll(c);
+	db_conn_poll(c);
 }
 
 /*
  * Sends one request's segment on a ready connection.  The request joins the
- * in-flight list first, so on failure the caller's conn_fail() ends it.
+ * in-flight list first, so on failure the caller's db_conn_fail() ends it.
  */
 static int
-conn_send(struct db_conn *c, struct db_req *r)
+db_conn_send(struct db_conn *c, struct db_req *r)
 {
 	struct db_pool	*pool = c->pool;
 
 	r->conn = c;
-	r->phase = PHASE_CTX;
+	r->phase = DB_PHASE_CTX;
 	TAILQ_INSERT_TAIL(&c->inflight, r, entry);
 	c->ninflight++;
 	if (PQsendQueryPrepared(c->pg, pool->stmt_names[r->ctx_stmt],
@@ -440,11 +445,11 @@ conn_send(struct db_conn *c, struct db_req *r)
 	    (const char * const *)r->values, r->lengths, NULL, 0) != 1 ||
 	    PQpipelineSync(c->pg) != 1)
 		return -1;
-	return conn_flush(c);
+	return db_conn_flush(c);
 }
 
 static void
-req_record_error(struct db_req *r, const PGresult *res)
+db_req_record_error(struct db_req *r, const PGresult *res)
 {
 	const char	*state, *msg;
 
@@ -460,7 +465,7 @@ req_record_error(struct db_req *r, const PGresult *res)
 }
 
 static bool
-req_retryable(const struct db_req *r)
+db_req_retryable(const struct db_req *r)
 {
 	return r->failed && !r->retried && !r->abandoned &&
 	    (strcmp(r->sqlstate, "40001") == 0 ||
@@ -472,37 +477,37 @@ req_retryable(const struct db_req *r)
  * serialization failure or deadlock is sent once more (SPEC 7).
  */
 static void
-conn_complete(struct db_conn *c, struct db_req *r)
+db_conn_complete(struct db_conn *c, struct db_req *r)
 {
 	TAILQ_REMOVE(&c->inflight, r, entry);
 	c->ninflight--;
 	r->conn = NULL;
-	if (req_retryable(r)) {
+	if (db_req_retryable(r)) {
 		r->retried = true;
 		r->failed = false;
 		r->rows_stopped = false;
-		if (conn_send(c, r) == -1)
-			conn_fail(c, conn_error(c));
+		if (db_conn_send(c, r) == -1)
+			db_conn_fail(c, db_conn_error(c));
 		return;
 	}
-	req_finish(r, r->failed ? DB_SQL_ERROR : DB_OK);
+	db_req_finish(r, r->failed ? DB_SQL_ERROR : DB_OK);
 }
 
 /* Advances the oldest in-flight request by one PGresult (or NULL). */
 static int
-conn_step(struct db_conn *c, struct db_req *r, PGresult *res)
+db_conn_step(struct db_conn *c, struct db_req *r, PGresult *res)
 {
 	ExecStatusType	 st = res != NULL ? PQresultStatus(res) : PGRES_EMPTY_QUERY;
 
 	switch (r->phase) {
-	case PHASE_CTX:
-	case PHASE_STMT:
+	case DB_PHASE_CTX:
+	case DB_PHASE_STMT:
 		if (res == NULL)
 			return -1;
 		if (st == PGRES_FATAL_ERROR)
-			req_record_error(r, res);
-		if (r->phase == PHASE_CTX) {
-			r->phase = PHASE_CTX_END;
+			db_req_record_error(r, res);
+		if (r->phase == DB_PHASE_CTX) {
+			r->phase = DB_PHASE_CTX_END;
 			break;
 		}
 		if (st == PGRES_SINGLE_TUPLE) {
@@ -514,24 +519,24 @@ conn_step(struct db_conn *c, struct db_req *r, PGresult *res)
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
 			bw_strlcpy(r->cmd_tuples, PQcmdTuples(res),
 			    sizeof(r->cmd_tuples));
-		r->phase = PHASE_STMT_END;
+		r->phase = DB_PHASE_STMT_END;
 		break;
-	case PHASE_CTX_END:
+	case DB_PHASE_CTX_END:
 		if (res != NULL)
 			return -1;
-		r->phase = PHASE_STMT;
+		r->phase = DB_PHASE_STMT;
 		if (!r->failed)
 			PQsetSingleRowMode(c->pg);
 		break;
-	case PHASE_STMT_END:
+	case DB_PHASE_STMT_END:
 		if (res != NULL)
 			return -1;
-		r->phase = PHASE_SYNC;
+		r->phase = DB_PHASE_SYNC;
 		break;
-	case PHASE_SYNC:
+	case DB_PHASE_SYNC:
 		if (res == NULL || st != PGRES_PIPELINE_SYNC)
 			return -1;
-		conn_complete(c, r);
+		db_conn_complete(c, r);
 		break;
 	}
 	return 0;
@@ -539,7 +544,7 @@ conn_step(struct db_conn *c, struct db_req *r, PGresult *res)
 
 /* Reads the PREPARE results; the connection is ready after the Sync. */
 static int
-conn_step_prepare(struct db_conn *c, PGresult *res)
+db_conn_step_prepare(struct db_conn *c, PGresult *res)
 {
 	if (res == NULL)
 		return 0;
@@ -550,7 +555,7 @@ conn_step_prepare(struct db_conn *c, PGresult *res)
 	case PGRES_PIPELINE_SYNC:
 		if (c->prepares_left != 0)
 			return -1;
-		c->state = CONN_READY;
+		c->state = DB_CONN_READY;
 		c->backoff_ms = DB_BACKOFF_MIN_MS;
 		log_debug("database connection ready");
 		return 0;
@@ -567,7 +572,7 @@ conn_step_prepare(struct db_conn *c, PGresult *res)
  * missed while disconnected) once LISTEN is in effect.
  */
 static void
-conn_read_listen(struct db_conn *c)
+db_conn_read_listen(struct db_conn *c)
 {
 	struct db_pool	*pool = c->pool;
 	PGnotify	*n;
@@ -576,104 +581,104 @@ conn_read_listen(struct db_conn *c)
 	while (c->pg != NULL && !PQisBusy(c->pg) &&
 	    (res = PQgetResult(c->pg)) != NULL) {
 		if (PQresultStatus(res) == PGRES_COMMAND_OK &&
-		    c->state == CONN_PREPARING)
+		    c->state == DB_CONN_PREPARING)
 			c->prepares_left = 0;
 		else {
 			PQclear(res);
-			conn_fail(c, "LISTEN failed");
+			db_conn_fail(c, "LISTEN failed");
 			return;
 		}
 		PQclear(res);
 	}
-	if (c->state == CONN_PREPARING && c->prepares_left == 0 &&
+	if (c->state == DB_CONN_PREPARING && c->prepares_left == 0 &&
 	    !PQisBusy(c->pg)) {
-		c->state = CONN_READY;
+		c->state = DB_CONN_READY;
 		c->backoff_ms = DB_BACKOFF_MIN_MS;
 		pool->on_connect(pool->listen_arg);
 	}
 	while (c->pg != NULL && (n = PQnotifies(c->pg)) != NULL) {
-		if (c->state == CONN_READY)
+		if (c->state == DB_CONN_READY)
 			pool->on_notify(pool->listen_arg, n->extra);
 		PQfreemem(n);
 	}
 }
 
 static void
-conn_read(struct db_conn *c)
+db_conn_read(struct db_conn *c)
 {
 	struct db_req	*r;
 	PGresult	*res;
 	int		 rv;
 
 	if (PQconsumeInput(c->pg) != 1) {
-		conn_fail(c, conn_error(c));
+		db_conn_fail(c, db_conn_error(c));
 		return;
 	}
 	if (c->pool->listen_sql != NULL) {
-		conn_read_listen(c);
+		db_conn_read_listen(c);
 		if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_BAD)
-			conn_fail(c, conn_error(c));
+			db_conn_fail(c, db_conn_error(c));
 		return;
 	}
 	while (c->pg != NULL && !PQisBusy(c->pg)) {
-		if (c->state == CONN_PREPARING) {
+		if (c->state == DB_CONN_PREPARING) {
 			res = PQgetResult(c->pg);
-			rv = conn_step_prepare(c, res);
+			rv = db_conn_step_prepare(c, res);
 			PQclear(res);
 			if (rv == -1) {
-				conn_fail(c, "prepare failed");
+				db_conn_fail(c, "prepare failed");
 				return;
 			}
-			if (c->state == CONN_READY)
-				conn_dispatch(c->pool);
+			if (c->state == DB_CONN_READY)
+				db_conn_dispatch(c->pool);
 			continue;
 		}
 		if ((r = TAILQ_FIRST(&c->inflight)) == NULL)
 			break;
 		res = PQgetResult(c->pg);
-		rv = conn_step(c, r, res);
+		rv = db_conn_step(c, r, res);
 		PQclear(res);
 		if (rv == -1) {
-			conn_fail(c, "unexpected result sequence");
+			db_conn_fail(c, "unexpected result sequence");
 			return;
 		}
 	}
 	if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_BAD)
-		conn_fail(c, conn_error(c));
+		db_conn_fail(c, db_conn_error(c));
 }
 
 static void
-conn_io(evutil_socket_t fd, short what, void *arg)
+db_conn_io(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_conn	*c = arg;
 
 	(void)fd;
-	if (c->state == CONN_CONNECTING) {
-		conn_poll(c);
+	if (c->state == DB_CONN_CONNECTING) {
+		db_conn_poll(c);
 		return;
 	}
 	if (c->pg == NULL)
 		return;
-	if ((what & EV_WRITE) && conn_flush(c) == -1) {
-		conn_fail(c, conn_error(c));
+	if ((what & EV_WRITE) && db_conn_flush(c) == -1) {
+		db_conn_fail(c, db_conn_error(c));
 		return;
 	}
 	if (what & EV_READ)
-		conn_read(c);
-	if (c->pg != NULL && c->state == CONN_READY)
-		conn_dispatch(c->pool);
+		db_conn_read(c);
+	if (c->pg != NULL && c->state == DB_CONN_READY)
+		db_conn_dispatch(c->pool);
 }
 
 /* The ready connection with the fewest segments in flight, or NULL. */
 static struct db_conn *
-pool_pick(struct db_pool *pool)
+db_pool_pick(struct db_pool *pool)
 {
 	struct db_conn	*best = NULL, *c;
 	uint32_t	 i;
 
 	for (i = 0; i < pool->p.pool_size; i++) {
 		c = &pool->conns[i];
-		if (c->state != CONN_READY || c->ninflight >= DB_MAX_INFLIGHT)
+		if (c->state != DB_CONN_READY || c->ninflight >= DB_MAX_INFLIGHT)
 			continue;
 		if (best == NULL || c->ninflight < best->ninflight)
 			best = c;
@@ -682,7 +687,7 @@ pool_pick(struct db_pool *pool)
 }
 
 static void
-queue_arm(struct db_pool *pool)
+db_queue_arm(struct db_pool *pool)
 {
 	struct db_req	*r = TAILQ_FIRST(&pool->waitq);
 	struct timeval	 tv;
@@ -699,22 +704,22 @@ queue_arm(struct db_pool *pool)
 
 /* Moves waiting requests onto connections with room. */
 static void
-conn_dispatch(struct db_pool *pool)
+db_conn_dispatch(struct db_pool *pool)
 {
 	struct db_conn	*c;
 	struct db_req	*r;
 
-	while (!TAILQ_EMPTY(&pool->waitq) && (c = pool_pick(pool)) != NULL) {
-		r = waitq_pop(pool);
-		if (conn_send(c, r) == -1)
-			conn_fail(c, conn_error(c));
+	while (!TAILQ_EMPTY(&pool->waitq) && (c = db_pool_pick(pool)) != NULL) {
+		r = db_waitq_pop(pool);
+		if (db_conn_send(c, r) == -1)
+			db_conn_fail(c, db_conn_error(c));
 	}
-	queue_arm(pool);
+	db_queue_arm(pool);
 }
 
 /* Requests that waited longer than queue_timeout get 503. */
 static void
-queue_expire(evutil_socket_t fd, short what, void *arg)
+db_queue_expire(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_pool	*pool = arg;
 	struct db_req	*r;
@@ -724,23 +729,34 @@ queue_expire(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while ((r = TAILQ_FIRST(&pool->waitq)) != NULL &&
 	    r->deadline_ms <= now)
-		req_finish(waitq_pop(pool), DB_UNAVAILABLE);
-	queue_arm(pool);
+		db_req_finish(db_waitq_pop(pool), DB_UNAVAILABLE);
+	db_queue_arm(pool);
 }
 
-static struct db_pool *
-pool_alloc(struct event_base *base, const struct db_pool_params *p)
+struct db_pool *
+db_pool_new(struct event_base *base, const struct db_pool_params *p)
 {
 	struct db_pool	*pool;
+	struct db_conn	*c;
 	size_t		 i;
 
 	pool = bw_calloc(1, sizeof(*pool));
 	pool->base = base;
 	pool->p = *p;
 	TAILQ_INIT(&pool->waitq);
-	if ((pool->ev_queue = evtimer_new(base, queue_expire, pool)) == NULL)
+	if ((pool->ev_queue = evtimer_new(base, db_queue_expire, pool)) == NULL)
 		fatal("db: cannot create timer");
 	pool->conns = bw_calloc(p->pool_size, sizeof(*pool->conns));
+	for (i = 0; i < p->pool_size; i++) {
+		c = &pool->conns[i];
+		c->pool = pool;
+		c->fd = -1;
+		c->backoff_ms = DB_BACKOFF_MIN_MS;
+		TAILQ_INIT(&c->inflight);
+		if ((c->ev_timer = evtimer_new(base, db_conn_timer, c)) ==
+		    NULL)
+			fatal("db: cannot create timer");
+	}
 	for (i = 0; i < BW_ARRAY_LEN(db_ctx_defs); i++)
 		(void)db_pool_stmt_add(pool, &db_ctx_defs[i]);
 	return pool;
@@ -773,38 +789,16 @@ db_ctx_stmts(size_t *n)
 	return db_ctx_defs;
 }
 
-static void
-pool_start(struct db_pool *pool)
+void
+db_pool_start(struct db_pool *pool)
 {
-	struct db_conn	*c;
-	size_t		 i;
+	size_t	 i;
 
 	if (pool->started)
 		return;
 	pool->started = true;
-	for (i = 0; i < pool->p.pool_size; i++) {
-		c = &pool->conns[i];
-		c->pool = pool;
-		c->fd = -1;
-		c->backoff_ms = DB_BACKOFF_MIN_MS;
-		TAILQ_INIT(&c->inflight);
-		if ((c->ev_timer = evtimer_new(pool->base, conn_timer, c)) ==
-		    NULL)
-			fatal("db: cannot create timer");
-		conn_start(c);
-	}
-}
-
-struct db_pool *
-db_pool_new(struct event_base *base, const struct db_pool_params *p)
-{
-	return pool_alloc(base, p);
-}
-
-void
-db_pool_start(struct db_pool *pool)
-{
-	pool_start(pool);
+	for (i = 0; i < pool->p.pool_size; i++)
+		db_conn_start(&pool->conns[i]);
 }
 
 void
@@ -820,13 +814,13 @@ db_pool_free(struct db_pool *pool)
 
 		while ((r = TAILQ_FIRST(&c->inflight)) != NULL) {
 			TAILQ_REMOVE(&c->inflight, r, entry);
-			req_finish(r, DB_LOST);
+			db_req_finish(r, DB_LOST);
 		}
-		conn_close(c);
+		db_conn_close(c);
 		event_free(c->ev_timer);
 	}
-	while ((r = waitq_pop(pool)) != NULL)
-		req_finish(r, DB_UNAVAILABLE);
+	while ((r = db_waitq_pop(pool)) != NULL)
+		db_req_finish(r, DB_UNAVAILABLE);
 	event_free(pool->ev_queue);
 	free(pool->listen_sql);
 	for (i = 0; i < pool->nstmts; i++)
@@ -843,7 +837,7 @@ db_pool_ready(const struct db_pool *pool)
 	size_t	 i, n = 0;
 
 	for (i = 0; i < pool->p.pool_size; i++)
-		if (pool->conns[i].state == CONN_READY)
+		if (pool->conns[i].state == DB_CONN_READY)
 			n++;
 	return n;
 }
@@ -857,7 +851,7 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 
 	if (db_pool_ready(pool) == 0 || rp->stmt >= pool->nstmts)
 		return NULL;
-	c = pool_pick(pool);
+	c = db_pool_pick(pool);
 	if (c == NULL && pool->nwait >= pool->p.max_queue)
 		return NULL;
 	r = bw_calloc(1, sizeof(*r));
@@ -868,20 +862,20 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 	r->ctx_stmt = rp->read_only ? DB_STMT_CTX_RO : DB_STMT_CTX;
 	r->nvalues = rp->nvalues;
 	r->lengths = bw_calloc((size_t)rp->nvalues, sizeof(*r->lengths));
-	r->values = copy_values(rp->nvalues, rp->values, rp->lengths,
+	r->values = db_copy_values(rp->nvalues, rp->values, rp->lengths,
 	    r->lengths);
 	r->ctx_values = db_ctx_values(rp->ctx);
 	if (c == NULL || !TAILQ_EMPTY(&pool->waitq)) {
 		r->deadline_ms = bw_now_ms() + pool->p.queue_timeout_ms;
 		TAILQ_INSERT_TAIL(&pool->waitq, r, entry);
 		pool->nwait++;
-		conn_dispatch(pool);
+		db_conn_dispatch(pool);
 		return r;
 	}
-	if (conn_send(c, r) == -1) {
+	if (db_conn_send(c, r) == -1) {
 		/* The caller hears of it through NULL, not a callback. */
 		r->abandoned = true;
-		conn_fail(c, conn_error(c));
+		db_conn_fail(c, db_conn_error(c));
 		return NULL;
 	}
 	return r;
@@ -893,7 +887,7 @@ db_abandon(struct db_req *r)
 	if (r->conn == NULL) {
 		TAILQ_REMOVE(&r->pool->waitq, r, entry);
 		r->pool->nwait--;
-		req_free(r);
+		db_req_free(r);
 		return;
 	}
 	r->abandoned = true;
@@ -936,11 +930,11 @@ db_listen_new(struct event_base *base, const char * const *keys,
 	p.vals = vals;
 	p.connect_timeout_ms = connect_timeout_ms;
 	p.pool_size = 1;
-	pool = pool_alloc(base, &p);
+	pool = db_pool_new(base, &p);
 	pool->listen_sql = bw_strdup(sql);
 	pool->on_notify = on_notify;
 	pool->on_connect = on_connect;
 	pool->listen_arg = arg;
-	pool_start(pool);
+	db_pool_start(pool);
 	return pool;
 }
