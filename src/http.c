@@ -17,7 +17,9 @@
  * deadline of the current state (header: from accept for the first
  * request, covering the TLS handshake, from the first byte for later
  * ones; body; idle; flush; linger), the request timer holds
- * request_timeout (head received -> response queued, 504).
+ * request_timeout (head received -> response queued, 504).  Whichever
+ * fires while the body is still arriving, the answer is 408 (SPEC 4):
+ * 504 is only for work bulwarkd or the database did not finish.
  *
  * Memory: a connection is one allocation (plus libevent's bufferevent and
  * OpenSSL's SSL).  Request objects, with the head buffer sized by
@@ -276,10 +278,18 @@ http_request_timeout(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_info("%s request_timeout reached", r->id);
 	http_request_cancel(r);
-	if (c->state == CONN_BODY)
+	if (c->state == CONN_BODY) {
+		/* SPEC 4: a body still incomplete is the client's fault. */
+		log_info("%s request_timeout reached with the body incomplete",
+		    r->id);
 		event_del(&c->timer);
+		r->close = true;
+		r->linger = true;
+		http_respond_problem(r, PROBLEM_TIMEOUT);
+		return;
+	}
+	log_info("%s request_timeout reached", r->id);
 	http_respond_problem(r, PROBLEM_GATEWAY_TIMEOUT);
 }
 
@@ -448,6 +458,15 @@ http_conn_eventcb(struct bufferevent *bev, short what, void *arg)
 			http_conn_process(c);
 			return;
 		case CONN_HANDLER:
+			/*
+			 * The peer is gone while its request waits: the slot
+			 * and descriptor go now, the handler is cancelled and
+			 * its result discarded on arrival.
+			 */
+			log_info("%s client gone; request abandoned",
+			    c->req != NULL ? c->req->id : "-");
+			http_conn_close(c);
+			return;
 		case CONN_CLOSING:
 		case CONN_FLUSH:
 			return;
