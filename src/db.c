@@ -39,10 +39,15 @@
 #define DB_STMT_NAME_MAX	24
 #define DB_STMT_CTX		0	/* handles of the context statements */
 #define DB_STMT_CTX_RO		1
+#define DB_CTX_NPARAMS		(DB_CTX_PARAMS + 1)	/* + the deadline */
+#define DB_DEADLINE_LEN		24
 
 /*
  * The context statement of SPEC 7: transaction-local settings for the
- * request's statement.  Values are bound, never interpolated.
+ * request's statement.  Values are bound, never interpolated.  $7 is the
+ * segment's start deadline (milliseconds since the epoch): a segment that
+ * begins executing after it fails here, in its first statement, so the
+ * request's own statement never runs (the pipeline aborts to the Sync).
  */
 #define DB_CTX_SQL							\
 	"SELECT set_config('bulwark.user_id', $1, true), "		\
@@ -50,12 +55,15 @@
 	"set_config('bulwark.roles', $3, true), "			\
 	"set_config('bulwark.request_id', $4, true), "			\
 	"set_config('bulwark.route', $5, true), "			\
-	"set_config('statement_timeout', $6, true)"
+	"set_config('statement_timeout', $6, true), "			\
+	"CAST(CASE WHEN clock_timestamp() > "				\
+	"to_timestamp(CAST($7 AS float8) / 1000) "			\
+	"THEN 'queue_timeout' ELSE '0' END AS int)"
 
 static const struct db_stmt_def db_ctx_defs[] = {
-	[DB_STMT_CTX] = { DB_CTX_SQL, DB_CTX_PARAMS },
+	[DB_STMT_CTX] = { DB_CTX_SQL, DB_CTX_NPARAMS },
 	[DB_STMT_CTX_RO] = { DB_CTX_SQL ", "
-	    "set_config('transaction_read_only', 'on', true)", DB_CTX_PARAMS },
+	    "set_config('transaction_read_only', 'on', true)", DB_CTX_NPARAMS },
 };
 
 enum db_conn_state {
@@ -84,17 +92,20 @@ struct db_req {
 	const struct db_req_ops	*ops;
 	void			*arg;
 	bool			 abandoned;
+	bool			 started;	/* first on its connection */
+	bool			 ctx_failed;	/* its segment was refused */
 	bool			 retried;
 	bool			 rows_stopped;
 	bool			 failed;
 	enum db_req_phase		 phase;
-	int64_t			 deadline_ms;	/* queue_timeout, while queued */
+	int64_t			 deadline_ms;	/* to start: queue_timeout */
 	size_t			 stmt;
 	size_t			 ctx_stmt;
 	int			 nvalues;
 	char			**values;
 	int			*lengths;
 	char			**ctx_values;	/* DB_CTX_PARAMS of them */
+	char			 deadline[DB_DEADLINE_LEN];	/* $7 */
 	char			 sqlstate[6];
 	char			*message;
 	char			 cmd_tuples[24];
@@ -186,6 +197,28 @@ db_ctx_values(const struct db_ctx *ctx)
 		v[5] = ctx->timeout != NULL ? ctx->timeout : "";
 	}
 	return db_copy_values(DB_CTX_PARAMS, v, NULL, NULL);
+}
+
+/*
+ * The start deadline: queue_timeout from now by bulwarkd's clock, and the
+ * same instant less a margin by the wall clock for the context statement,
+ * so that a segment the database starts after the margin's begin is
+ * refused even if its predecessor's results have not reached bulwarkd yet.
+ */
+static void
+db_req_deadline(struct db_req *r, int64_t queue_timeout_ms)
+{
+	struct timespec	 ts;
+	int64_t		 margin, wall;
+
+	r->deadline_ms = bw_now_ms() + queue_timeout_ms;
+	margin = queue_timeout_ms / 2 < DB_START_MARGIN_MS ?
+	    queue_timeout_ms / 2 : DB_START_MARGIN_MS;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	    queue_timeout_ms - margin;
+	(void)snprintf(r->deadline, sizeof(r->deadline), "%lld",
+	    (long long)wall);
 }
 
 static void
@@ -434,13 +467,19 @@ db_conn_send(struct db_conn *c, struct db_req *r)
 {
 	struct db_pool	*pool = c->pool;
 
+	const char	*ctx[DB_CTX_NPARAMS];
+	int		 i;
+
+	for (i = 0; i < DB_CTX_PARAMS; i++)
+		ctx[i] = r->ctx_values[i];
+	ctx[DB_CTX_PARAMS] = r->deadline;
 	r->conn = c;
 	r->phase = DB_PHASE_CTX;
+	r->started = TAILQ_EMPTY(&c->inflight);
 	TAILQ_INSERT_TAIL(&c->inflight, r, entry);
 	c->ninflight++;
 	if (PQsendQueryPrepared(c->pg, pool->stmt_names[r->ctx_stmt],
-	    DB_CTX_PARAMS,
-	    (const char * const *)r->ctx_values, NULL, NULL, 0) != 1 ||
+	    DB_CTX_NPARAMS, ctx, NULL, NULL, 0) != 1 ||
 	    PQsendQueryPrepared(c->pg, pool->stmt_names[r->stmt], r->nvalues,
 	    (const char * const *)r->values, r->lengths, NULL, 0) != 1 ||
 	    PQpipelineSync(c->pg) != 1)
@@ -479,15 +518,28 @@ db_req_retryable(const struct db_req *r)
 static void
 db_conn_complete(struct db_conn *c, struct db_req *r)
 {
+	struct db_req	*next;
+
 	TAILQ_REMOVE(&c->inflight, r, entry);
 	c->ninflight--;
 	r->conn = NULL;
+	if ((next = TAILQ_FIRST(&c->inflight)) != NULL)
+		next->started = true;
 	if (db_req_retryable(r)) {
 		r->retried = true;
 		r->failed = false;
 		r->rows_stopped = false;
+		/* It started once: the retry has no start deadline. */
+		bw_strlcpy(r->deadline, "Infinity", sizeof(r->deadline));
 		if (db_conn_send(c, r) == -1)
 			db_conn_fail(c, db_conn_error(c));
+		return;
+	}
+	if (r->ctx_failed) {
+		if (!r->abandoned)
+			log_info("database: segment refused at its start: %s",
+			    r->message != NULL ? r->message : "");
+		db_req_finish(r, DB_UNAVAILABLE);
 		return;
 	}
 	db_req_finish(r, r->failed ? DB_SQL_ERROR : DB_OK);
@@ -507,6 +559,7 @@ db_conn_step(struct db_conn *c, struct db_req *r, PGresult *res)
 		if (st == PGRES_FATAL_ERROR)
 			db_req_record_error(r, res);
 		if (r->phase == DB_PHASE_CTX) {
+			r->ctx_failed = st == PGRES_FATAL_ERROR;
 			r->phase = DB_PHASE_CTX_END;
 			break;
 		}
@@ -686,18 +739,61 @@ db_pool_pick(struct db_pool *pool)
 	return best;
 }
 
+/*
+ * Requests waiting to start: in the queue, or sent behind another segment
+ * on a connection.  max_queue bounds them all.
+ */
+static size_t
+db_pool_waiting(const struct db_pool *pool)
+{
+	size_t		 n = pool->nwait;
+	uint32_t	 i;
+
+	for (i = 0; i < pool->p.pool_size; i++)
+		if (pool->conns[i].ninflight > 1)
+			n += pool->conns[i].ninflight - 1;
+	return n;
+}
+
+/* The first request sent on c that has not started and may expire. */
+static struct db_req *
+db_conn_waiting(struct db_conn *c)
+{
+	struct db_req	*r;
+
+	TAILQ_FOREACH(r, &c->inflight, entry)
+		if (!r->started && !r->retried && !r->abandoned)
+			return r;
+	return NULL;
+}
+
+/* The earliest start deadline of a waiting request, or -1. */
+static int64_t
+db_queue_next(struct db_pool *pool)
+{
+	struct db_req	*r = TAILQ_FIRST(&pool->waitq);
+	int64_t		 next = r != NULL ? r->deadline_ms : -1;
+	uint32_t	 i;
+
+	for (i = 0; i < pool->p.pool_size; i++) {
+		r = db_conn_waiting(&pool->conns[i]);
+		if (r != NULL && (next == -1 || r->deadline_ms < next))
+			next = r->deadline_ms;
+	}
+	return next;
+}
+
 static void
 db_queue_arm(struct db_pool *pool)
 {
-	struct db_req	*r = TAILQ_FIRST(&pool->waitq);
 	struct timeval	 tv;
-	int64_t		 wait;
+	int64_t		 next = db_queue_next(pool), wait;
 
-	if (r == NULL) {
+	if (next == -1) {
 		evtimer_del(pool->ev_queue);
 		return;
 	}
-	wait = r->deadline_ms - bw_now_ms();
+	wait = next - bw_now_ms();
 	bw_ms_to_tv(wait > 0 ? wait : 0, &tv);
 	evtimer_add(pool->ev_queue, &tv);
 }
@@ -717,7 +813,28 @@ db_conn_dispatch(struct db_pool *pool)
 	db_queue_arm(pool);
 }
 
-/* Requests that waited longer than queue_timeout get 503. */
+/* A sent request past its start deadline that has not started, or NULL. */
+static struct db_req *
+db_queue_overdue(struct db_pool *pool, int64_t now)
+{
+	struct db_req	*r;
+	uint32_t	 i;
+
+	for (i = 0; i < pool->p.pool_size; i++) {
+		r = db_conn_waiting(&pool->conns[i]);
+		if (r != NULL && r->deadline_ms <= now)
+			return r;
+	}
+	return NULL;
+}
+
+/*
+ * Requests that could not start within queue_timeout get 503: those still
+ * queued are freed; those sent behind another segment are abandoned (their
+ * segment, starting late, is refused by the context statement and its
+ * results are discarded).  A callback may submit or fail a connection, so
+ * the search starts again after each one.
+ */
 static void
 db_queue_expire(evutil_socket_t fd, short what, void *arg)
 {
@@ -730,6 +847,10 @@ db_queue_expire(evutil_socket_t fd, short what, void *arg)
 	while ((r = TAILQ_FIRST(&pool->waitq)) != NULL &&
 	    r->deadline_ms <= now)
 		db_req_finish(db_waitq_pop(pool), DB_UNAVAILABLE);
+	while ((r = db_queue_overdue(pool, now)) != NULL) {
+		r->abandoned = true;
+		r->ops->on_done(r->arg, DB_UNAVAILABLE, NULL, NULL, "");
+	}
 	db_queue_arm(pool);
 }
 
@@ -852,7 +973,8 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 	if (db_pool_ready(pool) == 0 || rp->stmt >= pool->nstmts)
 		return NULL;
 	c = db_pool_pick(pool);
-	if (c == NULL && pool->nwait >= pool->p.max_queue)
+	if ((c == NULL || c->ninflight > 0) &&
+	    db_pool_waiting(pool) >= pool->p.max_queue)
 		return NULL;
 	r = bw_calloc(1, sizeof(*r));
 	r->pool = pool;
@@ -865,8 +987,8 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 	r->values = db_copy_values(rp->nvalues, rp->values, rp->lengths,
 	    r->lengths);
 	r->ctx_values = db_ctx_values(rp->ctx);
+	db_req_deadline(r, pool->p.queue_timeout_ms);
 	if (c == NULL || !TAILQ_EMPTY(&pool->waitq)) {
-		r->deadline_ms = bw_now_ms() + pool->p.queue_timeout_ms;
 		TAILQ_INSERT_TAIL(&pool->waitq, r, entry);
 		pool->nwait++;
 		db_conn_dispatch(pool);
@@ -878,6 +1000,8 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 		db_conn_fail(c, db_conn_error(c));
 		return NULL;
 	}
+	if (!r->started)
+		db_queue_arm(pool);
 	return r;
 }
 

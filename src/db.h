@@ -10,8 +10,15 @@
  * Nothing here ever blocks the event loop and nothing calls PQcancel: the
  * server-side statement_timeout cuts long statements short.
  *
- * Bounds: pool_size connections, DB_MAX_INFLIGHT segments in flight per
- * connection, max_queue waiting requests, queue_timeout waiting time.
+ * Bounds: pool_size connections, DB_MAX_INFLIGHT segments sent per
+ * connection (one executing, the rest pipelined behind it), max_queue
+ * requests waiting to start (queued in bulwarkd or pipelined behind another
+ * segment) and queue_timeout to start.  A request goes to an idle
+ * connection when there is one, else to the one with the fewest segments.
+ * One that has not started within queue_timeout ends DB_UNAVAILABLE (503)
+ * at that moment; if it was already sent, its segment is refused by the
+ * context statement when it starts (a start deadline by the database's
+ * clock, DB_START_MARGIN_MS earlier), so nothing of it runs.
  */
 #ifndef BW_DB_H
 #define BW_DB_H
@@ -26,7 +33,8 @@ struct event_base;
 struct db_pool;
 struct db_req;
 
-#define DB_MAX_INFLIGHT		8	/* pipelined segments per connection */
+#define DB_MAX_INFLIGHT		8	/* segments sent per connection */
+#define DB_START_MARGIN_MS	100	/* see db_req_deadline() */
 #define DB_BACKOFF_MIN_MS	50
 #define DB_BACKOFF_MAX_MS	2000
 

@@ -112,5 +112,69 @@ class TestClientGone(unittest.TestCase):
         d.cleanup()
 
 
+class TestQueueBound(unittest.TestCase):
+    """SPEC 7: waiting for a connection longer than queue_timeout is 503,
+    also when the wait is behind statements pipelined on a busy
+    connection; a fast route never waits behind slow ones longer than
+    queue_timeout."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = pg.PgDaemon(
+            CLUSTER, name="queue", workers=1,
+            routes=[route("half", "GET", "/half",
+                          sql="SELECT pg_sleep(0.5) IS NULL AS slept"),
+                    route("three", "GET", "/three", timeout="5s",
+                          sql="SELECT pg_sleep(3) IS NULL AS slept"),
+                    route("one", "GET", "/one", sql="SELECT 1 AS one")],
+            config={"database": {"pool_size": 2, "queue_timeout": "1s"}})
+        cls.d.start()
+        try:
+            cls.d.wait_db_ready("/one")
+        except BaseException:
+            cls.d.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop_and_check()
+
+    def send_all(self, path, n):
+        conns = [self.d.connect() for _ in range(n)]
+        t0 = time.monotonic()
+        for c in conns:
+            c.send(harness.build_request("GET", path))
+        return conns, t0
+
+    def test_fifty_slow_statements_wait_at_most_queue_timeout(self):
+        conns, t0 = self.send_all("/half", 50)
+        statuses = []
+        for c in conns:
+            r = c.read_final(timeout=10 * harness.SLOW)
+            statuses.append(r.status)
+            c.close()
+        took = time.monotonic() - t0
+        self.assertLessEqual(set(statuses), {200, 503}, statuses)
+        self.assertGreaterEqual(statuses.count(200), 2, statuses)
+        self.assertGreater(statuses.count(503), 30, statuses)
+        # Those that could not start within 1 s were answered then.
+        self.assertLess(took, 2.0 * harness.SLOW, statuses)
+        time.sleep(1.0)
+
+    def test_fast_route_behind_slow_statements(self):
+        slow, _ = self.send_all("/three", 4)
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        with self.d.connect() as c:
+            r = c.roundtrip("GET", "/one", timeout=10 * harness.SLOW)
+        took = time.monotonic() - t0
+        self.assertIn(r.status, (200, 503))
+        self.assertLess(took, 1.6 * harness.SLOW)
+        for c in slow:
+            c.close()
+        # The pool serves again once the slow statements are done.
+        time.sleep(3.0)
+        self.assertEqual(self.d.request("GET", "/one").status, 200)
+
 if __name__ == "__main__":
     unittest.main()

@@ -12,6 +12,7 @@
 #include "db.h"
 #include "pgtest.h"
 #include "unit.h"
+#include "util.h"
 
 enum {
 	ST_ECHO,
@@ -22,6 +23,7 @@ enum {
 	ST_ROWS,
 	ST_PID,
 	ST_READ_ONLY,
+	ST_BUMP,
 	ST_COUNT,
 };
 
@@ -35,6 +37,7 @@ static const struct db_stmt_def stmts[ST_COUNT] = {
 	[ST_PID] = { "SELECT pg_backend_pid()", 0 },
 	[ST_READ_ONLY] = { "SELECT current_setting('transaction_read_only')",
 	    0 },
+	[ST_BUMP] = { "SELECT nextval('bw_bump')", 0 },
 };
 
 static const char *conn_keys[] = { "options", NULL };
@@ -149,6 +152,7 @@ setup(void)
 	ck_assert_int_eq(PQstatus(pg), CONNECTION_OK);
 	res = PQexec(pg, "SET client_min_messages = warning;"
 	    "CREATE SEQUENCE IF NOT EXISTS bw_seq;"
+	    "DROP SEQUENCE IF EXISTS bw_bump; CREATE SEQUENCE bw_bump;"
 	    "CREATE OR REPLACE FUNCTION bw_fail_once() RETURNS int "
 	    "LANGUAGE plpgsql AS $$ BEGIN "
 	    "IF nextval('bw_seq') % 2 = 1 THEN "
@@ -291,28 +295,62 @@ START_TEST(statement_timeout_from_context)
 }
 END_TEST
 
+/*
+ * max_queue counts every request waiting to start, queued or pipelined
+ * behind another segment; queue_timeout ends them at their deadline (503)
+ * although they were sent, and their segments, starting late, do nothing.
+ */
 START_TEST(queue_bound_and_timeout)
 {
 	struct db_pool	*pool;
-	struct outcome	 slow[DB_MAX_INFLIGHT], queued = { 0 };
-	struct outcome	 refused = { 0 };
-	int		 i;
+	struct outcome	 running = { 0 }, bump = { 0 }, echo = { 0 };
+	struct outcome	 refused = { 0 }, after = { 0 };
+	int64_t		 t0;
 
 	NEED_PG();
-	memset(slow, 0, sizeof(slow));
-	pool = pool_make(1, 1, 200);
+	pool = pool_make(1, 2, 300);
 	RUN_UNTIL(db_pool_ready(pool) == 1);
-	for (i = 0; i < DB_MAX_INFLIGHT; i++)
-		ck_assert_ptr_nonnull(submit(pool, ST_SLEEP, "0.5", "", "5s",
-		    &slow[i]));
-	ck_assert_ptr_nonnull(submit(pool, ST_ECHO, "q", "", "5s", &queued));
-	/* max_queue is 1: the next one is refused at once. */
+	t0 = bw_now_ms();
+	ck_assert_ptr_nonnull(submit(pool, ST_SLEEP, "0.8", "", "5s",
+	    &running));
+	ck_assert_ptr_nonnull(submit(pool, ST_BUMP, NULL, "", "5s", &bump));
+	ck_assert_ptr_nonnull(submit(pool, ST_ECHO, "e", "", "5s", &echo));
+	/* Two wait behind the running one: max_queue 2 refuses the next. */
 	ck_assert_ptr_null(submit(pool, ST_ECHO, "r", "", "5s", &refused));
 	ck_assert_int_eq(refused.done, 0);
-	RUN_UNTIL(queued.done == 1);
-	ck_assert_int_eq(queued.how, DB_UNAVAILABLE);
-	ck_assert_int_eq(slow[0].done, 0);
-	RUN_UNTIL(slow[DB_MAX_INFLIGHT - 1].done == 1);
+	RUN_UNTIL(bump.done == 1 && echo.done == 1);
+	ck_assert_int_eq(bump.how, DB_UNAVAILABLE);
+	ck_assert_int_eq(echo.how, DB_UNAVAILABLE);
+	ck_assert_int_lt(bw_now_ms() - t0, 600);
+	ck_assert_int_eq(running.done, 0);
+	RUN_UNTIL(running.done == 1);
+	ck_assert_int_eq(running.how, DB_OK);
+	/* The expired segments ran nothing and gave no second callback. */
+	submit(pool, ST_BUMP, NULL, "", "5s", &after);
+	RUN_UNTIL(after.done == 1);
+	ck_assert_int_eq(after.how, DB_OK);
+	ck_assert_str_eq(after.first, "1");
+	ck_assert_int_eq(bump.done, 1);
+	ck_assert_int_eq(echo.done, 1);
+	db_pool_free(pool);
+}
+END_TEST
+
+/* An idle connection is preferred to pipelining behind a busy one. */
+START_TEST(idle_connection_preferred)
+{
+	struct db_pool	*pool;
+	struct outcome	 slow = { 0 }, quick = { 0 };
+
+	NEED_PG();
+	pool = pool_make(2, 10, 5000);
+	RUN_UNTIL(db_pool_ready(pool) == 2);
+	submit(pool, ST_SLEEP, "1", "", "5s", &slow);
+	submit(pool, ST_ECHO, "q", "", "5s", &quick);
+	RUN_UNTIL(quick.done == 1);
+	ck_assert_int_eq(quick.how, DB_OK);
+	ck_assert_int_eq(slow.done, 0);
+	RUN_UNTIL(slow.done == 1);
 	db_pool_free(pool);
 }
 END_TEST
@@ -517,6 +555,7 @@ unit_suite(void)
 	tcase_add_test(tc, sql_error_then_next);
 	tcase_add_test(tc, statement_timeout_from_context);
 	tcase_add_test(tc, queue_bound_and_timeout);
+	tcase_add_test(tc, idle_connection_preferred);
 	tcase_add_test(tc, abandoned_gets_no_callback);
 	tcase_add_test(tc, serialization_failure_retried_once);
 	tcase_add_test(tc, array_rows_streamed);
