@@ -551,6 +551,7 @@ authep_issue(struct authep_req *e)
 	    http_request_id(e->r), authep_defs[e->kind].name, e->username,
 	    e->sid);
 	free(tok);
+	http_request_set_user(e->r, e->username);
 	http_respond(e->r, 200);
 }
 
@@ -625,11 +626,16 @@ authep_after_verify(struct authep_req *e)
 	(void)authep_sql(e, EP_SUCCESS, AUTHDB_LOGIN_SUCCESS, v, 2);
 }
 
+/*
+ * A name that is not a valid username is never echoed (it is the client's
+ * bytes, unchecked); a valid one is safe to log.
+ */
 static void
 authep_after_failure(struct authep_req *e)
 {
 	log_info("%s %s: credentials of %s refused from %s%s",
-	    http_request_id(e->r), authep_defs[e->kind].name, e->username,
+	    http_request_id(e->r), authep_defs[e->kind].name,
+	    e->username[0] != '\0' ? e->username : "an invalid username",
 	    http_request_ip(e->r), e->num > 0 ? " (now locked out)" : "");
 	authep_refuse(e);
 }

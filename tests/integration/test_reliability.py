@@ -10,15 +10,15 @@ while its request waits for SQL gives its connection slot back at once
 client served at once, and a graceful stop that does not wait out
 shutdown_timeout); queue_timeout bounds the wait for a statement to start,
 also behind statements pipelined on busy connections (pool_size 2,
-queue_timeout 1s); libpq notices and PostgreSQL's own messages go
-through the logger, escaped and filtered by logging.level; the log lines
-of a login name the user, and never echo an invalid user name.
+queue_timeout 1s); libpq notices (RAISE NOTICE and WARNING echoing a
+body string with a newline) go through the logger, escaped onto one line
+and filtered by logging.level.
 
 Environment: BULWARKD; PostgreSQL server binaries (skipped with the reason
 when missing).  Python 3 standard library only.
 """
 
-import threading
+import json
 import time
 import unittest
 
@@ -175,6 +175,59 @@ class TestQueueBound(unittest.TestCase):
         # The pool serves again once the slow statements are done.
         time.sleep(3.0)
         self.assertEqual(self.d.request("GET", "/one").status, 200)
+
+NOTICE_FN = r"""
+CREATE OR REPLACE FUNCTION echo_notice(t text) RETURNS int
+LANGUAGE plpgsql AS $f$
+BEGIN
+    RAISE NOTICE 'echo: %', t;
+    RAISE WARNING 'warn: %', t;
+    RETURN 1;
+END $f$;
+"""
+
+
+class TestDatabaseNotices(unittest.TestCase):
+    """libpq notices go through the logger: one escaped line each, at the
+    level of their severity, filtered by logging.level."""
+
+    FORGED = "bulwarkd[1] worker 9: error: forged"
+
+    def run_notice(self, level):
+        CLUSTER.psql(NOTICE_FN)
+        d = pg.PgDaemon(
+            CLUSTER, name="notice", workers=1,
+            routes=[route("notice", "POST", "/notice",
+                          body={"type": "object", "required": ["t"],
+                                "properties": {"t": {"type": "string"}}},
+                          sql="SELECT echo_notice(:body.t) AS x"),
+                    route("one", "GET", "/one", sql="SELECT 1 AS one")],
+            config={"logging": {"level": level}})
+        d.start()
+        try:
+            d.wait_db_ready("/one")
+            r = d.request("POST", "/notice", pg.json_headers(),
+                          json.dumps({"t": "first\n%s\tend" % self.FORGED}))
+            self.assertEqual(r.status, 200, r.body)
+            time.sleep(0.2)
+            return d.stderr_text()
+        finally:
+            d.stop_and_check()
+
+    def test_notice_escaped_on_one_line(self):
+        text = self.run_notice("info")
+        lines = text.splitlines()
+        self.assertFalse([ln for ln in lines if ln.startswith(self.FORGED)],
+                         text)
+        want = "database NOTICE: echo: first\\n%s\\tend" % self.FORGED
+        self.assertTrue([ln for ln in lines if ln.startswith("bulwarkd[")
+                         and ln.endswith(want)], text)
+        self.assertIn("database WARNING: warn: first\\n", text)
+
+    def test_notice_respects_level(self):
+        text = self.run_notice("warning")
+        self.assertNotIn("echo: first", text)
+        self.assertIn("database WARNING: warn: first\\n", text)
 
 if __name__ == "__main__":
     unittest.main()
