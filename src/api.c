@@ -47,7 +47,9 @@ struct api_param {
 };
 
 struct api_route {
+	struct api		*api;
 	const struct conf_route	*conf;
+	struct http_route_ops	 ops;		/* arg: this route */
 	struct sqltext		*sql;
 	const struct schema	*body;
 	struct api_param	*path;
@@ -81,6 +83,9 @@ struct api_call {
 	struct result		*result;
 	struct auth_principal	*principal;	/* NULL: anonymous */
 };
+
+static int	 api_prepare(struct http_request *, void *);
+static void	 api_handle(struct http_request *, void *);
 
 static const struct node *
 api_named_schema(const struct conf *conf, const char *name)
@@ -256,7 +261,11 @@ api_load_route(struct api *api, struct api_route *rt,
 	size_t		 i, idx;
 	int		 n;
 
+	rt->api = api;
 	rt->conf = r;
+	rt->ops.prepare = api_prepare;
+	rt->ops.handle = api_handle;
+	rt->ops.arg = rt;
 	if ((ep = authep_clash(api->conf, r)) != NULL)
 		bw_diag_add(diag, api->conf->file, r->pos.line, r->pos.col,
 		    "route %s: %s %s is the built-in endpoint %s",
@@ -510,6 +519,18 @@ api_check_types(const struct api *api, size_t stmt, const PGresult *desc,
 	return rv;
 }
 
+int
+api_add_routes(struct api *api, struct http_server *srv, const char **err)
+{
+	size_t	 i;
+
+	for (i = 0; i < api->nroutes; i++)
+		if (http_server_add_route(srv, api->routes[i].conf,
+		    &api->routes[i].ops, err) == -1)
+			return -1;
+	return 0;
+}
+
 void
 api_attach_pool(struct api *api, struct db_pool *pool)
 {
@@ -656,18 +677,17 @@ api_coerce_query(struct api_call *call, const struct http_head *h,
  * Before the body is read (SPEC 5 order): path and query parameters are
  * coerced and validated; a failure is 400 with the errors list.
  */
-int
+static int
 api_prepare(struct http_request *req, void *arg)
 {
-	struct api		*api = arg;
-	const struct conf_route	*route = http_request_route(req);
+	struct api_route	*rt = arg;
 	struct api_call		*call;
 	struct schema_errors	 errs = { .n = 0 };
 
 	call = bw_calloc(1, sizeof(*call));
 	call->req = req;
-	call->api = api;
-	call->rt = &api->routes[route - api->conf->routes];
+	call->api = rt->api;
+	call->rt = rt;
 	call->principal = auth_principal_take(req);
 	api_coerce_path(call, http_request_match(req), &errs);
 	api_coerce_query(call, http_request_head(req), &errs);
@@ -939,7 +959,7 @@ api_submit(struct api_call *call, const struct node *body)
  * Validation canonicalizes integer lexemes in place, so what is bound is
  * exactly what was validated.
  */
-void
+static void
 api_handle(struct http_request *req, void *arg)
 {
 	struct api_call		*call = http_request_ctx(req);

@@ -19,6 +19,7 @@
 struct api;
 struct event_base;
 struct http_request;
+struct http_server;
 
 struct api	*api_load(const struct conf *, struct bw_diag *);
 void		 api_free(struct api *);
@@ -48,12 +49,12 @@ int		 api_check_types(const struct api *, size_t stmt,
 void		 api_attach_pool(struct api *, struct db_pool *);
 
 /*
- * The two request hooks (arg is the api).  api_prepare runs before the
- * body is read and validates path and query parameters (400); it returns
- * -1 after answering.  api_handle runs once the body is read: body schema
- * (422), then the route's statement.
+ * Serves every declared route on srv, each with its own handlers: one
+ * before the body is read (path and query parameters, 400), one after it
+ * (body schema, 422, then the route's statement).  -1 with *err when a
+ * route cannot be added.
  */
-int		 api_prepare(struct http_request *, void *arg);
-void		 api_handle(struct http_request *, void *arg);
+int		 api_add_routes(struct api *, struct http_server *,
+		    const char **err);
 
 #endif

@@ -110,8 +110,8 @@ enum auth_cred	 auth_credentials(const struct http_head *, const char **tok,
 /*
  * The admit hook (arg is the auth): 401, 403 or 503, answered here, return
  * -1; 0 admits, with the principal (if any) set on the request.  The
- * principal then belongs to the route layer: api_prepare() takes it and
- * frees it with auth_principal_free() when the request ends.
+ * principal then belongs to the route layer, which takes it and frees it
+ * with auth_principal_free() when the request ends.
  */
 int		 auth_admit(struct http_request *, void *arg);
 /* Takes the request's principal (NULL: anonymous) for the route layer. */

@@ -49,7 +49,6 @@ struct worker {
 	struct auth		*auth;
 	struct authep		*authep;
 	struct password_pool	*pwpool;
-	struct http_route_ops	 api_ops;	/* the declared routes' */
 	struct event		*chan_ev;
 	struct event		*stop_ev;
 	struct event		*sigterm_ev;
@@ -236,10 +235,7 @@ worker_setup(struct worker *w)
 			log_errorx("worker %d: %s", a->id, err);
 			return -1;
 		}
-		w->api_ops.prepare = api_prepare;
-		w->api_ops.handle = api_handle;
-		w->api_ops.arg = a->api;
-		if (http_server_add_routes(w->http, &w->api_ops, &err) == -1) {
+		if (api_add_routes(a->api, w->http, &err) == -1) {
 			log_errorx("worker %d: %s", a->id, err);
 			return -1;
 		}
