@@ -792,7 +792,8 @@ db_pool_pick(struct db_pool *pool)
 
 	for (i = 0; i < pool->p.pool_size; i++) {
 		c = &pool->conns[i];
-		if (c->state != DB_CONN_READY || c->ninflight >= DB_MAX_INFLIGHT)
+		if (c->state != DB_CONN_READY ||
+		    c->ninflight >= DB_MAX_INFLIGHT)
 			continue;
 		if (best == NULL || c->ninflight < best->ninflight)
 			best = c;

@@ -164,6 +164,7 @@ int		 http_fixed_headers(struct http_server *);
 enum http_step	 http_fail(struct http_request *, enum problem_code);
 
 /* http_addr.c: the textual form of a peer address. */
-void		 http_addr_text(const struct sockaddr *, char *out, size_t outsz);
+void		 http_addr_text(const struct sockaddr *, char *out,
+		    size_t outsz);
 
 #endif

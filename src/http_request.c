@@ -298,8 +298,8 @@ int
 http_server_add_route(struct http_server *srv, const struct conf_route *route,
     const struct http_route_ops *ops, const char **err)
 {
-	if (router_add(srv->router, route->path, http_conf_method(route->method),
-	    route, ops) == -1) {
+	if (router_add(srv->router, route->path,
+	    http_conf_method(route->method), route, ops) == -1) {
 		*err = router_error(srv->router);
 		return -1;
 	}

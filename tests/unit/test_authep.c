@@ -3,7 +3,8 @@
  * registration of the built-in endpoints (their paths under
  * auth.endpoints, none when it is null or no key is loaded, a clash with a
  * declared route refused) and the load-time clash check.  The endpoints
- * themselves are covered over TLS by tests/integration/test_auth_endpoints.py.
+ * themselves are covered over TLS by
+ * tests/integration/test_auth_endpoints.py.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,7 @@ static const struct http_route_ops no_ops = { NULL, no_handle, NULL };
 
 /*
  * The endpoints under prefix, with one declared route at route_path: the
- * result of auth_endpoints_add.
+ * result of authep_add.
  */
 static int
 endpoints_with(const char *prefix, const char *route_path, bool with_keys,

@@ -304,7 +304,8 @@ END_TEST
 
 START_TEST(test_ties)
 {
-	ck_assert_int_eq(router_add(rt, "/notes/{other}", HTTP_GET, &r_x, NULL), -1);
+	ck_assert_int_eq(router_add(rt, "/notes/{other}", HTTP_GET, &r_x, NULL),
+	    -1);
 	ck_assert_ptr_nonnull(strstr(router_error(rt), "/notes/{other}"));
 	ck_assert_ptr_nonnull(strstr(router_error(rt), "/notes/{id}"));
 	ck_assert_ptr_nonnull(strstr(router_error(rt), "ties"));
@@ -316,7 +317,8 @@ START_TEST(test_ties)
 	ck_assert_int_eq(router_add(rt, "/{a}/{b}", HTTP_GET, &r_x, NULL), 0);
 	ck_assert_int_eq(router_add(rt, "/{c}/{d}", HTTP_GET, &r_x, NULL), -1);
 	ck_assert_int_eq(router_add(rt, "/notes", HTTP_TRACE, &r_x, NULL), -1);
-	ck_assert_int_eq(router_add(rt, "/notes", HTTP_CONNECT, &r_x, NULL), -1);
+	ck_assert_int_eq(router_add(rt, "/notes", HTTP_CONNECT, &r_x, NULL),
+	    -1);
 	/* the router still works after refused additions */
 	ck_assert_int_eq(match(HTTP_GET, "/notes/1"), ROUTER_FOUND);
 	ck_assert_ptr_eq(mt.route, &r_get);
