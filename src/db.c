@@ -11,7 +11,10 @@
  * - a connection's in-flight list is in the order its segments were sent,
  *   which is the order their results arrive;
  * - on_done runs exactly once per request that was not abandoned, and no
- *   callback runs for an abandoned request;
+ *   callback runs for an abandoned request; a request sent but not started
+ *   by its queue_timeout gets its on_done (DB_UNAVAILABLE) then and is
+ *   abandoned, staying in its connection's list until its results (a
+ *   refusal by the context statement) are discarded;
  * - the event loop never blocks: libpq is non-blocking, PQflush is retried
  *   from a write event, PQsocket is re-read after every PQconnectPoll.
  *

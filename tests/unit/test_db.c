@@ -216,7 +216,8 @@ END_TEST
 START_TEST(context_read_only)
 {
 	struct db_pool	*pool;
-	struct outcome	 a = { 0 }, b = { 0 };
+	struct outcome	 a = { 0 }, b = { 0 }, c = { 0 };
+	struct db_req_params rp = { .nvalues = 0 };
 
 	NEED_PG();
 	pool = pool_make(1, 10, 1000);
@@ -227,6 +228,10 @@ START_TEST(context_read_only)
 	ck_assert_int_eq(a.how, DB_OK);
 	ck_assert_str_eq(a.first, "on");
 	ck_assert_str_eq(b.first, "u");
+	/* A handle the pool never gave is refused at once. */
+	rp.stmt = handles[ST_COUNT - 1] + 1;
+	ck_assert_ptr_null(db_submit(pool, &rp, &ops, &c));
+	ck_assert_int_eq(c.done, 0);
 	db_pool_free(pool);
 }
 END_TEST
@@ -333,6 +338,24 @@ START_TEST(queue_bound_and_timeout)
 	ck_assert_int_eq(bump.done, 1);
 	ck_assert_int_eq(echo.done, 1);
 	db_pool_free(pool);
+}
+END_TEST
+
+/* The registry is closed once the pool starts: adding is a fatal error. */
+START_TEST(stmt_after_start)
+{
+	static const char *keys[] = { "host", NULL };
+	static const char *vals[] = { "/nonexistent-bulwark-socket-dir", NULL };
+	struct db_pool_params p = {
+		.keys = keys, .vals = vals, .pool_size = 1, .max_queue = 1,
+		.queue_timeout_ms = 100, .connect_timeout_ms = 1000,
+	};
+	struct db_pool	*pool;
+
+	if (base == NULL)
+		base = event_base_new();
+	pool = pool_start_with(&p);
+	(void)db_pool_stmt_add(pool, &stmts[ST_ECHO]);
 }
 END_TEST
 
@@ -556,6 +579,7 @@ unit_suite(void)
 	tcase_add_test(tc, statement_timeout_from_context);
 	tcase_add_test(tc, queue_bound_and_timeout);
 	tcase_add_test(tc, idle_connection_preferred);
+	tcase_add_exit_test(tc, stmt_after_start, 3);
 	tcase_add_test(tc, abandoned_gets_no_callback);
 	tcase_add_test(tc, serialization_failure_retried_once);
 	tcase_add_test(tc, array_rows_streamed);
