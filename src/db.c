@@ -45,6 +45,8 @@
 #define DB_CTX_NPARAMS		(DB_CTX_PARAMS + 1)	/* + the deadline */
 #define DB_DEADLINE_LEN		24
 #define DB_NOTICE_MAX		512	/* bytes of an escaped notice */
+#define DB_CLOCK_SQL							\
+	"SELECT CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint)"
 
 /*
  * The context statement of SPEC 7: transaction-local settings for the
@@ -109,7 +111,7 @@ struct db_req {
 	char			**values;
 	int			*lengths;
 	char			**ctx_values;	/* DB_CTX_PARAMS of them */
-	char			 deadline[DB_DEADLINE_LEN];	/* $7 */
+	int64_t			 deadline_wall;	/* ms since the epoch */
 	char			 sqlstate[6];
 	char			*message;
 	char			 cmd_tuples[24];
@@ -127,6 +129,7 @@ struct db_conn {
 	struct event		*ev_timer;	/* connect timeout or backoff */
 	int			 backoff_ms;
 	int			 prepares_left;
+	int64_t			 clock_offset;	/* the database's - ours, ms */
 	struct db_req_list	 inflight;
 	size_t			 ninflight;
 };
@@ -205,24 +208,29 @@ db_ctx_values(const struct db_ctx *ctx)
 
 /*
  * The start deadline: queue_timeout from now by bulwarkd's clock, and the
- * same instant less a margin by the wall clock for the context statement,
- * so that a segment the database starts after the margin's begin is
- * refused even if its predecessor's results have not reached bulwarkd yet.
+ * same instant less a margin by the wall clock for the context statement
+ * (moved to the database's clock when sent, db_conn_send), so that a
+ * segment the database starts after the margin's begin is refused even if
+ * its predecessor's results have not reached bulwarkd yet.
  */
+static int64_t
+db_wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void
 db_req_deadline(struct db_req *r, int64_t queue_timeout_ms)
 {
-	struct timespec	 ts;
-	int64_t		 margin, wall;
+	int64_t		 margin;
 
 	r->deadline_ms = bw_now_ms() + queue_timeout_ms;
 	margin = queue_timeout_ms / 2 < DB_START_MARGIN_MS ?
 	    queue_timeout_ms / 2 : DB_START_MARGIN_MS;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	wall = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-	    queue_timeout_ms - margin;
-	(void)snprintf(r->deadline, sizeof(r->deadline), "%lld",
-	    (long long)wall);
+	r->deadline_wall = db_wall_ms() + queue_timeout_ms - margin;
 }
 
 static void
@@ -403,9 +411,10 @@ db_conn_prepare(struct db_conn *c)
 		    pool->stmts[i]->sql, pool->stmts[i]->nparams,
 		    NULL) != 1)
 			return -1;
-	if (PQpipelineSync(c->pg) != 1)
+	if (PQsendQueryParams(c->pg, DB_CLOCK_SQL, 0, NULL, NULL, NULL, NULL,
+	    0) != 1 || PQpipelineSync(c->pg) != 1)
 		return -1;
-	c->prepares_left = (int)pool->nstmts;
+	c->prepares_left = (int)pool->nstmts + 1;
 	c->state = DB_CONN_PREPARING;
 	return db_conn_flush(c);
 }
@@ -532,11 +541,16 @@ db_conn_send(struct db_conn *c, struct db_req *r)
 	struct db_pool	*pool = c->pool;
 
 	const char	*ctx[DB_CTX_NPARAMS];
+	char		 deadline[DB_DEADLINE_LEN] = "Infinity";
 	int		 i;
 
 	for (i = 0; i < DB_CTX_PARAMS; i++)
 		ctx[i] = r->ctx_values[i];
-	ctx[DB_CTX_PARAMS] = r->deadline;
+	/* A retry started once already: it has no start deadline. */
+	if (!r->retried)
+		(void)snprintf(deadline, sizeof(deadline), "%lld",
+		    (long long)(r->deadline_wall + c->clock_offset));
+	ctx[DB_CTX_PARAMS] = deadline;
 	r->conn = c;
 	r->phase = DB_PHASE_CTX;
 	r->started = TAILQ_EMPTY(&c->inflight);
@@ -593,8 +607,6 @@ db_conn_complete(struct db_conn *c, struct db_req *r)
 		r->retried = true;
 		r->failed = false;
 		r->rows_stopped = false;
-		/* It started once: the retry has no start deadline. */
-		bw_strlcpy(r->deadline, "Infinity", sizeof(r->deadline));
 		if (db_conn_send(c, r) == -1)
 			db_conn_fail(c, db_conn_error(c));
 		return;
@@ -667,6 +679,18 @@ db_conn_step_prepare(struct db_conn *c, PGresult *res)
 		return 0;
 	switch (PQresultStatus(res)) {
 	case PGRES_COMMAND_OK:
+		c->prepares_left--;
+		return 0;
+	case PGRES_TUPLES_OK:
+		/*
+		 * The database's clock against ours, read on receipt: an
+		 * offset short by the latency, which only makes the start
+		 * deadlines it gives the database earlier.
+		 */
+		if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+			return -1;
+		c->clock_offset = strtoll(PQgetvalue(res, 0, 0), NULL, 10) -
+		    db_wall_ms();
 		c->prepares_left--;
 		return 0;
 	case PGRES_PIPELINE_SYNC:

@@ -18,7 +18,8 @@
  * One that has not started within queue_timeout ends DB_UNAVAILABLE (503)
  * at that moment; if it was already sent, its segment is refused by the
  * context statement when it starts (a start deadline by the database's
- * clock, DB_START_MARGIN_MS earlier), so nothing of it runs.
+ * clock, read on every new connection, DB_START_MARGIN_MS earlier), so
+ * nothing of it runs.
  */
 #ifndef BW_DB_H
 #define BW_DB_H
