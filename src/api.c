@@ -20,6 +20,7 @@
 #include "api.h"
 #include "auth.h"
 #include "authdb.h"
+#include "authep.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -34,20 +35,6 @@
 #define API_MAX_QUERY		32	/* declared query parameters per route */
 #define API_MEMBER_DEPTH	32
 
-/*
- * The context statement of SPEC 7: transaction-local settings for the
- * route's statement.  Values are bound, never interpolated.
- */
-#define API_CTX_SQL							\
-	"SELECT set_config('bulwark.user_id', $1, true), "		\
-	"set_config('bulwark.user_name', $2, true), "			\
-	"set_config('bulwark.roles', $3, true), "			\
-	"set_config('bulwark.request_id', $4, true), "			\
-	"set_config('bulwark.route', $5, true), "			\
-	"set_config('statement_timeout', $6, true)"
-#define API_CTX_RO_SQL	API_CTX_SQL ", "				\
-	"set_config('transaction_read_only', 'on', true)"
-
 static const char *const api_claims[] = {
 	"iss", "aud", "sub", "name", "roles", "sid", "iat", "nbf", "exp",
 	"jti",
@@ -60,7 +47,9 @@ struct api_param {
 };
 
 struct api_route {
+	struct api		*api;
 	const struct conf_route	*conf;
+	struct http_route_ops	 ops;		/* arg: this route */
 	struct sqltext		*sql;
 	const struct schema	*body;
 	struct api_param	*path;
@@ -68,6 +57,8 @@ struct api_route {
 	struct api_param	*query;
 	size_t			 nquery;
 	char			 timeout[24];	/* statement_timeout value */
+	struct db_stmt_def	 def;		/* its statement */
+	size_t			 stmt;		/* ... in the attached pool */
 };
 
 struct api {
@@ -75,9 +66,9 @@ struct api {
 	struct schema_set	*schemas;
 	struct api_route	*routes;
 	size_t			 nroutes;
-	struct db_stmt_def	*stmts;
-	size_t			 nstmts;
-	size_t			 auth_first;	/* authdb_stmts[0]; 0: none */
+	struct db_stmt_def	*checks;	/* every statement, for -t */
+	const struct api_route	**check_rt;	/* ... and its route or NULL */
+	size_t			 nchecks;
 	struct db_pool		*pool;
 };
 
@@ -92,6 +83,9 @@ struct api_call {
 	struct result		*result;
 	struct auth_principal	*principal;	/* NULL: anonymous */
 };
+
+static int	 api_prepare(struct http_request *, void *);
+static void	 api_handle(struct http_request *, void *);
 
 static const struct node *
 api_named_schema(const struct conf *conf, const char *name)
@@ -267,8 +261,12 @@ api_load_route(struct api *api, struct api_route *rt,
 	size_t		 i, idx;
 	int		 n;
 
+	rt->api = api;
 	rt->conf = r;
-	if ((ep = auth_endpoint_clash(api->conf, r)) != NULL)
+	rt->ops.prepare = api_prepare;
+	rt->ops.handle = api_handle;
+	rt->ops.arg = rt;
+	if ((ep = authep_clash(api->conf, r)) != NULL)
 		bw_diag_add(diag, api->conf->file, r->pos.line, r->pos.col,
 		    "route %s: %s %s is the built-in endpoint %s",
 		    r->name, conf_method_name(r->method), r->path, ep);
@@ -303,28 +301,37 @@ api_load_route(struct api *api, struct api_route *rt,
 }
 
 static void
+api_check_add(struct api *api, const struct db_stmt_def *def,
+    const struct api_route *rt)
+{
+	api->checks[api->nchecks] = *def;
+	api->check_rt[api->nchecks++] = rt;
+}
+
+/*
+ * Every statement a worker prepares, for the load-time check: the pool's
+ * context statements, the routes', and with an auth section bulwark's own.
+ */
+static void
 api_load_statements(struct api *api)
 {
-	size_t	 i;
+	const struct db_stmt_def	*ctx;
+	size_t				 i, nctx, n;
 
-	api->nstmts = API_STMT_FIRST_ROUTE + api->nroutes;
-	if (api->conf->auth != NULL) {
-		api->auth_first = api->nstmts;
-		api->nstmts += AUTHDB_STMT_COUNT;
-	}
-	api->stmts = bw_calloc(api->nstmts, sizeof(*api->stmts));
-	api->stmts[API_STMT_CTX].sql = API_CTX_SQL;
-	api->stmts[API_STMT_CTX].nparams = API_CTX_PARAMS;
-	api->stmts[API_STMT_CTX_RO].sql = API_CTX_RO_SQL;
-	api->stmts[API_STMT_CTX_RO].nparams = API_CTX_PARAMS;
+	ctx = db_ctx_stmts(&nctx);
+	n = nctx + api->nroutes + (api->conf->auth != NULL ?
+	    AUTHDB_STMT_COUNT : 0);
+	api->checks = bw_calloc(n, sizeof(*api->checks));
+	api->check_rt = bw_calloc(n, sizeof(*api->check_rt));
+	for (i = 0; i < nctx; i++)
+		api_check_add(api, &ctx[i], NULL);
 	for (i = 0; i < api->nroutes; i++) {
-		api->stmts[API_STMT_FIRST_ROUTE + i].sql =
-		    api->routes[i].sql->sql;
-		api->stmts[API_STMT_FIRST_ROUTE + i].nparams =
-		    (int)api->routes[i].sql->nparams;
+		api->routes[i].def.sql = api->routes[i].sql->sql;
+		api->routes[i].def.nparams = (int)api->routes[i].sql->nparams;
+		api_check_add(api, &api->routes[i].def, &api->routes[i]);
 	}
-	for (i = 0; api->auth_first != 0 && i < AUTHDB_STMT_COUNT; i++)
-		api->stmts[api->auth_first + i] = authdb_stmts[i];
+	for (i = 0; api->conf->auth != NULL && i < AUTHDB_STMT_COUNT; i++)
+		api_check_add(api, &authdb_stmts[i], NULL);
 }
 
 struct api *
@@ -365,7 +372,8 @@ api_free(struct api *api)
 		free(api->routes[i].query);
 	}
 	free(api->routes);
-	free(api->stmts);
+	free(api->checks);
+	free(api->check_rt);
 	schema_set_free(api->schemas);
 	free(api);
 }
@@ -373,22 +381,16 @@ api_free(struct api *api)
 const struct db_stmt_def *
 api_statements(const struct api *api, size_t *n)
 {
-	*n = api->nstmts;
-	return api->stmts;
+	*n = api->nchecks;
+	return api->checks;
 }
 
 const struct conf_route *
 api_statement_route(const struct api *api, size_t i)
 {
-	if (i < API_STMT_FIRST_ROUTE || i >= API_STMT_FIRST_ROUTE + api->nroutes)
+	if (i >= api->nchecks || api->check_rt[i] == NULL)
 		return NULL;
-	return api->routes[i - API_STMT_FIRST_ROUTE].conf;
-}
-
-size_t
-api_auth_first(const struct api *api)
-{
-	return api->auth_first;
+	return api->check_rt[i]->conf;
 }
 
 /* The `type` a schema node declares, when it is one string. */
@@ -493,10 +495,8 @@ api_check_types(const struct api *api, size_t stmt, const PGresult *desc,
 	size_t			 i;
 	int			 rv = 0;
 
-	if (stmt < API_STMT_FIRST_ROUTE ||
-	    stmt >= API_STMT_FIRST_ROUTE + api->nroutes)
+	if (stmt >= api->nchecks || (rt = api->check_rt[stmt]) == NULL)
 		return 0;
-	rt = &api->routes[stmt - API_STMT_FIRST_ROUTE];
 	r = rt->conf;
 	for (i = 0; i < rt->sql->nparams && (int)i < PQnparams(desc); i++) {
 		type = api_source_type(api, rt, &rt->sql->params[i]);
@@ -519,10 +519,27 @@ api_check_types(const struct api *api, size_t stmt, const PGresult *desc,
 	return rv;
 }
 
+int
+api_add_routes(struct api *api, struct http_server *srv, const char **err)
+{
+	size_t	 i;
+
+	for (i = 0; i < api->nroutes; i++)
+		if (http_server_add_route(srv, api->routes[i].conf,
+		    &api->routes[i].ops, err) == -1)
+			return -1;
+	return 0;
+}
+
 void
 api_attach_pool(struct api *api, struct db_pool *pool)
 {
+	size_t	 i;
+
 	api->pool = pool;
+	for (i = 0; pool != NULL && i < api->nroutes; i++)
+		api->routes[i].stmt = db_pool_stmt_add(pool,
+		    &api->routes[i].def);
 }
 
 static void
@@ -660,18 +677,17 @@ api_coerce_query(struct api_call *call, const struct http_head *h,
  * Before the body is read (SPEC 5 order): path and query parameters are
  * coerced and validated; a failure is 400 with the errors list.
  */
-int
+static int
 api_prepare(struct http_request *req, void *arg)
 {
-	struct api		*api = arg;
-	const struct conf_route	*route = http_request_route(req);
+	struct api_route	*rt = arg;
 	struct api_call		*call;
 	struct schema_errors	 errs = { .n = 0 };
 
 	call = bw_calloc(1, sizeof(*call));
 	call->req = req;
-	call->api = api;
-	call->rt = &api->routes[route - api->conf->routes];
+	call->api = rt->api;
+	call->rt = rt;
 	call->principal = auth_principal_take(req);
 	api_coerce_path(call, http_request_match(req), &errs);
 	api_coerce_query(call, http_request_head(req), &errs);
@@ -906,22 +922,23 @@ api_submit(struct api_call *call, const struct node *body)
 	char			*owned[SQLTEXT_MAX_PARAMS];
 	const char		*values[SQLTEXT_MAX_PARAMS];
 	int			 lengths[SQLTEXT_MAX_PARAMS];
-	const char		*ctx[API_CTX_PARAMS] = {
-		"", "", "", http_request_id(req), r->name, rt->timeout,
+	struct db_ctx		 ctx = {
+		.request_id = http_request_id(req), .route = r->name,
+		.timeout = rt->timeout,
 	};
 	char			*ctx_owned = NULL;
 	struct db_req_params	 rp = {
-		.stmt = API_STMT_FIRST_ROUTE + (size_t)(r - call->api->conf->routes),
-		.ctx_stmt = r->replica ? API_STMT_CTX_RO : API_STMT_CTX,
+		.stmt = rt->stmt, .read_only = r->replica,
 		.nvalues = (int)rt->sql->nparams, .values = values,
-		.lengths = lengths, .nctx = API_CTX_PARAMS, .ctx_values = ctx,
+		.lengths = lengths, .ctx = &ctx,
 	};
 	size_t			 i, np = rt->sql->nparams;
 
 	lim.max_rows = r->result == RESULT_ARRAY ? r->max_rows : 0;
 	lim.max_size = call->api->conf->server.limits.max_response_size;
 	call->result = result_begin(r->result, http_response_body(req), &lim);
-	auth_context(call->principal, &ctx[0], &ctx[1], &ctx[2], &ctx_owned);
+	auth_context(call->principal, &ctx.user_id, &ctx.user_name, &ctx.roles,
+	    &ctx_owned);
 	for (i = 0; i < np; i++) {
 		owned[i] = NULL;
 		api_bind(call, &rt->sql->params[i], body, &owned[i],
@@ -942,7 +959,7 @@ api_submit(struct api_call *call, const struct node *body)
  * Validation canonicalizes integer lexemes in place, so what is bound is
  * exactly what was validated.
  */
-void
+static void
 api_handle(struct http_request *req, void *arg)
 {
 	struct api_call		*call = http_request_ctx(req);

@@ -19,25 +19,19 @@
 struct api;
 struct event_base;
 struct http_request;
-
-/* Statement 0 is the context statement, 1 its read-only form; routes follow. */
-#define API_STMT_CTX		0
-#define API_STMT_CTX_RO		1
-#define API_STMT_FIRST_ROUTE	2
-#define API_CTX_PARAMS		6
+struct http_server;
 
 struct api	*api_load(const struct conf *, struct bw_diag *);
 void		 api_free(struct api *);
 
-/* The statements to prepare on every connection (route order). */
-const struct db_stmt_def *api_statements(const struct api *, size_t *n);
-/* The route of statement i (i >= API_STMT_FIRST_ROUTE). */
-const struct conf_route *api_statement_route(const struct api *, size_t i);
 /*
- * With an auth section, bulwark's own statements (authdb_stmts, in their
- * order) follow the routes': the index of the first, else 0.
+ * Every statement a worker prepares, for the load-time check (-t): the
+ * context statements, the routes' (in route order) and, with an auth
+ * section, bulwark's own (authdb_stmts).  The route of statement i, or NULL
+ * for one that belongs to no route.
  */
-size_t		 api_auth_first(const struct api *);
+const struct db_stmt_def *api_statements(const struct api *, size_t *n);
+const struct conf_route *api_statement_route(const struct api *, size_t i);
 
 /*
  * Checks a described statement (PQdescribePrepared) against its route:
@@ -48,16 +42,19 @@ size_t		 api_auth_first(const struct api *);
 int		 api_check_types(const struct api *, size_t stmt,
 		    const PGresult *desc, struct bw_diag *);
 
-/* The worker's pool; requests answer 503 while none is attached. */
+/*
+ * The worker's pool, before it starts: every route's statement is
+ * registered with it.  Requests answer 503 while none is attached.
+ */
 void		 api_attach_pool(struct api *, struct db_pool *);
 
 /*
- * The two request hooks (arg is the api).  api_prepare runs before the
- * body is read and validates path and query parameters (400); it returns
- * -1 after answering.  api_handle runs once the body is read: body schema
- * (422), then the route's statement.
+ * Serves every declared route on srv, each with its own handlers: one
+ * before the body is read (path and query parameters, 400), one after it
+ * (body schema, 422, then the route's statement).  -1 with *err when a
+ * route cannot be added.
  */
-int		 api_prepare(struct http_request *, void *arg);
-void		 api_handle(struct http_request *, void *arg);
+int		 api_add_routes(struct api *, struct http_server *,
+		    const char **err);
 
 #endif

@@ -53,6 +53,8 @@ struct auth;
 #define AUTH_RELOAD_MS		30000	/* revocation state re-read */
 #define AUTH_RETRY_MS		200	/* until the first load succeeds */
 #define AUTH_MAX_ROWS		(1u << 20)	/* rows per state list */
+#define AUTH_UUID_MAX		(AUTHDB_UUID_LEN + 1)
+#define AUTH_STMT_TIMEOUT	"5000"	/* statement_timeout of its SQL, ms */
 
 /* What a request's headers present (auth_credentials). */
 enum auth_cred {
@@ -88,12 +90,11 @@ struct auth	*auth_new(struct event_base *, const struct conf *,
 		    const struct keys_set *, const char **err);
 void		 auth_free(struct auth *);
 /*
- * Starts loading (and periodically reloading) the revocation state through
- * pool, whose statement first_stmt is authdb_stmts[0] (api_auth_first());
- * a NULL pool stops it.
+ * Registers the statements it reads the revocation state with (the pool
+ * not started yet) and starts loading (and periodically reloading) it
+ * through pool; a NULL pool stops it.
  */
-void		 auth_attach_pool(struct auth *, struct db_pool *,
-		    size_t first_stmt);
+void		 auth_attach_pool(struct auth *, struct db_pool *);
 /* True once the revocation state has been loaded. */
 bool		 auth_ready(const struct auth *);
 /* The verified-token cache (stats for tests and metrics). */
@@ -109,8 +110,8 @@ enum auth_cred	 auth_credentials(const struct http_head *, const char **tok,
 /*
  * The admit hook (arg is the auth): 401, 403 or 503, answered here, return
  * -1; 0 admits, with the principal (if any) set on the request.  The
- * principal then belongs to the route layer: api_prepare() takes it and
- * frees it with auth_principal_free() when the request ends.
+ * principal then belongs to the route layer, which takes it and frees it
+ * with auth_principal_free() when the request ends.
  */
 int		 auth_admit(struct http_request *, void *arg);
 /* Takes the request's principal (NULL: anonymous) for the route layer. */
@@ -118,35 +119,17 @@ struct auth_principal *auth_principal_take(struct http_request *);
 void		 auth_principal_free(struct auth_principal *);
 
 /*
- * The built-in endpoints of SPEC 8 under auth.endpoints (login, refresh,
- * logout, me, password).  They are routes of the auth layer, not of the
- * configuration: auth_endpoints_add() registers them with the server
- * (nothing when auth or endpoints is off) and sets the hashing pool, which
- * the worker made before its sandbox (threads cannot be created after).
- * The admit hook treats them like any route (credentials always verified;
- * login, refresh and logout are public; me and password answer 401
- * themselves without a user).  auth_endpoint() tells a request's route
- * apart, so that the worker sends it to auth_endpoint_prepare() and
- * auth_endpoint_handle() instead of the route layer.
- *
- * Threat model: the bodies carry passwords and refresh tokens.  They are
- * copied only into the request's state, wiped when it ends, and never
- * logged; refresh tokens reach the database as SHA-256 digests only.  A
- * login for a user that does not exist runs the same steps (lockout
- * check, lookup, one argon2id verification of a dummy hash, failure
- * count) and gets byte for byte the same 401 as a wrong password.
+ * A revocation happened here (a logout, a password change, a revoked
+ * session): the verified-token cache is flushed and the state read again
+ * at once, or right after the reload in flight.
  */
-struct http_server;
-struct password_pool;
-
-#define AUTH_EP_MAX_BODY	4096	/* bytes of an endpoint's body */
-#define AUTH_PW_QUEUE		128	/* hashing jobs waiting per worker */
-
-int		 auth_endpoints_add(struct auth *, struct http_server *,
-		    struct password_pool *, const char **err);
-bool		 auth_endpoint(const struct auth *, const struct conf_route *);
-int		 auth_endpoint_prepare(struct http_request *, void *arg);
-void		 auth_endpoint_handle(struct http_request *, void *arg);
+void		 auth_revoked(struct auth *);
+/*
+ * The user's cut-off in the current snapshot, in whole seconds rounded up
+ * (auth_cutoff_s of tokens_valid_after); INT64_MIN when none is known.
+ */
+int64_t		 auth_user_cutoff(const struct auth *, const char *id);
+int64_t		 auth_cutoff_s(long long us);
 
 /*
  * The LISTEN connection of SPEC 8 (revocations within one second): every
@@ -175,13 +158,5 @@ const char	*auth_claim_value(const struct auth_principal *,
 		    const char *claim, char **owned);
 void		 auth_context(const struct auth_principal *, const char **id,
 		    const char **name, const char **roles, char **owned);
-
-/*
- * The built-in endpoint a declared route would take the place of (same
- * method and path under auth.endpoints), or NULL: such a configuration is
- * refused at load.
- */
-const char	*auth_endpoint_clash(const struct conf *,
-		    const struct conf_route *);
 
 #endif

@@ -11,9 +11,17 @@
  * - a connection's in-flight list is in the order its segments were sent,
  *   which is the order their results arrive;
  * - on_done runs exactly once per request that was not abandoned, and no
- *   callback runs for an abandoned request;
+ *   callback runs for an abandoned request; a request sent but not started
+ *   by its queue_timeout gets its on_done (DB_UNAVAILABLE) then and is
+ *   abandoned, staying in its connection's list until its results (a
+ *   refusal by the context statement) are discarded;
  * - the event loop never blocks: libpq is non-blocking, PQflush is retried
  *   from a write event, PQsocket is re-read after every PQconnectPoll.
+ *
+ * The statement registry: the pool's statements (its two context
+ * statements first, then those of db_pool_stmt_add(), in order) are
+ * prepared on every connection as bw_<handle>; it is closed once the pool
+ * starts, so every connection prepares the same list.
  *
  * Parameter values are copied into the request so callers need not keep
  * them alive; they may hold user data and are freed with the request.
@@ -32,22 +40,53 @@
 #include "util.h"
 
 #define DB_STMT_NAME_MAX	24
+#define DB_STMT_CTX		0	/* handles of the context statements */
+#define DB_STMT_CTX_RO		1
+#define DB_CTX_NPARAMS		(DB_CTX_PARAMS + 1)	/* + the deadline */
+#define DB_DEADLINE_LEN		24
+#define DB_NOTICE_MAX		512	/* bytes of an escaped notice */
+#define DB_CLOCK_SQL							\
+	"SELECT CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint)"
 
-enum conn_state {
-	CONN_DOWN,
-	CONN_CONNECTING,
-	CONN_PREPARING,
-	CONN_READY,
-	CONN_BACKOFF,
+/*
+ * The context statement of SPEC 7: transaction-local settings for the
+ * request's statement.  Values are bound, never interpolated.  $7 is the
+ * segment's start deadline (milliseconds since the epoch): a segment that
+ * begins executing after it fails here, in its first statement, so the
+ * request's own statement never runs (the pipeline aborts to the Sync).
+ */
+#define DB_CTX_SQL							\
+	"SELECT set_config('bulwark.user_id', $1, true), "		\
+	"set_config('bulwark.user_name', $2, true), "			\
+	"set_config('bulwark.roles', $3, true), "			\
+	"set_config('bulwark.request_id', $4, true), "			\
+	"set_config('bulwark.route', $5, true), "			\
+	"set_config('statement_timeout', $6, true), "			\
+	"CAST(CASE WHEN clock_timestamp() > "				\
+	"to_timestamp(CAST($7 AS float8) / 1000) "			\
+	"THEN 'queue_timeout' ELSE '0' END AS int)"
+
+static const struct db_stmt_def db_ctx_defs[] = {
+	[DB_STMT_CTX] = { DB_CTX_SQL, DB_CTX_NPARAMS },
+	[DB_STMT_CTX_RO] = { DB_CTX_SQL ", "
+	    "set_config('transaction_read_only', 'on', true)", DB_CTX_NPARAMS },
+};
+
+enum db_conn_state {
+	DB_CONN_DOWN,
+	DB_CONN_CONNECTING,
+	DB_CONN_PREPARING,
+	DB_CONN_READY,
+	DB_CONN_BACKOFF,
 };
 
 /* Where a request is in reading its segment's results. */
-enum req_phase {
-	PHASE_CTX,		/* the context statement's result */
-	PHASE_CTX_END,		/* the NULL after it */
-	PHASE_STMT,		/* the route statement: rows, then its end */
-	PHASE_STMT_END,		/* the NULL after it */
-	PHASE_SYNC,		/* PGRES_PIPELINE_SYNC */
+enum db_req_phase {
+	DB_PHASE_CTX,		/* the context statement's result */
+	DB_PHASE_CTX_END,	/* the NULL after it */
+	DB_PHASE_STMT,		/* the request's statement: rows, its end */
+	DB_PHASE_STMT_END,	/* the NULL after it */
+	DB_PHASE_SYNC,		/* PGRES_PIPELINE_SYNC */
 };
 
 struct db_conn;
@@ -59,18 +98,20 @@ struct db_req {
 	const struct db_req_ops	*ops;
 	void			*arg;
 	bool			 abandoned;
+	bool			 started;	/* first on its connection */
+	bool			 ctx_failed;	/* its segment was refused */
 	bool			 retried;
 	bool			 rows_stopped;
 	bool			 failed;
-	enum req_phase		 phase;
-	int64_t			 deadline_ms;	/* queue_timeout, while queued */
+	enum db_req_phase		 phase;
+	int64_t			 deadline_ms;	/* to start: queue_timeout */
 	size_t			 stmt;
 	size_t			 ctx_stmt;
 	int			 nvalues;
 	char			**values;
 	int			*lengths;
-	int			 nctx;
-	char			**ctx_values;
+	char			**ctx_values;	/* DB_CTX_PARAMS of them */
+	int64_t			 deadline_wall;	/* ms since the epoch */
 	char			 sqlstate[6];
 	char			*message;
 	char			 cmd_tuples[24];
@@ -81,13 +122,14 @@ TAILQ_HEAD(db_req_list, db_req);
 struct db_conn {
 	struct db_pool		*pool;
 	PGconn			*pg;
-	enum conn_state		 state;
+	enum db_conn_state		 state;
 	int			 fd;
 	struct event		*ev_read;
 	struct event		*ev_write;
 	struct event		*ev_timer;	/* connect timeout or backoff */
 	int			 backoff_ms;
 	int			 prepares_left;
+	int64_t			 clock_offset;	/* the database's - ours, ms */
 	struct db_req_list	 inflight;
 	size_t			 ninflight;
 };
@@ -95,7 +137,10 @@ struct db_conn {
 struct db_pool {
 	struct event_base	*base;
 	struct db_pool_params	 p;
+	const struct db_stmt_def **stmts;	/* the registry */
 	char			**stmt_names;
+	size_t			 nstmts;
+	bool			 started;
 	struct db_conn		*conns;
 	struct db_req_list	 waitq;
 	size_t			 nwait;
@@ -107,14 +152,14 @@ struct db_pool {
 	void			*listen_arg;
 };
 
-static void	conn_start(struct db_conn *);
-static void	conn_fail(struct db_conn *, const char *why);
-static void	conn_dispatch(struct db_pool *);
-static void	conn_io(evutil_socket_t, short, void *);
-static void	req_finish(struct db_req *, enum db_outcome);
+static void	db_conn_start(struct db_conn *);
+static void	db_conn_fail(struct db_conn *, const char *why);
+static void	db_conn_dispatch(struct db_pool *);
+static void	db_conn_io(evutil_socket_t, short, void *);
+static void	db_req_finish(struct db_req *, enum db_outcome);
 
 static char **
-copy_values(int n, const char * const *v, const int *lengths, int *lens_out)
+db_copy_values(int n, const char * const *v, const int *lengths, int *lens_out)
 {
 	char	**out, *p;
 	size_t	 total = 0, len;
@@ -144,8 +189,52 @@ copy_values(int n, const char * const *v, const int *lengths, int *lens_out)
 	return out;
 }
 
+/* The context statement's values in its parameter order. */
+static char **
+db_ctx_values(const struct db_ctx *ctx)
+{
+	const char	*v[DB_CTX_PARAMS] = { "", "", "", "", "", "" };
+
+	if (ctx != NULL) {
+		v[0] = ctx->user_id != NULL ? ctx->user_id : "";
+		v[1] = ctx->user_name != NULL ? ctx->user_name : "";
+		v[2] = ctx->roles != NULL ? ctx->roles : "";
+		v[3] = ctx->request_id != NULL ? ctx->request_id : "";
+		v[4] = ctx->route != NULL ? ctx->route : "";
+		v[5] = ctx->timeout != NULL ? ctx->timeout : "";
+	}
+	return db_copy_values(DB_CTX_PARAMS, v, NULL, NULL);
+}
+
+/*
+ * The start deadline: queue_timeout from now by bulwarkd's clock, and the
+ * same instant less a margin by the wall clock for the context statement
+ * (moved to the database's clock when sent, db_conn_send), so that a
+ * segment the database starts after the margin's begin is refused even if
+ * its predecessor's results have not reached bulwarkd yet.
+ */
+static int64_t
+db_wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void
-req_free(struct db_req *r)
+db_req_deadline(struct db_req *r, int64_t queue_timeout_ms)
+{
+	int64_t		 margin;
+
+	r->deadline_ms = bw_now_ms() + queue_timeout_ms;
+	margin = queue_timeout_ms / 2 < DB_START_MARGIN_MS ?
+	    queue_timeout_ms / 2 : DB_START_MARGIN_MS;
+	r->deadline_wall = db_wall_ms() + queue_timeout_ms - margin;
+}
+
+static void
+db_req_free(struct db_req *r)
 {
 	free(r->values);
 	free(r->lengths);
@@ -156,7 +245,7 @@ req_free(struct db_req *r)
 
 /* Takes the oldest waiting request off the queue; NULL when empty. */
 static struct db_req *
-waitq_pop(struct db_pool *pool)
+db_waitq_pop(struct db_pool *pool)
 {
 	struct db_req	*r = TAILQ_FIRST(&pool->waitq);
 
@@ -169,17 +258,17 @@ waitq_pop(struct db_pool *pool)
 
 /* Completes a request that is in no list any more. */
 static void
-req_finish(struct db_req *r, enum db_outcome outcome)
+db_req_finish(struct db_req *r, enum db_outcome outcome)
 {
 	if (!r->abandoned)
 		r->ops->on_done(r->arg, outcome,
 		    r->failed ? r->sqlstate : NULL, r->message,
 		    r->cmd_tuples);
-	req_free(r);
+	db_req_free(r);
 }
 
 static void
-conn_watch_fd(struct db_conn *c)
+db_conn_watch_fd(struct db_conn *c)
 {
 	int	 fd = PQsocket(c->pg);
 
@@ -194,14 +283,14 @@ conn_watch_fd(struct db_conn *c)
 	if (fd < 0)
 		return;
 	c->ev_read = event_new(c->pool->base, fd, EV_READ | EV_PERSIST,
-	    conn_io, c);
-	c->ev_write = event_new(c->pool->base, fd, EV_WRITE, conn_io, c);
+	    db_conn_io, c);
+	c->ev_write = event_new(c->pool->base, fd, EV_WRITE, db_conn_io, c);
 	if (c->ev_read == NULL || c->ev_write == NULL)
 		fatal("db: cannot create events");
 }
 
 static void
-conn_close(struct db_conn *c)
+db_conn_close(struct db_conn *c)
 {
 	if (c->ev_read != NULL)
 		event_free(c->ev_read);
@@ -216,7 +305,7 @@ conn_close(struct db_conn *c)
 
 /* Flushes libpq's output buffer; arms the write event while it is not empty. */
 static int
-conn_flush(struct db_conn *c)
+db_conn_flush(struct db_conn *c)
 {
 	int	 rv = PQflush(c->pg);
 
@@ -228,16 +317,16 @@ conn_flush(struct db_conn *c)
 }
 
 static void
-conn_timer(evutil_socket_t fd, short what, void *arg)
+db_conn_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_conn	*c = arg;
 
 	(void)fd;
 	(void)what;
-	if (c->state == CONN_BACKOFF)
-		conn_start(c);
-	else if (c->state == CONN_CONNECTING)
-		conn_fail(c, "connect timeout");
+	if (c->state == DB_CONN_BACKOFF)
+		db_conn_start(c);
+	else if (c->state == DB_CONN_CONNECTING)
+		db_conn_fail(c, "connect timeout");
 }
 
 /*
@@ -246,30 +335,30 @@ conn_timer(evutil_socket_t fd, short what, void *arg)
  * connection is left ready, waiting requests fail fast too.
  */
 static void
-conn_fail(struct db_conn *c, const char *why)
+db_conn_fail(struct db_conn *c, const char *why)
 {
 	struct db_pool	*pool = c->pool;
 	struct db_req	*r;
 	struct timeval	 tv;
 
-	if (c->state == CONN_READY || c->state == CONN_PREPARING)
+	if (c->state == DB_CONN_READY || c->state == DB_CONN_PREPARING)
 		log_warnx("database connection lost: %s", why);
 	else
 		log_info("database connection failed: %s", why);
-	conn_close(c);
+	db_conn_close(c);
 	while ((r = TAILQ_FIRST(&c->inflight)) != NULL) {
 		TAILQ_REMOVE(&c->inflight, r, entry);
-		req_finish(r, DB_LOST);
+		db_req_finish(r, DB_LOST);
 	}
 	c->ninflight = 0;
-	c->state = CONN_BACKOFF;
+	c->state = DB_CONN_BACKOFF;
 	bw_ms_to_tv(c->backoff_ms, &tv);
 	c->backoff_ms = c->backoff_ms * 2 > DB_BACKOFF_MAX_MS ?
 	    DB_BACKOFF_MAX_MS : c->backoff_ms * 2;
 	evtimer_add(c->ev_timer, &tv);
 	if (db_pool_ready(pool) == 0)
-		while ((r = waitq_pop(pool)) != NULL)
-			req_finish(r, DB_UNAVAILABLE);
+		while ((r = db_waitq_pop(pool)) != NULL)
+			db_req_finish(r, DB_UNAVAILABLE);
 }
 
 /*
@@ -277,7 +366,7 @@ conn_fail(struct db_conn *c, const char *why)
  * The buffer is static: the text is logged before the next call.
  */
 static const char *
-conn_error(const struct db_conn *c)
+db_conn_error(const struct db_conn *c)
 {
 	static char	 buf[512];
 	const char	*m = c->pg != NULL ? PQerrorMessage(c->pg) : NULL;
@@ -301,7 +390,7 @@ conn_error(const struct db_conn *c)
 
 /* Queues the PREPAREs of every statement, then a Sync. */
 static int
-conn_prepare(struct db_conn *c)
+db_conn_prepare(struct db_conn *c)
 {
 	struct db_pool	*pool = c->pool;
 	size_t		 i;
@@ -312,31 +401,32 @@ conn_prepare(struct db_conn *c)
 		if (PQsendQuery(c->pg, pool->listen_sql) != 1)
 			return -1;
 		c->prepares_left = 1;
-		c->state = CONN_PREPARING;
-		return conn_flush(c);
+		c->state = DB_CONN_PREPARING;
+		return db_conn_flush(c);
 	}
 	if (PQenterPipelineMode(c->pg) != 1)
 		return -1;
-	for (i = 0; i < pool->p.nstmts; i++)
+	for (i = 0; i < pool->nstmts; i++)
 		if (PQsendPrepare(c->pg, pool->stmt_names[i],
-		    pool->p.stmts[i].sql, pool->p.stmts[i].nparams,
+		    pool->stmts[i]->sql, pool->stmts[i]->nparams,
 		    NULL) != 1)
 			return -1;
-	if (PQpipelineSync(c->pg) != 1)
+	if (PQsendQueryParams(c->pg, DB_CLOCK_SQL, 0, NULL, NULL, NULL, NULL,
+	    0) != 1 || PQpipelineSync(c->pg) != 1)
 		return -1;
-	c->prepares_left = (int)pool->p.nstmts;
-	c->state = CONN_PREPARING;
-	return conn_flush(c);
+	c->prepares_left = (int)pool->nstmts + 1;
+	c->state = DB_CONN_PREPARING;
+	return db_conn_flush(c);
 }
 
 static void
-conn_poll(struct db_conn *c)
+db_conn_poll(struct db_conn *c)
 {
 	PostgresPollingStatusType	 st = PQconnectPoll(c->pg);
 
-	conn_watch_fd(c);
+	db_conn_watch_fd(c);
 	if (c->ev_read == NULL && st != PGRES_POLLING_FAILED) {
-		conn_fail(c, "no socket");
+		db_conn_fail(c, "no socket");
 		return;
 	}
 	if (c->ev_read != NULL) {
@@ -353,58 +443,130 @@ conn_poll(struct db_conn *c)
 	case PGRES_POLLING_OK:
 		evtimer_del(c->ev_timer);
 		event_add(c->ev_read, NULL);
-		if (conn_prepare(c) == -1)
-			conn_fail(c, conn_error(c));
+		if (db_conn_prepare(c) == -1)
+			db_conn_fail(c, db_conn_error(c));
 		break;
 	case PGRES_POLLING_FAILED:
 	default:
-		conn_fail(c, conn_error(c));
+		db_conn_fail(c, db_conn_error(c));
 		break;
 	}
 }
 
+/*
+ * Text from the database for one log line: backslash, controls and DEL
+ * escaped (\\n, \\t, \\xNN), a trailing newline dropped, cut at outsz.
+ */
 static void
-conn_start(struct db_conn *c)
+db_log_text(const char *in, char *out, size_t outsz)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	size_t			 o = 0, n = strlen(in);
+	unsigned char		 ch;
+
+	while (n > 0 && in[n - 1] == '\n')
+		n--;
+	for (; n > 0 && o + 5 < outsz; in++, n--) {
+		ch = (unsigned char)*in;
+		if (ch >= 0x20 && ch != 0x7f && ch != '\\') {
+			out[o++] = (char)ch;
+			continue;
+		}
+		out[o++] = '\\';
+		if (ch == '\\' || ch == '\n' || ch == '\t') {
+			out[o++] = ch == '\n' ? 'n' : ch == '\t' ? 't' : '\\';
+			continue;
+		}
+		out[o++] = 'x';
+		out[o++] = hex[ch >> 4];
+		out[o++] = hex[ch & 0xf];
+	}
+	out[o] = '\0';
+}
+
+/*
+ * Notices and warnings of a connection (RAISE NOTICE in a route's SQL,
+ * PostgreSQL's own FATAL before it closes a connection) go through the
+ * logger, escaped onto one line, at a level that follows their severity:
+ * DEBUG and LOG at debug, INFO and NOTICE at info, anything worse as a
+ * warning.  They may carry request data, as the statements' errors may.
+ */
+static void
+db_notice(void *arg, const PGresult *res)
+{
+	const char	*sev, *msg;
+	char		 text[DB_NOTICE_MAX];
+
+	(void)arg;
+	if ((sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED)) ==
+	    NULL && (sev = PQresultErrorField(res, PG_DIAG_SEVERITY)) == NULL)
+		sev = "NOTICE";
+	if ((msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)) == NULL)
+		msg = PQresultErrorMessage(res);
+	db_log_text(msg != NULL ? msg : "", text, sizeof(text));
+	if (strncmp(sev, "DEBUG", 5) == 0 || strcmp(sev, "LOG") == 0)
+		log_debug("database %s: %s", sev, text);
+	else if (strcmp(sev, "INFO") == 0 || strcmp(sev, "NOTICE") == 0)
+		log_info("database %s: %s", sev, text);
+	else
+		log_warnx("database %s: %s", sev, text);
+}
+
+static void
+db_conn_start(struct db_conn *c)
 {
 	struct timeval	 tv;
 
 	c->pg = PQconnectStartParams(c->pool->p.keys, c->pool->p.vals, 0);
 	c->fd = -1;
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
-		c->state = CONN_CONNECTING;
-		conn_fail(c, conn_error(c));
+		c->state = DB_CONN_CONNECTING;
+		db_conn_fail(c, db_conn_error(c));
 		return;
 	}
-	c->state = CONN_CONNECTING;
+	(void)PQsetNoticeReceiver(c->pg, db_notice, NULL);
+	c->state = DB_CONN_CONNECTING;
 	bw_ms_to_tv(c->pool->p.connect_timeout_ms, &tv);
 	evtimer_add(c->ev_timer, &tv);
-	conn_poll(c);
+	db_conn_poll(c);
 }
 
 /*
  * Sends one request's segment on a ready connection.  The request joins the
- * in-flight list first, so on failure the caller's conn_fail() ends it.
+ * in-flight list first, so on failure the caller's db_conn_fail() ends it.
  */
 static int
-conn_send(struct db_conn *c, struct db_req *r)
+db_conn_send(struct db_conn *c, struct db_req *r)
 {
 	struct db_pool	*pool = c->pool;
 
+	const char	*ctx[DB_CTX_NPARAMS];
+	char		 deadline[DB_DEADLINE_LEN] = "Infinity";
+	int		 i;
+
+	for (i = 0; i < DB_CTX_PARAMS; i++)
+		ctx[i] = r->ctx_values[i];
+	/* A retry started once already: it has no start deadline. */
+	if (!r->retried)
+		(void)snprintf(deadline, sizeof(deadline), "%lld",
+		    (long long)(r->deadline_wall + c->clock_offset));
+	ctx[DB_CTX_PARAMS] = deadline;
 	r->conn = c;
-	r->phase = PHASE_CTX;
+	r->phase = DB_PHASE_CTX;
+	r->started = TAILQ_EMPTY(&c->inflight);
 	TAILQ_INSERT_TAIL(&c->inflight, r, entry);
 	c->ninflight++;
-	if (PQsendQueryPrepared(c->pg, pool->stmt_names[r->ctx_stmt], r->nctx,
-	    (const char * const *)r->ctx_values, NULL, NULL, 0) != 1 ||
+	if (PQsendQueryPrepared(c->pg, pool->stmt_names[r->ctx_stmt],
+	    DB_CTX_NPARAMS, ctx, NULL, NULL, 0) != 1 ||
 	    PQsendQueryPrepared(c->pg, pool->stmt_names[r->stmt], r->nvalues,
 	    (const char * const *)r->values, r->lengths, NULL, 0) != 1 ||
 	    PQpipelineSync(c->pg) != 1)
 		return -1;
-	return conn_flush(c);
+	return db_conn_flush(c);
 }
 
 static void
-req_record_error(struct db_req *r, const PGresult *res)
+db_req_record_error(struct db_req *r, const PGresult *res)
 {
 	const char	*state, *msg;
 
@@ -420,7 +582,7 @@ req_record_error(struct db_req *r, const PGresult *res)
 }
 
 static bool
-req_retryable(const struct db_req *r)
+db_req_retryable(const struct db_req *r)
 {
 	return r->failed && !r->retried && !r->abandoned &&
 	    (strcmp(r->sqlstate, "40001") == 0 ||
@@ -432,37 +594,49 @@ req_retryable(const struct db_req *r)
  * serialization failure or deadlock is sent once more (SPEC 7).
  */
 static void
-conn_complete(struct db_conn *c, struct db_req *r)
+db_conn_complete(struct db_conn *c, struct db_req *r)
 {
+	struct db_req	*next;
+
 	TAILQ_REMOVE(&c->inflight, r, entry);
 	c->ninflight--;
 	r->conn = NULL;
-	if (req_retryable(r)) {
+	if ((next = TAILQ_FIRST(&c->inflight)) != NULL)
+		next->started = true;
+	if (db_req_retryable(r)) {
 		r->retried = true;
 		r->failed = false;
 		r->rows_stopped = false;
-		if (conn_send(c, r) == -1)
-			conn_fail(c, conn_error(c));
+		if (db_conn_send(c, r) == -1)
+			db_conn_fail(c, db_conn_error(c));
 		return;
 	}
-	req_finish(r, r->failed ? DB_SQL_ERROR : DB_OK);
+	if (r->ctx_failed) {
+		if (!r->abandoned)
+			log_info("database: segment refused at its start: %s",
+			    r->message != NULL ? r->message : "");
+		db_req_finish(r, DB_UNAVAILABLE);
+		return;
+	}
+	db_req_finish(r, r->failed ? DB_SQL_ERROR : DB_OK);
 }
 
 /* Advances the oldest in-flight request by one PGresult (or NULL). */
 static int
-conn_step(struct db_conn *c, struct db_req *r, PGresult *res)
+db_conn_step(struct db_conn *c, struct db_req *r, PGresult *res)
 {
 	ExecStatusType	 st = res != NULL ? PQresultStatus(res) : PGRES_EMPTY_QUERY;
 
 	switch (r->phase) {
-	case PHASE_CTX:
-	case PHASE_STMT:
+	case DB_PHASE_CTX:
+	case DB_PHASE_STMT:
 		if (res == NULL)
 			return -1;
 		if (st == PGRES_FATAL_ERROR)
-			req_record_error(r, res);
-		if (r->phase == PHASE_CTX) {
-			r->phase = PHASE_CTX_END;
+			db_req_record_error(r, res);
+		if (r->phase == DB_PHASE_CTX) {
+			r->ctx_failed = st == PGRES_FATAL_ERROR;
+			r->phase = DB_PHASE_CTX_END;
 			break;
 		}
 		if (st == PGRES_SINGLE_TUPLE) {
@@ -474,24 +648,24 @@ conn_step(struct db_conn *c, struct db_req *r, PGresult *res)
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
 			bw_strlcpy(r->cmd_tuples, PQcmdTuples(res),
 			    sizeof(r->cmd_tuples));
-		r->phase = PHASE_STMT_END;
+		r->phase = DB_PHASE_STMT_END;
 		break;
-	case PHASE_CTX_END:
+	case DB_PHASE_CTX_END:
 		if (res != NULL)
 			return -1;
-		r->phase = PHASE_STMT;
+		r->phase = DB_PHASE_STMT;
 		if (!r->failed)
 			PQsetSingleRowMode(c->pg);
 		break;
-	case PHASE_STMT_END:
+	case DB_PHASE_STMT_END:
 		if (res != NULL)
 			return -1;
-		r->phase = PHASE_SYNC;
+		r->phase = DB_PHASE_SYNC;
 		break;
-	case PHASE_SYNC:
+	case DB_PHASE_SYNC:
 		if (res == NULL || st != PGRES_PIPELINE_SYNC)
 			return -1;
-		conn_complete(c, r);
+		db_conn_complete(c, r);
 		break;
 	}
 	return 0;
@@ -499,7 +673,7 @@ conn_step(struct db_conn *c, struct db_req *r, PGresult *res)
 
 /* Reads the PREPARE results; the connection is ready after the Sync. */
 static int
-conn_step_prepare(struct db_conn *c, PGresult *res)
+db_conn_step_prepare(struct db_conn *c, PGresult *res)
 {
 	if (res == NULL)
 		return 0;
@@ -507,10 +681,22 @@ conn_step_prepare(struct db_conn *c, PGresult *res)
 	case PGRES_COMMAND_OK:
 		c->prepares_left--;
 		return 0;
+	case PGRES_TUPLES_OK:
+		/*
+		 * The database's clock against ours, read on receipt: an
+		 * offset short by the latency, which only makes the start
+		 * deadlines it gives the database earlier.
+		 */
+		if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+			return -1;
+		c->clock_offset = strtoll(PQgetvalue(res, 0, 0), NULL, 10) -
+		    db_wall_ms();
+		c->prepares_left--;
+		return 0;
 	case PGRES_PIPELINE_SYNC:
 		if (c->prepares_left != 0)
 			return -1;
-		c->state = CONN_READY;
+		c->state = DB_CONN_READY;
 		c->backoff_ms = DB_BACKOFF_MIN_MS;
 		log_debug("database connection ready");
 		return 0;
@@ -527,7 +713,7 @@ conn_step_prepare(struct db_conn *c, PGresult *res)
  * missed while disconnected) once LISTEN is in effect.
  */
 static void
-conn_read_listen(struct db_conn *c)
+db_conn_read_listen(struct db_conn *c)
 {
 	struct db_pool	*pool = c->pool;
 	PGnotify	*n;
@@ -536,104 +722,105 @@ conn_read_listen(struct db_conn *c)
 	while (c->pg != NULL && !PQisBusy(c->pg) &&
 	    (res = PQgetResult(c->pg)) != NULL) {
 		if (PQresultStatus(res) == PGRES_COMMAND_OK &&
-		    c->state == CONN_PREPARING)
+		    c->state == DB_CONN_PREPARING)
 			c->prepares_left = 0;
 		else {
 			PQclear(res);
-			conn_fail(c, "LISTEN failed");
+			db_conn_fail(c, "LISTEN failed");
 			return;
 		}
 		PQclear(res);
 	}
-	if (c->state == CONN_PREPARING && c->prepares_left == 0 &&
+	if (c->state == DB_CONN_PREPARING && c->prepares_left == 0 &&
 	    !PQisBusy(c->pg)) {
-		c->state = CONN_READY;
+		c->state = DB_CONN_READY;
 		c->backoff_ms = DB_BACKOFF_MIN_MS;
 		pool->on_connect(pool->listen_arg);
 	}
 	while (c->pg != NULL && (n = PQnotifies(c->pg)) != NULL) {
-		if (c->state == CONN_READY)
+		if (c->state == DB_CONN_READY)
 			pool->on_notify(pool->listen_arg, n->extra);
 		PQfreemem(n);
 	}
 }
 
 static void
-conn_read(struct db_conn *c)
+db_conn_read(struct db_conn *c)
 {
 	struct db_req	*r;
 	PGresult	*res;
 	int		 rv;
 
 	if (PQconsumeInput(c->pg) != 1) {
-		conn_fail(c, conn_error(c));
+		db_conn_fail(c, db_conn_error(c));
 		return;
 	}
 	if (c->pool->listen_sql != NULL) {
-		conn_read_listen(c);
+		db_conn_read_listen(c);
 		if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_BAD)
-			conn_fail(c, conn_error(c));
+			db_conn_fail(c, db_conn_error(c));
 		return;
 	}
 	while (c->pg != NULL && !PQisBusy(c->pg)) {
-		if (c->state == CONN_PREPARING) {
+		if (c->state == DB_CONN_PREPARING) {
 			res = PQgetResult(c->pg);
-			rv = conn_step_prepare(c, res);
+			rv = db_conn_step_prepare(c, res);
 			PQclear(res);
 			if (rv == -1) {
-				conn_fail(c, "prepare failed");
+				db_conn_fail(c, "prepare failed");
 				return;
 			}
-			if (c->state == CONN_READY)
-				conn_dispatch(c->pool);
+			if (c->state == DB_CONN_READY)
+				db_conn_dispatch(c->pool);
 			continue;
 		}
 		if ((r = TAILQ_FIRST(&c->inflight)) == NULL)
 			break;
 		res = PQgetResult(c->pg);
-		rv = conn_step(c, r, res);
+		rv = db_conn_step(c, r, res);
 		PQclear(res);
 		if (rv == -1) {
-			conn_fail(c, "unexpected result sequence");
+			db_conn_fail(c, "unexpected result sequence");
 			return;
 		}
 	}
 	if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_BAD)
-		conn_fail(c, conn_error(c));
+		db_conn_fail(c, db_conn_error(c));
 }
 
 static void
-conn_io(evutil_socket_t fd, short what, void *arg)
+db_conn_io(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_conn	*c = arg;
 
 	(void)fd;
-	if (c->state == CONN_CONNECTING) {
-		conn_poll(c);
+	if (c->state == DB_CONN_CONNECTING) {
+		db_conn_poll(c);
 		return;
 	}
 	if (c->pg == NULL)
 		return;
-	if ((what & EV_WRITE) && conn_flush(c) == -1) {
-		conn_fail(c, conn_error(c));
+	if ((what & EV_WRITE) && db_conn_flush(c) == -1) {
+		db_conn_fail(c, db_conn_error(c));
 		return;
 	}
 	if (what & EV_READ)
-		conn_read(c);
-	if (c->pg != NULL && c->state == CONN_READY)
-		conn_dispatch(c->pool);
+		db_conn_read(c);
+	if (c->pg != NULL && c->state == DB_CONN_READY)
+		db_conn_dispatch(c->pool);
 }
 
 /* The ready connection with the fewest segments in flight, or NULL. */
 static struct db_conn *
-pool_pick(struct db_pool *pool)
+db_pool_pick(struct db_pool *pool)
 {
 	struct db_conn	*best = NULL, *c;
 	uint32_t	 i;
 
 	for (i = 0; i < pool->p.pool_size; i++) {
 		c = &pool->conns[i];
-		if (c->state != CONN_READY || c->ninflight >= DB_MAX_INFLIGHT)
+		if (c->state != DB_CONN_READY ||
+		    c->ninflight >= DB_MAX_INFLIGHT)
 			continue;
 		if (best == NULL || c->ninflight < best->ninflight)
 			best = c;
@@ -641,40 +828,104 @@ pool_pick(struct db_pool *pool)
 	return best;
 }
 
-static void
-queue_arm(struct db_pool *pool)
+/*
+ * Requests waiting to start: in the queue, or sent behind another segment
+ * on a connection.  max_queue bounds them all.
+ */
+static size_t
+db_pool_waiting(const struct db_pool *pool)
+{
+	size_t		 n = pool->nwait;
+	uint32_t	 i;
+
+	for (i = 0; i < pool->p.pool_size; i++)
+		if (pool->conns[i].ninflight > 1)
+			n += pool->conns[i].ninflight - 1;
+	return n;
+}
+
+/* The first request sent on c that has not started and may expire. */
+static struct db_req *
+db_conn_waiting(struct db_conn *c)
+{
+	struct db_req	*r;
+
+	TAILQ_FOREACH(r, &c->inflight, entry)
+		if (!r->started && !r->retried && !r->abandoned)
+			return r;
+	return NULL;
+}
+
+/* The earliest start deadline of a waiting request, or -1. */
+static int64_t
+db_queue_next(struct db_pool *pool)
 {
 	struct db_req	*r = TAILQ_FIRST(&pool->waitq);
-	struct timeval	 tv;
-	int64_t		 wait;
+	int64_t		 next = r != NULL ? r->deadline_ms : -1;
+	uint32_t	 i;
 
-	if (r == NULL) {
+	for (i = 0; i < pool->p.pool_size; i++) {
+		r = db_conn_waiting(&pool->conns[i]);
+		if (r != NULL && (next == -1 || r->deadline_ms < next))
+			next = r->deadline_ms;
+	}
+	return next;
+}
+
+static void
+db_queue_arm(struct db_pool *pool)
+{
+	struct timeval	 tv;
+	int64_t		 next = db_queue_next(pool), wait;
+
+	if (next == -1) {
 		evtimer_del(pool->ev_queue);
 		return;
 	}
-	wait = r->deadline_ms - bw_now_ms();
+	wait = next - bw_now_ms();
 	bw_ms_to_tv(wait > 0 ? wait : 0, &tv);
 	evtimer_add(pool->ev_queue, &tv);
 }
 
 /* Moves waiting requests onto connections with room. */
 static void
-conn_dispatch(struct db_pool *pool)
+db_conn_dispatch(struct db_pool *pool)
 {
 	struct db_conn	*c;
 	struct db_req	*r;
 
-	while (!TAILQ_EMPTY(&pool->waitq) && (c = pool_pick(pool)) != NULL) {
-		r = waitq_pop(pool);
-		if (conn_send(c, r) == -1)
-			conn_fail(c, conn_error(c));
+	while (!TAILQ_EMPTY(&pool->waitq) && (c = db_pool_pick(pool)) != NULL) {
+		r = db_waitq_pop(pool);
+		if (db_conn_send(c, r) == -1)
+			db_conn_fail(c, db_conn_error(c));
 	}
-	queue_arm(pool);
+	db_queue_arm(pool);
 }
 
-/* Requests that waited longer than queue_timeout get 503. */
+/* A sent request past its start deadline that has not started, or NULL. */
+static struct db_req *
+db_queue_overdue(struct db_pool *pool, int64_t now)
+{
+	struct db_req	*r;
+	uint32_t	 i;
+
+	for (i = 0; i < pool->p.pool_size; i++) {
+		r = db_conn_waiting(&pool->conns[i]);
+		if (r != NULL && r->deadline_ms <= now)
+			return r;
+	}
+	return NULL;
+}
+
+/*
+ * Requests that could not start within queue_timeout get 503: those still
+ * queued are freed; those sent behind another segment are abandoned (their
+ * segment, starting late, is refused by the context statement and its
+ * results are discarded).  A callback may submit or fail a connection, so
+ * the search starts again after each one.
+ */
 static void
-queue_expire(evutil_socket_t fd, short what, void *arg)
+db_queue_expire(evutil_socket_t fd, short what, void *arg)
 {
 	struct db_pool	*pool = arg;
 	struct db_req	*r;
@@ -684,59 +935,80 @@ queue_expire(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	while ((r = TAILQ_FIRST(&pool->waitq)) != NULL &&
 	    r->deadline_ms <= now)
-		req_finish(waitq_pop(pool), DB_UNAVAILABLE);
-	queue_arm(pool);
+		db_req_finish(db_waitq_pop(pool), DB_UNAVAILABLE);
+	while ((r = db_queue_overdue(pool, now)) != NULL) {
+		r->abandoned = true;
+		r->ops->on_done(r->arg, DB_UNAVAILABLE, NULL, NULL, "");
+	}
+	db_queue_arm(pool);
 }
 
-static struct db_pool *
-pool_alloc(struct event_base *base, const struct db_pool_params *p)
+struct db_pool *
+db_pool_new(struct event_base *base, const struct db_pool_params *p)
 {
 	struct db_pool	*pool;
+	struct db_conn	*c;
 	size_t		 i;
 
 	pool = bw_calloc(1, sizeof(*pool));
 	pool->base = base;
 	pool->p = *p;
 	TAILQ_INIT(&pool->waitq);
-	pool->stmt_names = bw_calloc(p->nstmts, sizeof(char *));
-	for (i = 0; i < p->nstmts; i++) {
-		pool->stmt_names[i] = bw_malloc(DB_STMT_NAME_MAX);
-		if (snprintf(pool->stmt_names[i], DB_STMT_NAME_MAX, "bw_%zu",
-		    i) >= DB_STMT_NAME_MAX)
-			fatal("db: statement name too long");
-	}
-	if ((pool->ev_queue = evtimer_new(base, queue_expire, pool)) == NULL)
+	if ((pool->ev_queue = evtimer_new(base, db_queue_expire, pool)) == NULL)
 		fatal("db: cannot create timer");
 	pool->conns = bw_calloc(p->pool_size, sizeof(*pool->conns));
-	return pool;
-}
-
-static void
-pool_start(struct db_pool *pool)
-{
-	struct db_conn	*c;
-	size_t		 i;
-
-	for (i = 0; i < pool->p.pool_size; i++) {
+	for (i = 0; i < p->pool_size; i++) {
 		c = &pool->conns[i];
 		c->pool = pool;
 		c->fd = -1;
 		c->backoff_ms = DB_BACKOFF_MIN_MS;
 		TAILQ_INIT(&c->inflight);
-		if ((c->ev_timer = evtimer_new(pool->base, conn_timer, c)) ==
+		if ((c->ev_timer = evtimer_new(base, db_conn_timer, c)) ==
 		    NULL)
 			fatal("db: cannot create timer");
-		conn_start(c);
 	}
+	for (i = 0; i < BW_ARRAY_LEN(db_ctx_defs); i++)
+		(void)db_pool_stmt_add(pool, &db_ctx_defs[i]);
+	return pool;
 }
 
-struct db_pool *
-db_pool_new(struct event_base *base, const struct db_pool_params *p)
+size_t
+db_pool_stmt_add(struct db_pool *pool, const struct db_stmt_def *def)
 {
-	struct db_pool	*pool = pool_alloc(base, p);
+	size_t	 i = pool->nstmts;
 
-	pool_start(pool);
-	return pool;
+	if (pool->started)
+		fatalx("db: a statement added to a started pool");
+	pool->stmts = bw_reallocarray(pool->stmts, i + 1,
+	    sizeof(*pool->stmts));
+	pool->stmt_names = bw_reallocarray(pool->stmt_names, i + 1,
+	    sizeof(*pool->stmt_names));
+	pool->stmts[i] = def;
+	pool->stmt_names[i] = bw_malloc(DB_STMT_NAME_MAX);
+	if (snprintf(pool->stmt_names[i], DB_STMT_NAME_MAX, "bw_%zu", i) >=
+	    DB_STMT_NAME_MAX)
+		fatalx("db: statement name too long");
+	pool->nstmts++;
+	return i;
+}
+
+const struct db_stmt_def *
+db_ctx_stmts(size_t *n)
+{
+	*n = BW_ARRAY_LEN(db_ctx_defs);
+	return db_ctx_defs;
+}
+
+void
+db_pool_start(struct db_pool *pool)
+{
+	size_t	 i;
+
+	if (pool->started)
+		return;
+	pool->started = true;
+	for (i = 0; i < pool->p.pool_size; i++)
+		db_conn_start(&pool->conns[i]);
 }
 
 void
@@ -752,18 +1024,19 @@ db_pool_free(struct db_pool *pool)
 
 		while ((r = TAILQ_FIRST(&c->inflight)) != NULL) {
 			TAILQ_REMOVE(&c->inflight, r, entry);
-			req_finish(r, DB_LOST);
+			db_req_finish(r, DB_LOST);
 		}
-		conn_close(c);
+		db_conn_close(c);
 		event_free(c->ev_timer);
 	}
-	while ((r = waitq_pop(pool)) != NULL)
-		req_finish(r, DB_UNAVAILABLE);
+	while ((r = db_waitq_pop(pool)) != NULL)
+		db_req_finish(r, DB_UNAVAILABLE);
 	event_free(pool->ev_queue);
 	free(pool->listen_sql);
-	for (i = 0; i < pool->p.nstmts; i++)
+	for (i = 0; i < pool->nstmts; i++)
 		free(pool->stmt_names[i]);
 	free(pool->stmt_names);
+	free(pool->stmts);
 	free(pool->conns);
 	free(pool);
 }
@@ -774,7 +1047,7 @@ db_pool_ready(const struct db_pool *pool)
 	size_t	 i, n = 0;
 
 	for (i = 0; i < pool->p.pool_size; i++)
-		if (pool->conns[i].state == CONN_READY)
+		if (pool->conns[i].state == DB_CONN_READY)
 			n++;
 	return n;
 }
@@ -786,36 +1059,38 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 	struct db_conn	*c;
 	struct db_req	*r;
 
-	if (db_pool_ready(pool) == 0)
+	if (db_pool_ready(pool) == 0 || rp->stmt >= pool->nstmts)
 		return NULL;
-	c = pool_pick(pool);
-	if (c == NULL && pool->nwait >= pool->p.max_queue)
+	c = db_pool_pick(pool);
+	if ((c == NULL || c->ninflight > 0) &&
+	    db_pool_waiting(pool) >= pool->p.max_queue)
 		return NULL;
 	r = bw_calloc(1, sizeof(*r));
 	r->pool = pool;
 	r->ops = ops;
 	r->arg = arg;
 	r->stmt = rp->stmt;
-	r->ctx_stmt = rp->ctx_stmt;
+	r->ctx_stmt = rp->read_only ? DB_STMT_CTX_RO : DB_STMT_CTX;
 	r->nvalues = rp->nvalues;
 	r->lengths = bw_calloc((size_t)rp->nvalues, sizeof(*r->lengths));
-	r->values = copy_values(rp->nvalues, rp->values, rp->lengths,
+	r->values = db_copy_values(rp->nvalues, rp->values, rp->lengths,
 	    r->lengths);
-	r->nctx = rp->nctx;
-	r->ctx_values = copy_values(rp->nctx, rp->ctx_values, NULL, NULL);
+	r->ctx_values = db_ctx_values(rp->ctx);
+	db_req_deadline(r, pool->p.queue_timeout_ms);
 	if (c == NULL || !TAILQ_EMPTY(&pool->waitq)) {
-		r->deadline_ms = bw_now_ms() + pool->p.queue_timeout_ms;
 		TAILQ_INSERT_TAIL(&pool->waitq, r, entry);
 		pool->nwait++;
-		conn_dispatch(pool);
+		db_conn_dispatch(pool);
 		return r;
 	}
-	if (conn_send(c, r) == -1) {
+	if (db_conn_send(c, r) == -1) {
 		/* The caller hears of it through NULL, not a callback. */
 		r->abandoned = true;
-		conn_fail(c, conn_error(c));
+		db_conn_fail(c, db_conn_error(c));
 		return NULL;
 	}
+	if (!r->started)
+		db_queue_arm(pool);
 	return r;
 }
 
@@ -825,7 +1100,7 @@ db_abandon(struct db_req *r)
 	if (r->conn == NULL) {
 		TAILQ_REMOVE(&r->pool->waitq, r, entry);
 		r->pool->nwait--;
-		req_free(r);
+		db_req_free(r);
 		return;
 	}
 	r->abandoned = true;
@@ -868,11 +1143,11 @@ db_listen_new(struct event_base *base, const char * const *keys,
 	p.vals = vals;
 	p.connect_timeout_ms = connect_timeout_ms;
 	p.pool_size = 1;
-	pool = pool_alloc(base, &p);
+	pool = db_pool_new(base, &p);
 	pool->listen_sql = bw_strdup(sql);
 	pool->on_notify = on_notify;
 	pool->on_connect = on_connect;
 	pool->listen_arg = arg;
-	pool_start(pool);
+	db_pool_start(pool);
 	return pool;
 }

@@ -3,13 +3,23 @@
  *
  * Every connection is non-blocking from its first byte and runs in pipeline
  * mode.  One request is one pipeline segment: [context statement; the
- * route's prepared statement; Sync], so it is one implicit transaction.
+ * request's prepared statement; Sync], so it is one implicit transaction.
+ * The pool owns the statement registry (every statement it prepares) and
+ * the context statement.
  * Statements are prepared once per connection (again after a reconnect).
  * Nothing here ever blocks the event loop and nothing calls PQcancel: the
  * server-side statement_timeout cuts long statements short.
  *
- * Bounds: pool_size connections, DB_MAX_INFLIGHT segments in flight per
- * connection, max_queue waiting requests, queue_timeout waiting time.
+ * Bounds: pool_size connections, DB_MAX_INFLIGHT segments sent per
+ * connection (one executing, the rest pipelined behind it), max_queue
+ * requests waiting to start (queued in bulwarkd or pipelined behind another
+ * segment) and queue_timeout to start.  A request goes to an idle
+ * connection when there is one, else to the one with the fewest segments.
+ * One that has not started within queue_timeout ends DB_UNAVAILABLE (503)
+ * at that moment; if it was already sent, its segment is refused by the
+ * context statement when it starts (a start deadline by the database's
+ * clock, read on every new connection, DB_START_MARGIN_MS earlier), so
+ * nothing of it runs.
  */
 #ifndef BW_DB_H
 #define BW_DB_H
@@ -24,21 +34,37 @@ struct event_base;
 struct db_pool;
 struct db_req;
 
-#define DB_MAX_INFLIGHT		8	/* pipelined segments per connection */
+#define DB_MAX_INFLIGHT		8	/* segments sent per connection */
+#define DB_START_MARGIN_MS	100	/* see db_req_deadline() */
 #define DB_BACKOFF_MIN_MS	50
 #define DB_BACKOFF_MAX_MS	2000
 
-/* One prepared statement per route, plus bulwark's context statement. */
+/* A statement to prepare on every connection of a pool. */
 struct db_stmt_def {
 	const char	*sql;		/* with $n placeholders */
 	int		 nparams;
 };
 
+#define DB_CTX_PARAMS		6	/* the context statement's values */
+
+/*
+ * The values of the context statement of SPEC 7, which runs first in every
+ * segment and sets transaction-local settings for the statement after it
+ * (bulwark.user_id, user_name, roles, request_id, route, and
+ * statement_timeout in milliseconds).  NULL members are bound as "".
+ */
+struct db_ctx {
+	const char	*user_id;
+	const char	*user_name;
+	const char	*roles;		/* comma-separated */
+	const char	*request_id;
+	const char	*route;
+	const char	*timeout;
+};
+
 struct db_pool_params {
 	const char * const *keys;	/* libpq keywords (NULL-terminated) */
 	const char * const *vals;	/* hostaddr resolved, password in memory */
-	const struct db_stmt_def *stmts;
-	size_t		 nstmts;
 	uint32_t	 pool_size;
 	uint32_t	 max_queue;
 	int64_t		 queue_timeout_ms;
@@ -66,17 +92,26 @@ struct db_req_ops {
 
 /* Parameters of one request; values are copied, so callers may free them. */
 struct db_req_params {
-	size_t		 stmt;		/* index into the pool's statements */
-	size_t		 ctx_stmt;	/* the context statement to run first */
+	size_t		 stmt;		/* a handle from db_pool_stmt_add */
+	bool		 read_only;	/* the transaction is read-only */
 	int		 nvalues;
 	const char * const *values;	/* NULL entries are SQL NULL */
 	const int	*lengths;
-	int		 nctx;		/* context statement parameters */
-	const char * const *ctx_values;
+	const struct db_ctx *ctx;
 };
 
+/*
+ * A pool is made, given its statements, then started: db_pool_stmt_add()
+ * registers a statement (def must outlive the pool) and returns the handle
+ * requests name it by; it may only be called before db_pool_start(), which
+ * begins connecting.  The context statements are the pool's own.
+ */
 struct db_pool	*db_pool_new(struct event_base *, const struct db_pool_params *);
+size_t		 db_pool_stmt_add(struct db_pool *, const struct db_stmt_def *);
+void		 db_pool_start(struct db_pool *);
 void		 db_pool_free(struct db_pool *);
+/* The context statements (read-write, read-only), for the load-time check. */
+const struct db_stmt_def *db_ctx_stmts(size_t *n);
 /* Connections currently ready to take work (for /readyz and tests). */
 size_t		 db_pool_ready(const struct db_pool *);
 

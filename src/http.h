@@ -50,7 +50,7 @@ struct router_match;
 #define HTTP_REQ_CACHE		256	/* request objects kept for reuse */
 
 /*
- * The route handler: it answers with http_respond (body written into
+ * A route's handler: it answers with http_respond (body written into
  * http_response_body first) or http_respond_problem, now or later.  If it
  * answers later it must register a cancel hook or a ctx (its free function
  * runs when the request ends): the connection calls them when the request
@@ -75,16 +75,27 @@ int		 http_server_listen(struct http_server *, int fd,
 /* Serve one already accepted socket (owned from now on); for tests. */
 int		 http_server_adopt(struct http_server *, int fd,
 		    const struct sockaddr *, socklen_t);
-void		 http_server_set_handler(struct http_server *, http_handler_fn,
-		    void *arg);
-void		 http_server_set_prepare(struct http_server *, http_prepare_fn,
-		    void *arg);
+/*
+ * A route's handlers: prepare (NULL: none) and handle, both called with
+ * arg.  The ops must outlive the server.
+ */
+struct http_route_ops {
+	http_prepare_fn	 prepare;
+	http_handler_fn	 handle;
+	void		*arg;
+};
+
+/* Serve every route of the configuration with ops. */
+int		 http_server_add_routes(struct http_server *,
+		    const struct http_route_ops *, const char **err);
 /*
  * Serve a route that is not in the configuration's routes (the built-in
- * endpoints of the auth layer); the route must outlive the server.
+ * endpoints of the auth layer) with ops; the route must outlive the
+ * server.
  */
 int		 http_server_add_route(struct http_server *,
-		    const struct conf_route *, const char **err);
+		    const struct conf_route *, const struct http_route_ops *,
+		    const char **err);
 /*
  * The admit hook runs after the rate limit by client address and before
  * the parameters step: credentials (401), the rate limit by user or API

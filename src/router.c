@@ -22,6 +22,7 @@
 
 struct router_leaf {
 	const void	*route;
+	const void	*ops;
 	char		*tmpl;
 	char		*names[ROUTER_MAX_PARAMS];
 	size_t		 nparams;
@@ -302,7 +303,7 @@ router_names(struct router *r, const char *tmpl, const struct router_seg *segs,
 
 int
 router_add(struct router *r, const char *tmpl, enum http_method m,
-    const void *route)
+    const void *route, const void *ops)
 {
 	struct router_seg	 segs[ROUTER_MAX_SEGMENTS + 1];
 	struct router_node	*n = &r->root;
@@ -343,6 +344,7 @@ router_add(struct router *r, const char *tmpl, enum http_method m,
 		return -1;
 	}
 	leaf->route = route;
+	leaf->ops = ops;
 	leaf->tmpl = bw_strdup(tmpl);
 	n->leaf[m] = leaf;
 	n->methods |= BIT(m);
@@ -512,6 +514,7 @@ router_match(const struct router *r, enum http_method m, const char *path,
 	struct router_walk	 w;
 
 	mt->route = NULL;
+	mt->ops = NULL;
 	mt->tmpl = NULL;
 	mt->nparams = 0;
 	mt->allow[0] = '\0';
@@ -529,6 +532,7 @@ router_match(const struct router *r, enum http_method m, const char *path,
 		return ROUTER_METHOD;
 	}
 	mt->route = w.leaf->route;
+	mt->ops = w.leaf->ops;
 	mt->tmpl = w.leaf->tmpl;
 	return router_params(&w, mt, buf, bufsz);
 }

@@ -41,6 +41,7 @@ struct router_param {
 
 struct router_match {
 	const void		*route;		/* FOUND, BAD_PARAM */
+	const void		*ops;		/* FOUND, BAD_PARAM */
 	const char		*tmpl;		/* FOUND, BAD_PARAM */
 	struct router_param	 params[ROUTER_MAX_PARAMS];
 	size_t			 nparams;
@@ -58,7 +59,9 @@ struct router	*router_new(void);
 void		 router_free(struct router *);
 
 /*
- * Add a template for a method (GET HEAD POST PUT PATCH DELETE OPTIONS).
+ * Add a template for a method (GET HEAD POST PUT PATCH DELETE OPTIONS);
+ * route and ops are the caller's, handed back by a match (the route and
+ * the handlers that serve it).
  * Returns -1 on a malformed template or a tie with an earlier template;
  * router_error() then names the template(s).  Template grammar:
  * "/" segment *("/" segment) where a segment is a literal of RFC 3986
@@ -66,7 +69,7 @@ void		 router_free(struct router *);
  * "{name}" with name [A-Za-z_][A-Za-z0-9_]*, unique in the template.
  */
 int		 router_add(struct router *, const char *tmpl,
-		    enum http_method, const void *route);
+		    enum http_method, const void *route, const void *ops);
 const char	*router_error(const struct router *);
 
 /*

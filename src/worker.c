@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "api.h"
 #include "auth.h"
+#include "authep.h"
 #include "db.h"
 #include "dbconf.h"
 #include "http.h"
@@ -46,6 +47,7 @@ struct worker {
 	struct http_server	*http;
 	struct db_pool		*pool;
 	struct auth		*auth;
+	struct authep		*authep;
 	struct password_pool	*pwpool;
 	struct event		*chan_ev;
 	struct event		*stop_ev;
@@ -66,33 +68,9 @@ worker_no_routes(struct http_request *r, void *arg)
 	http_respond_problem(r, PROBLEM_DB_UNAVAILABLE);
 }
 
-/*
- * Two route layers share the server's single prepare and handler hooks:
- * the declared routes (api) and the built-in endpoints of the auth layer,
- * which are not in conf->routes.  The admit hook (auth_admit) is the same
- * for both.  These two functions send a request to the layer that owns its
- * route, asking the auth layer, which knows its routes by address.
- */
-static int
-worker_prepare(struct http_request *r, void *arg)
-{
-	struct worker	*w = arg;
-
-	if (auth_endpoint(w->auth, http_request_route(r)))
-		return auth_endpoint_prepare(r, w->auth);
-	return api_prepare(r, w->args->api);
-}
-
-static void
-worker_handle(struct http_request *r, void *arg)
-{
-	struct worker	*w = arg;
-
-	if (auth_endpoint(w->auth, http_request_route(r)))
-		auth_endpoint_handle(r, w->auth);
-	else
-		api_handle(r, w->args->api);
-}
+static const struct http_route_ops worker_no_routes_ops = {
+	NULL, worker_no_routes, NULL,
+};
 
 /*
  * The argon2id threads of the built-in endpoints exist before the sandbox
@@ -106,11 +84,13 @@ worker_endpoints(struct worker *w)
 
 	if (ca != NULL && ca->endpoints != NULL && w->args->keys != NULL &&
 	    (w->pwpool = password_pool_new(w->base, ca, ca->pool_threads,
-	    AUTH_PW_QUEUE, &err)) == NULL) {
+	    AUTHEP_PW_QUEUE, &err)) == NULL) {
 		log_errorx("worker %d: %s", w->args->id, err);
 		return -1;
 	}
-	if (auth_endpoints_add(w->auth, w->http, w->pwpool, &err) == -1) {
+	w->authep = authep_new(w->auth, w->args->conf, w->args->keys,
+	    w->pwpool);
+	if (authep_add(w->authep, w->http, &err) == -1) {
 		log_errorx("worker %d: built-in endpoints: %s", w->args->id,
 		    err);
 		return -1;
@@ -255,13 +235,18 @@ worker_setup(struct worker *w)
 			log_errorx("worker %d: %s", a->id, err);
 			return -1;
 		}
+		if (api_add_routes(a->api, w->http, &err) == -1) {
+			log_errorx("worker %d: %s", a->id, err);
+			return -1;
+		}
 		if (worker_endpoints(w) == -1)
 			return -1;
 		http_server_set_admit(w->http, auth_admit, w->auth);
-		http_server_set_prepare(w->http, worker_prepare, w);
-		http_server_set_handler(w->http, worker_handle, w);
-	} else
-		http_server_set_handler(w->http, worker_no_routes, w);
+	} else if (http_server_add_routes(w->http, &worker_no_routes_ops,
+	    &err) == -1) {
+		log_errorx("worker %d: %s", a->id, err);
+		return -1;
+	}
 	for (i = 0; i < a->nlisten_fds; i++) {
 		if (http_server_listen(w->http, a->listen_fds[i], &err) == -1) {
 			log_errorx("worker %d: %s", a->id, err);
@@ -299,34 +284,34 @@ worker_db_start(struct worker *w)
 {
 	const struct worker_args	*a = w->args;
 	const struct conf_database	*d = a->conf->database;
-	const struct db_stmt_def	*stmts;
 	struct db_pool_params		 p;
 	const char			*err;
 
 	if (a->db == NULL || d == NULL)
 		return;
-	stmts = api_statements(a->api, &p.nstmts);
 	p.keys = a->db->keys;
 	p.vals = a->db->vals;
-	p.stmts = stmts;
 	p.pool_size = d->pool_size;
 	p.max_queue = d->max_queue;
 	p.queue_timeout_ms = d->queue_timeout_ms;
 	p.connect_timeout_ms = d->connect_timeout_ms;
 	w->pool = db_pool_new(w->base, &p);
 	api_attach_pool(a->api, w->pool);
-	if (w->auth != NULL && w->pool != NULL && api_auth_first(a->api) != 0) {
-		auth_attach_pool(w->auth, w->pool, api_auth_first(a->api));
+	if (w->auth != NULL && a->conf->auth != NULL) {
+		auth_attach_pool(w->auth, w->pool);
+		authep_attach_pool(w->authep, w->pool);
 		if (auth_listen(w->auth, a->db->keys, a->db->vals,
 		    d->connect_timeout_ms, &err) == -1)
 			log_warnx("worker %d: %s", a->id, err);
 	}
+	db_pool_start(w->pool);
 }
 
 static void
 worker_teardown(struct worker *w)
 {
 	http_server_free(w->http);
+	authep_free(w->authep);
 	auth_free(w->auth);
 	password_pool_free(w->pwpool);
 	if (w->pool != NULL) {

@@ -41,13 +41,13 @@ fuzz_router_get(void)
 		return fuzz_router;
 	fuzz_router = router_new();
 	fuzz_check(router_add(fuzz_router, "/notes/{id}", HTTP_GET,
-	    &fuzz_routes[0]) == 0);
+	    &fuzz_routes[0], NULL) == 0);
 	fuzz_check(router_add(fuzz_router, "/notes/mine", HTTP_GET,
-	    &fuzz_routes[1]) == 0);
+	    &fuzz_routes[1], NULL) == 0);
 	fuzz_check(router_add(fuzz_router, "/a/{x}/{y}/", HTTP_POST,
-	    &fuzz_routes[2]) == 0);
+	    &fuzz_routes[2], NULL) == 0);
 	fuzz_check(router_add(fuzz_router, "/", HTTP_DELETE,
-	    &fuzz_routes[3]) == 0);
+	    &fuzz_routes[3], NULL) == 0);
 	return fuzz_router;
 }
 

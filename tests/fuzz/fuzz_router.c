@@ -77,16 +77,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	p = (const char *)data + 1;
 	n = size - 1;
 	rt = router_new();
-	fuzz_check(router_add(rt, "/notes/{id}", HTTP_GET, &routes[0]) == 0);
-	fuzz_check(router_add(rt, "/notes/mine", HTTP_POST, &routes[1]) == 0);
-	fuzz_check(router_add(rt, "/", HTTP_PUT, &routes[2]) == 0);
+	fuzz_check(router_add(rt, "/notes/{id}", HTTP_GET, &routes[0],
+	    NULL) == 0);
+	fuzz_check(router_add(rt, "/notes/mine", HTTP_POST, &routes[1],
+	    NULL) == 0);
+	fuzz_check(router_add(rt, "/", HTTP_PUT, &routes[2],
+	    NULL) == 0);
 	while ((nl = memchr(p, '\n', n)) != NULL && k < FUZZ_MAX_TEMPLATES) {
 		if ((size_t)(nl - p) <= ROUTER_MAX_TEMPLATE &&
 		    memchr(p, '\0', (size_t)(nl - p)) == NULL) {
 			memcpy(tmpl, p, (size_t)(nl - p));
 			tmpl[nl - p] = '\0';
 			if (router_add(rt, tmpl, (enum http_method)((m + k) %
-			    HTTP_METHOD_COUNT), &routes[3 + k]) == -1)
+			    HTTP_METHOD_COUNT), &routes[3 + k], NULL) == -1)
 				fuzz_check(router_error(rt)[0] != '\0');
 		}
 		k++;

@@ -24,7 +24,9 @@ too, the refresh token refused); logout with another user's Bearer;
 access and refresh tokens swapped; a token issued before
 --revoke-sessions; /auth/me; /auth/password (wrong current password, policy,
 the caller's session survives, other sessions are cut off, the new
-password logs in, the old one not); re-hash on changed parameters; no
+password logs in, the old one not); re-hash on changed parameters; the
+log lines of a login (the access log names the user who logged in, an
+invalid username is never echoed); no
 password or refresh token in clear in a dump of the schema.
 
 Environment: BULWARKD; PostgreSQL server binaries, psql and pg_dump
@@ -301,6 +303,26 @@ class TestLogin(Base):
         self.assertEqual(strip_ids(wrong), strip_ids(invalid))
         self.assertEqual(strip_ids(wrong), strip_ids(long_pw))
         self.assertEqual(login(A, "carol").status, 200)
+
+    def test_log_lines_of_a_login(self):
+        # The access-log line of a successful login names the user.
+        r = login(A, "alice")
+        self.assertEqual(r.status, 200, r.body)
+        rid = r.header("X-Request-Id")
+        lines = [ln for ln in A.access_lines() if ln.get("request_id") == rid]
+        self.assertEqual(len(lines), 1, A.access_lines()[-3:])
+        self.assertEqual(lines[0]["user"], "alice")
+        # A failed one does not; an invalid name is never echoed.
+        r = login(A, "not a valid\tname!", PASSWORD)
+        self.assertGeneric401(r)
+        rid = r.header("X-Request-Id")
+        lines = [ln for ln in A.access_lines() if ln.get("request_id") == rid]
+        self.assertIsNone(lines[0]["user"])
+        err = A.stderr_text()
+        self.assertIn("%s auth.login: credentials of an invalid username "
+                      "refused" % rid, err)
+        self.assertNotIn("credentials of  refused", err)
+        self.assertNotIn("not a valid", err)
 
     def test_malformed_bodies(self):
         for raw in (b"[]", b'"x"', b"1", b'{"username":"alice"}',

@@ -12,9 +12,9 @@
 #include "db.h"
 #include "pgtest.h"
 #include "unit.h"
+#include "util.h"
 
 enum {
-	ST_CTX,
 	ST_ECHO,
 	ST_SETTING,
 	ST_DIVZERO,
@@ -22,12 +22,12 @@ enum {
 	ST_FAIL_ONCE,
 	ST_ROWS,
 	ST_PID,
+	ST_READ_ONLY,
+	ST_BUMP,
 	ST_COUNT,
 };
 
 static const struct db_stmt_def stmts[ST_COUNT] = {
-	[ST_CTX] = { "SELECT set_config('bulwark.user_id', $1, true), "
-	    "set_config('statement_timeout', $2, true)", 2 },
 	[ST_ECHO] = { "SELECT $1::text AS v, length($1::text) AS n", 1 },
 	[ST_SETTING] = { "SELECT current_setting('bulwark.user_id')", 0 },
 	[ST_DIVZERO] = { "SELECT 1 / $1::int", 1 },
@@ -35,6 +35,9 @@ static const struct db_stmt_def stmts[ST_COUNT] = {
 	[ST_FAIL_ONCE] = { "SELECT bw_fail_once()", 0 },
 	[ST_ROWS] = { "SELECT g FROM generate_series(1, $1::int) g", 1 },
 	[ST_PID] = { "SELECT pg_backend_pid()", 0 },
+	[ST_READ_ONLY] = { "SELECT current_setting('transaction_read_only')",
+	    0 },
+	[ST_BUMP] = { "SELECT nextval('bw_bump')", 0 },
 };
 
 static const char *conn_keys[] = { "options", NULL };
@@ -82,17 +85,33 @@ on_done(void *arg, enum db_outcome how, const char *sqlstate,
 
 static const struct db_req_ops ops = { on_row, on_done };
 
+/* The pool's handle of each statement (the registry's, not ours). */
+static size_t	 handles[ST_COUNT];
+
+/* A pool given every statement above, then started. */
+static struct db_pool *
+pool_start_with(const struct db_pool_params *p)
+{
+	struct db_pool	*pool = db_pool_new(base, p);
+	size_t		 i;
+
+	for (i = 0; i < ST_COUNT; i++)
+		handles[i] = db_pool_stmt_add(pool, &stmts[i]);
+	db_pool_start(pool);
+	return pool;
+}
+
 static struct db_pool *
 pool_make(uint32_t size, uint32_t max_queue, int64_t queue_timeout_ms)
 {
 	struct db_pool_params p = {
-		.keys = conn_keys, .vals = conn_vals, .stmts = stmts,
-		.nstmts = ST_COUNT, .pool_size = size, .max_queue = max_queue,
+		.keys = conn_keys, .vals = conn_vals,
+		.pool_size = size, .max_queue = max_queue,
 		.queue_timeout_ms = queue_timeout_ms,
 		.connect_timeout_ms = 5000,
 	};
 
-	return db_pool_new(base, &p);
+	return pool_start_with(&p);
 }
 
 /* Runs the loop until cond holds or about ten seconds pass. */
@@ -111,11 +130,10 @@ submit(struct db_pool *pool, size_t stmt, const char *v, const char *user,
     const char *timeout, struct outcome *o)
 {
 	const char	*values[1] = { v };
-	const char	*ctx[2] = { user, timeout };
+	struct db_ctx	 ctx = { .user_id = user, .timeout = timeout };
 	struct db_req_params rp = {
-		.stmt = stmt, .ctx_stmt = ST_CTX,
-		.nvalues = stmts[stmt].nparams, .values = values,
-		.nctx = 2, .ctx_values = ctx,
+		.stmt = handles[stmt], .read_only = stmt == ST_READ_ONLY,
+		.nvalues = stmts[stmt].nparams, .values = values, .ctx = &ctx,
 	};
 
 	return db_submit(pool, &rp, &ops, o);
@@ -134,6 +152,7 @@ setup(void)
 	ck_assert_int_eq(PQstatus(pg), CONNECTION_OK);
 	res = PQexec(pg, "SET client_min_messages = warning;"
 	    "CREATE SEQUENCE IF NOT EXISTS bw_seq;"
+	    "DROP SEQUENCE IF EXISTS bw_bump; CREATE SEQUENCE bw_bump;"
 	    "CREATE OR REPLACE FUNCTION bw_fail_once() RETURNS int "
 	    "LANGUAGE plpgsql AS $$ BEGIN "
 	    "IF nextval('bw_seq') % 2 = 1 THEN "
@@ -189,6 +208,30 @@ START_TEST(context_is_per_transaction)
 	ck_assert_str_eq(a.first, "user-42");
 	/* set_config(..., true) ends with the segment's transaction. */
 	ck_assert_str_eq(b.first, "");
+	db_pool_free(pool);
+}
+END_TEST
+
+/* A read-only request runs under the read-only context statement. */
+START_TEST(context_read_only)
+{
+	struct db_pool	*pool;
+	struct outcome	 a = { 0 }, b = { 0 }, c = { 0 };
+	struct db_req_params rp = { .nvalues = 0 };
+
+	NEED_PG();
+	pool = pool_make(1, 10, 1000);
+	RUN_UNTIL(db_pool_ready(pool) == 1);
+	submit(pool, ST_READ_ONLY, NULL, "", "5s", &a);
+	submit(pool, ST_SETTING, NULL, "u", "5s", &b);
+	RUN_UNTIL(a.done && b.done);
+	ck_assert_int_eq(a.how, DB_OK);
+	ck_assert_str_eq(a.first, "on");
+	ck_assert_str_eq(b.first, "u");
+	/* A handle the pool never gave is refused at once. */
+	rp.stmt = handles[ST_COUNT - 1] + 1;
+	ck_assert_ptr_null(db_submit(pool, &rp, &ops, &c));
+	ck_assert_int_eq(c.done, 0);
 	db_pool_free(pool);
 }
 END_TEST
@@ -257,28 +300,80 @@ START_TEST(statement_timeout_from_context)
 }
 END_TEST
 
+/*
+ * max_queue counts every request waiting to start, queued or pipelined
+ * behind another segment; queue_timeout ends them at their deadline (503)
+ * although they were sent, and their segments, starting late, do nothing.
+ */
 START_TEST(queue_bound_and_timeout)
 {
 	struct db_pool	*pool;
-	struct outcome	 slow[DB_MAX_INFLIGHT], queued = { 0 };
-	struct outcome	 refused = { 0 };
-	int		 i;
+	struct outcome	 running = { 0 }, bump = { 0 }, echo = { 0 };
+	struct outcome	 refused = { 0 }, after = { 0 };
+	int64_t		 t0;
 
 	NEED_PG();
-	memset(slow, 0, sizeof(slow));
-	pool = pool_make(1, 1, 200);
+	pool = pool_make(1, 2, 300);
 	RUN_UNTIL(db_pool_ready(pool) == 1);
-	for (i = 0; i < DB_MAX_INFLIGHT; i++)
-		ck_assert_ptr_nonnull(submit(pool, ST_SLEEP, "0.5", "", "5s",
-		    &slow[i]));
-	ck_assert_ptr_nonnull(submit(pool, ST_ECHO, "q", "", "5s", &queued));
-	/* max_queue is 1: the next one is refused at once. */
+	t0 = bw_now_ms();
+	ck_assert_ptr_nonnull(submit(pool, ST_SLEEP, "0.8", "", "5s",
+	    &running));
+	ck_assert_ptr_nonnull(submit(pool, ST_BUMP, NULL, "", "5s", &bump));
+	ck_assert_ptr_nonnull(submit(pool, ST_ECHO, "e", "", "5s", &echo));
+	/* Two wait behind the running one: max_queue 2 refuses the next. */
 	ck_assert_ptr_null(submit(pool, ST_ECHO, "r", "", "5s", &refused));
 	ck_assert_int_eq(refused.done, 0);
-	RUN_UNTIL(queued.done == 1);
-	ck_assert_int_eq(queued.how, DB_UNAVAILABLE);
-	ck_assert_int_eq(slow[0].done, 0);
-	RUN_UNTIL(slow[DB_MAX_INFLIGHT - 1].done == 1);
+	RUN_UNTIL(bump.done == 1 && echo.done == 1);
+	ck_assert_int_eq(bump.how, DB_UNAVAILABLE);
+	ck_assert_int_eq(echo.how, DB_UNAVAILABLE);
+	ck_assert_int_lt(bw_now_ms() - t0, 600);
+	ck_assert_int_eq(running.done, 0);
+	RUN_UNTIL(running.done == 1);
+	ck_assert_int_eq(running.how, DB_OK);
+	/* The expired segments ran nothing and gave no second callback. */
+	submit(pool, ST_BUMP, NULL, "", "5s", &after);
+	RUN_UNTIL(after.done == 1);
+	ck_assert_int_eq(after.how, DB_OK);
+	ck_assert_str_eq(after.first, "1");
+	ck_assert_int_eq(bump.done, 1);
+	ck_assert_int_eq(echo.done, 1);
+	db_pool_free(pool);
+}
+END_TEST
+
+/* The registry is closed once the pool starts: adding is a fatal error. */
+START_TEST(stmt_after_start)
+{
+	static const char *keys[] = { "host", NULL };
+	static const char *vals[] = { "/nonexistent-bulwark-socket-dir", NULL };
+	struct db_pool_params p = {
+		.keys = keys, .vals = vals, .pool_size = 1, .max_queue = 1,
+		.queue_timeout_ms = 100, .connect_timeout_ms = 1000,
+	};
+	struct db_pool	*pool;
+
+	if (base == NULL)
+		base = event_base_new();
+	pool = pool_start_with(&p);
+	(void)db_pool_stmt_add(pool, &stmts[ST_ECHO]);
+}
+END_TEST
+
+/* An idle connection is preferred to pipelining behind a busy one. */
+START_TEST(idle_connection_preferred)
+{
+	struct db_pool	*pool;
+	struct outcome	 slow = { 0 }, quick = { 0 };
+
+	NEED_PG();
+	pool = pool_make(2, 10, 5000);
+	RUN_UNTIL(db_pool_ready(pool) == 2);
+	submit(pool, ST_SLEEP, "1", "", "5s", &slow);
+	submit(pool, ST_ECHO, "q", "", "5s", &quick);
+	RUN_UNTIL(quick.done == 1);
+	ck_assert_int_eq(quick.how, DB_OK);
+	ck_assert_int_eq(slow.done, 0);
+	RUN_UNTIL(slow.done == 1);
 	db_pool_free(pool);
 }
 END_TEST
@@ -371,8 +466,7 @@ START_TEST(database_down_fails_fast)
 	static const char *keys[] = { "host", NULL };
 	static const char *vals[] = { "/nonexistent-bulwark-socket-dir", NULL };
 	struct db_pool_params p = {
-		.keys = keys, .vals = vals, .stmts = stmts,
-		.nstmts = ST_COUNT, .pool_size = 2, .max_queue = 10,
+		.keys = keys, .vals = vals, .pool_size = 2, .max_queue = 10,
 		.queue_timeout_ms = 100, .connect_timeout_ms = 1000,
 	};
 	struct db_pool	*pool;
@@ -381,7 +475,7 @@ START_TEST(database_down_fails_fast)
 
 	if (base == NULL)
 		base = event_base_new();
-	pool = db_pool_new(base, &p);
+	pool = pool_start_with(&p);
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
 	ck_assert_uint_eq(db_pool_ready(pool), 0);
@@ -479,10 +573,13 @@ unit_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, connects_and_queries);
 	tcase_add_test(tc, context_is_per_transaction);
+	tcase_add_test(tc, context_read_only);
 	tcase_add_test(tc, pipelined_in_order);
 	tcase_add_test(tc, sql_error_then_next);
 	tcase_add_test(tc, statement_timeout_from_context);
 	tcase_add_test(tc, queue_bound_and_timeout);
+	tcase_add_test(tc, idle_connection_preferred);
+	tcase_add_exit_test(tc, stmt_after_start, 3);
 	tcase_add_test(tc, abandoned_gets_no_callback);
 	tcase_add_test(tc, serialization_failure_retried_once);
 	tcase_add_test(tc, array_rows_streamed);

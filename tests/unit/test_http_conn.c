@@ -188,6 +188,10 @@ test_prepare(struct http_request *r, void *arg)
 	return 0;
 }
 
+static const struct http_route_ops test_ops = {
+	test_prepare, test_handler, NULL,
+};
+
 static void
 cli_read(struct bufferevent *bev, void *arg)
 {
@@ -254,8 +258,7 @@ h_base(struct h *h)
 	event_add(h->tick, &tv);
 	h->srv = http_server_new(h->base, &conf, NULL, &err);
 	ck_assert_msg(h->srv != NULL, "%s", err ? err : "?");
-	http_server_set_handler(h->srv, test_handler, NULL);
-	http_server_set_prepare(h->srv, test_prepare, NULL);
+	ck_assert_int_eq(http_server_add_routes(h->srv, &test_ops, &err), 0);
 }
 
 /* A plaintext client whose peer address (as the server sees it) is peer. */
@@ -969,6 +972,10 @@ START_TEST(test_body_timeout)
 }
 END_TEST
 
+/*
+ * SPEC 4: a body still incomplete when request_timeout fires is the
+ * client's fault (408), as at body_timeout; also when both are equal.
+ */
 START_TEST(test_request_timeout_body)
 {
 	struct h	 h;
@@ -979,7 +986,16 @@ START_TEST(test_request_timeout_body)
 	h_sends(&h, "POST /notes HTTP/1.1\r\nHost: a\r\n"
 	    "Content-Type: application/json\r\nContent-Length: 10\r\n\r\n[1");
 	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 504);
+	ck_assert_int_eq(r.status, 408);
+	ck_assert_str_eq(hdr(&r, "Connection"), "close");
+	assert_closed(&h);
+	h_close(&h);
+	conf.server.limits.body_timeout_ms = 200;
+	h_open(&h);
+	h_sends(&h, "POST /notes HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 10\r\n\r\n[1");
+	ck_assert(h_resp(&h, &r));
+	ck_assert_int_eq(r.status, 408);
 	ck_assert_str_eq(hdr(&r, "Connection"), "close");
 	assert_closed(&h);
 	h_close(&h);
@@ -1104,6 +1120,36 @@ START_TEST(test_max_connections)
 	ck_assert_int_eq(read(sv[1], &c, 1), 0);
 	close(sv[1]);
 	ck_assert_uint_eq(http_server_connections(h.srv), 1);
+	h_close(&h);
+}
+END_TEST
+
+/*
+ * A client that closes while its request is parked gives its slot back at
+ * once (not at request_timeout): with max_connections 1, the next client is
+ * adopted right after; the handler is cancelled and its ctx freed.
+ */
+START_TEST(test_client_gone_frees_slot)
+{
+	struct h		 h;
+	struct sockaddr_in	 sin = inet4("127.0.0.2");
+	int			 sv[2];
+
+	conf.server.limits.max_connections = 1;
+	conf.server.limits.request_timeout_ms = 60000;
+	h_open(&h);
+	h_sends(&h, GET("/slow"));
+	(void)h_run(&h, c_eof, NULL, 100);
+	ck_assert_int_eq(cancelled, 0);
+	bufferevent_free(h.cli);
+	h.cli = NULL;
+	ck_assert(h_run(&h, c_noconns, NULL, 500));
+	ck_assert_int_eq(cancelled, 1);
+	ck_assert_int_eq(ctx_freed, 1);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(http_server_adopt(h.srv, sv[0],
+	    (struct sockaddr *)&sin, sizeof(sin)), 0);
+	close(sv[1]);
 	h_close(&h);
 }
 END_TEST
@@ -1351,7 +1397,7 @@ tls_pair(struct h *h, const char *sni)
 	event_add(h->tick, &tv);
 	h->srv = http_server_new(h->base, &conf, h->sctx, &err);
 	ck_assert_ptr_nonnull(h->srv);
-	http_server_set_handler(h->srv, test_handler, NULL);
+	ck_assert_int_eq(http_server_add_routes(h->srv, &test_ops, &err), 0);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0, sv), 0);
 	ck_assert_int_eq(http_server_adopt(h->srv, sv[0],
@@ -1885,6 +1931,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_body_timeout);
 	tcase_add_test(tc, test_request_timeout_body);
 	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_client_gone_frees_slot);
 	tcase_add_test(tc, test_hostnames_421);
 	tcase_add_test(tc, test_bad_param_400);
 	tcase_add_test(tc, test_plaintext_untrusted);

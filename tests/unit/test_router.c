@@ -15,7 +15,7 @@ static struct router_match mt;
 
 /* Distinct opaque route pointers. */
 static int	 r_get, r_post, r_del, r_lit, r_param, r_deep, r_trail;
-static int	 r_root, r_opt, r_x;
+static int	 r_root, r_opt, r_x, r_ops;
 
 static enum router_result
 match(enum http_method m, const char *path)
@@ -26,8 +26,8 @@ match(enum http_method m, const char *path)
 static void
 add_ok(const char *tmpl, enum http_method m, void *route)
 {
-	ck_assert_msg(router_add(rt, tmpl, m, route) == 0, "%s: %s", tmpl,
-	    router_error(rt));
+	ck_assert_msg(router_add(rt, tmpl, m, route, &r_ops) == 0, "%s: %s",
+	    tmpl, router_error(rt));
 }
 
 static void
@@ -58,6 +58,7 @@ START_TEST(test_literal_and_param)
 {
 	ck_assert_int_eq(match(HTTP_GET, "/notes/12"), ROUTER_FOUND);
 	ck_assert_ptr_eq(mt.route, &r_get);
+	ck_assert_ptr_eq(mt.ops, &r_ops);
 	ck_assert_str_eq(mt.tmpl, "/notes/{id}");
 	ck_assert_uint_eq(mt.nparams, 1);
 	ck_assert_str_eq(mt.params[0].name, "id");
@@ -159,7 +160,7 @@ START_TEST(test_allow_all)
 	size_t		 i;
 
 	for (i = 0; i < BW_ARRAY_LEN(ms); i++)
-		ck_assert_int_eq(router_add(r, "/x/{y}", ms[i], &r_x), 0);
+		ck_assert_int_eq(router_add(r, "/x/{y}", ms[i], &r_x, NULL), 0);
 	ck_assert_int_eq(router_match(r, HTTP_TRACE, "/x/1", 4, &mt, buf,
 	    sizeof(buf)), ROUTER_METHOD);
 	ck_assert_str_eq(mt.allow,
@@ -255,7 +256,7 @@ START_TEST(test_limits)
 		tn += (size_t)snprintf(t + tn, sizeof(t) - tn, "/l");
 		pn += (size_t)snprintf(p + pn, sizeof(p) - pn, "/l");
 	}
-	ck_assert_int_eq(router_add(r, t, HTTP_GET, &r_x), 0);
+	ck_assert_int_eq(router_add(r, t, HTTP_GET, &r_x, NULL), 0);
 	ck_assert_int_eq(router_match(r, HTTP_GET, p, pn, &mt, buf,
 	    sizeof(buf)), ROUTER_FOUND);
 	ck_assert_uint_eq(mt.nparams, ROUTER_MAX_PARAMS);
@@ -268,19 +269,19 @@ START_TEST(test_limits)
 	ck_assert_int_eq(router_match(r, HTTP_GET, p, pn + 2, &mt, buf,
 	    sizeof(buf)), ROUTER_NOT_FOUND);
 	memcpy(t + tn, "/l", 3);
-	ck_assert_int_eq(router_add(r, t, HTTP_POST, &r_x), -1);
+	ck_assert_int_eq(router_add(r, t, HTTP_POST, &r_x, NULL), -1);
 	ck_assert_ptr_nonnull(strstr(router_error(r), "too many segments"));
 	tn = 0;
 	for (i = 0; i <= ROUTER_MAX_PARAMS; i++)
 		tn += (size_t)snprintf(t + tn, sizeof(t) - tn, "/{p%zu}", i);
-	ck_assert_int_eq(router_add(r, t, HTTP_PUT, &r_x), -1);
+	ck_assert_int_eq(router_add(r, t, HTTP_PUT, &r_x, NULL), -1);
 	ck_assert_ptr_nonnull(strstr(router_error(r), "too many parameters"));
 	memset(t, 'a', ROUTER_MAX_TEMPLATE + 1);
 	t[0] = '/';
 	t[ROUTER_MAX_TEMPLATE + 1] = '\0';
-	ck_assert_int_eq(router_add(r, t, HTTP_PUT, &r_x), -1);
+	ck_assert_int_eq(router_add(r, t, HTTP_PUT, &r_x, NULL), -1);
 	t[ROUTER_MAX_TEMPLATE] = '\0';
-	ck_assert_int_eq(router_add(r, t, HTTP_PUT, &r_x), 0);
+	ck_assert_int_eq(router_add(r, t, HTTP_PUT, &r_x, NULL), 0);
 	router_free(r);
 }
 END_TEST
@@ -296,26 +297,28 @@ START_TEST(test_bad_template)
 {
 	const char	*t = bad_templates[_i];
 
-	ck_assert_msg(router_add(rt, t, HTTP_GET, &r_x) == -1, "%s", t);
+	ck_assert_msg(router_add(rt, t, HTTP_GET, &r_x, NULL) == -1, "%s", t);
 	ck_assert_ptr_nonnull(strstr(router_error(rt), "path template"));
 }
 END_TEST
 
 START_TEST(test_ties)
 {
-	ck_assert_int_eq(router_add(rt, "/notes/{other}", HTTP_GET, &r_x), -1);
+	ck_assert_int_eq(router_add(rt, "/notes/{other}", HTTP_GET, &r_x, NULL),
+	    -1);
 	ck_assert_ptr_nonnull(strstr(router_error(rt), "/notes/{other}"));
 	ck_assert_ptr_nonnull(strstr(router_error(rt), "/notes/{id}"));
 	ck_assert_ptr_nonnull(strstr(router_error(rt), "ties"));
-	ck_assert_int_eq(router_add(rt, "/notes", HTTP_POST, &r_x), -1);
-	ck_assert_int_eq(router_add(rt, "/", HTTP_GET, &r_x), -1);
+	ck_assert_int_eq(router_add(rt, "/notes", HTTP_POST, &r_x, NULL), -1);
+	ck_assert_int_eq(router_add(rt, "/", HTTP_GET, &r_x, NULL), -1);
 	/* same shape, another method: fine; another shape: fine */
-	ck_assert_int_eq(router_add(rt, "/notes/{z}", HTTP_PUT, &r_x), 0);
-	ck_assert_int_eq(router_add(rt, "/notes/", HTTP_POST, &r_x), 0);
-	ck_assert_int_eq(router_add(rt, "/{a}/{b}", HTTP_GET, &r_x), 0);
-	ck_assert_int_eq(router_add(rt, "/{c}/{d}", HTTP_GET, &r_x), -1);
-	ck_assert_int_eq(router_add(rt, "/notes", HTTP_TRACE, &r_x), -1);
-	ck_assert_int_eq(router_add(rt, "/notes", HTTP_CONNECT, &r_x), -1);
+	ck_assert_int_eq(router_add(rt, "/notes/{z}", HTTP_PUT, &r_x, NULL), 0);
+	ck_assert_int_eq(router_add(rt, "/notes/", HTTP_POST, &r_x, NULL), 0);
+	ck_assert_int_eq(router_add(rt, "/{a}/{b}", HTTP_GET, &r_x, NULL), 0);
+	ck_assert_int_eq(router_add(rt, "/{c}/{d}", HTTP_GET, &r_x, NULL), -1);
+	ck_assert_int_eq(router_add(rt, "/notes", HTTP_TRACE, &r_x, NULL), -1);
+	ck_assert_int_eq(router_add(rt, "/notes", HTTP_CONNECT, &r_x, NULL),
+	    -1);
 	/* the router still works after refused additions */
 	ck_assert_int_eq(match(HTTP_GET, "/notes/1"), ROUTER_FOUND);
 	ck_assert_ptr_eq(mt.route, &r_get);
