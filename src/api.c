@@ -23,6 +23,7 @@
 #include "authep.h"
 #include "http.h"
 #include "json.h"
+#include "jsonw.h"
 #include "log.h"
 #include "node.h"
 #include "result.h"
@@ -700,51 +701,6 @@ api_prepare(struct http_request *req, void *arg)
 }
 
 /*
- * Serializes a document subtree as JSON (for object and array members).
- * Request documents are at most JSON_DEPTH_CEILING deep (json_parse
- * refuses deeper ones), which bounds the recursion.
- */
-static void
-api_node_json(struct evbuffer *out, const struct node *n, int depth)
-{
-	size_t	 i;
-
-	if (depth > JSON_DEPTH_CEILING)
-		return;
-	switch (n->kind) {
-	case NODE_SCALAR:
-		if (n->style != NODE_STRING) {
-			evbuffer_add(out, n->text, n->len);
-			return;
-		}
-		evbuffer_add(out, "\"", 1);
-		problem_json_string(out, n->text, n->len, SIZE_MAX);
-		evbuffer_add(out, "\"", 1);
-		return;
-	case NODE_MAP:
-		evbuffer_add(out, "{", 1);
-		for (i = 0; i < n->n; i++) {
-			if (i > 0)
-				evbuffer_add(out, ",", 1);
-			api_node_json(out, n->keys[i], depth + 1);
-			evbuffer_add(out, ":", 1);
-			api_node_json(out, n->vals[i], depth + 1);
-		}
-		evbuffer_add(out, "}", 1);
-		return;
-	case NODE_SEQ:
-		evbuffer_add(out, "[", 1);
-		for (i = 0; i < n->n; i++) {
-			if (i > 0)
-				evbuffer_add(out, ",", 1);
-			api_node_json(out, n->vals[i], depth + 1);
-		}
-		evbuffer_add(out, "]", 1);
-		return;
-	}
-}
-
-/*
  * The text bound for a value: strings as their decoded text, numbers as
  * their (canonical) lexeme, booleans as true/false, containers as JSON
  * (serialized into *owned, which the caller frees); JSON null and absent
@@ -761,9 +717,9 @@ api_bind_node(const struct node *n, char **owned, size_t *len)
 		*len = n->len;
 		return n->text;
 	}
-	if ((b = evbuffer_new()) == NULL)
+	if ((b = evbuffer_new()) == NULL ||
+	    jsonw_node(b, n, JSON_DEPTH_CEILING) == -1)
 		fatal("out of memory");
-	api_node_json(b, n, 0);
 	*len = evbuffer_get_length(b);
 	*owned = bw_strndup((const char *)evbuffer_pullup(b, -1), *len);
 	evbuffer_free(b);

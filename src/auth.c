@@ -148,14 +148,11 @@ auth_grow(void *arr, size_t n, size_t sz, size_t *cap)
 	return p;
 }
 
+/* Lowercase hex only: what PostgreSQL's encode(..., 'hex') writes. */
 static int
 auth_hex_nibble(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
+	return c >= 'A' && c <= 'F' ? -1 : bw_hex_value((unsigned char)c);
 }
 
 static int

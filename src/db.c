@@ -44,7 +44,7 @@
 #define DB_STMT_CTX_RO		1
 #define DB_CTX_NPARAMS		(DB_CTX_PARAMS + 1)	/* + the deadline */
 #define DB_DEADLINE_LEN		24
-#define DB_NOTICE_MAX		512	/* bytes of an escaped notice */
+#define DB_NOTICE_MAX		512	/* bytes of a notice logged */
 #define DB_CLOCK_SQL							\
 	"SELECT CAST(extract(epoch FROM clock_timestamp()) * 1000 AS bigint)"
 
@@ -454,40 +454,10 @@ db_conn_poll(struct db_conn *c)
 }
 
 /*
- * Text from the database for one log line: backslash, controls and DEL
- * escaped (\\n, \\t, \\xNN), a trailing newline dropped, cut at outsz.
- */
-static void
-db_log_text(const char *in, char *out, size_t outsz)
-{
-	static const char	 hex[] = "0123456789abcdef";
-	size_t			 o = 0, n = strlen(in);
-	unsigned char		 ch;
-
-	while (n > 0 && in[n - 1] == '\n')
-		n--;
-	for (; n > 0 && o + 5 < outsz; in++, n--) {
-		ch = (unsigned char)*in;
-		if (ch >= 0x20 && ch != 0x7f && ch != '\\') {
-			out[o++] = (char)ch;
-			continue;
-		}
-		out[o++] = '\\';
-		if (ch == '\\' || ch == '\n' || ch == '\t') {
-			out[o++] = ch == '\n' ? 'n' : ch == '\t' ? 't' : '\\';
-			continue;
-		}
-		out[o++] = 'x';
-		out[o++] = hex[ch >> 4];
-		out[o++] = hex[ch & 0xf];
-	}
-	out[o] = '\0';
-}
-
-/*
  * Notices and warnings of a connection (RAISE NOTICE in a route's SQL,
  * PostgreSQL's own FATAL before it closes a connection) go through the
- * logger, escaped onto one line, at a level that follows their severity:
+ * logger, which escapes them onto one line, at a level that follows their
+ * severity:
  * DEBUG and LOG at debug, INFO and NOTICE at info, anything worse as a
  * warning.  They may carry request data, as the statements' errors may.
  */
@@ -495,7 +465,7 @@ static void
 db_notice(void *arg, const PGresult *res)
 {
 	const char	*sev, *msg;
-	char		 text[DB_NOTICE_MAX];
+	int		 n;
 
 	(void)arg;
 	if ((sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED)) ==
@@ -503,13 +473,16 @@ db_notice(void *arg, const PGresult *res)
 		sev = "NOTICE";
 	if ((msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)) == NULL)
 		msg = PQresultErrorMessage(res);
-	db_log_text(msg != NULL ? msg : "", text, sizeof(text));
+	if (msg == NULL)
+		msg = "";
+	for (n = (int)strnlen(msg, DB_NOTICE_MAX); n > 0 && msg[n - 1] == '\n';)
+		n--;
 	if (strncmp(sev, "DEBUG", 5) == 0 || strcmp(sev, "LOG") == 0)
-		log_debug("database %s: %s", sev, text);
+		log_debug("database %s: %.*s", sev, n, msg);
 	else if (strcmp(sev, "INFO") == 0 || strcmp(sev, "NOTICE") == 0)
-		log_info("database %s: %s", sev, text);
+		log_info("database %s: %.*s", sev, n, msg);
 	else
-		log_warnx("database %s: %s", sev, text);
+		log_warnx("database %s: %.*s", sev, n, msg);
 }
 
 static void

@@ -10,8 +10,9 @@
  *
  * Threat model: messages and access fields may carry client input (user
  * names, paths).  In JSON lines every string goes through jsonw, so no
- * input can end a field or start a line; a plain line is cut at 1 KiB but
- * not escaped (that is what the plain format is).  One write(2) per line.
+ * input can end a field or start a line; the message of a plain line
+ * (before the configuration is read) is escaped the same way, without
+ * quotes, and cut at 1 KiB.  One write(2) per line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -174,6 +175,28 @@ log_error_format(enum log_level level, const char *msg, const char *stamp,
 	return log_json_end(buf, bufsz, off);
 }
 
+/*
+ * "bulwarkd[PID] PROCESS: LEVEL: message" with the message escaped as a
+ * JSON string body, so that no input can end the line or forge another.
+ */
+static int
+log_plain_format(enum log_level level, const char *msg, char *buf,
+    size_t bufsz)
+{
+	size_t	 off, used;
+	int	 n;
+
+	n = snprintf(buf, bufsz, "bulwarkd[%ld] %s: %s: ", (long)getpid(),
+	    log_proc, log_names[level]);
+	if (n < 0 || (size_t)n >= bufsz - 1)
+		return n;
+	off = (size_t)n;
+	off += jsonw_escape(buf + off, bufsz - off - 1, msg, strlen(msg),
+	    &used);
+	buf[off++] = '\n';
+	return (int)off;
+}
+
 static void
 log_vwrite(enum log_level level, const char *fmt, va_list ap)
 {
@@ -189,8 +212,7 @@ log_vwrite(enum log_level level, const char *fmt, va_list ap)
 		n = (int)log_error_format(level, msg,
 		    log_stamp(stamp, sizeof(stamp)), line, sizeof(line));
 	else
-		n = snprintf(line, sizeof(line), "bulwarkd[%ld] %s: %s: %s\n",
-		    (long)getpid(), log_proc, log_names[level], msg);
+		n = log_plain_format(level, msg, line, sizeof(line));
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line))

@@ -157,17 +157,6 @@ problem_reason(int status)
 	return "Unknown";
 }
 
-/*
- * Kept for api.c until it writes its strings with jsonw_str(); one policy,
- * that of jsonw.h.
- */
-int
-problem_json_string(struct evbuffer *out, const char *s, size_t len,
-    size_t max)
-{
-	return jsonw_body(out, s, len, max);
-}
-
 static int
 problem_head(struct evbuffer *out, const char *type,
     const struct problem_detail *d)

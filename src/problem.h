@@ -87,11 +87,4 @@ int	 problem_write_validation(struct evbuffer *out, enum problem_code,
 	    const char *request_id, const struct problem_error *errors,
 	    size_t nerrors);
 
-/*
- * jsonw_body() under its old name, for api.c until it moves to
- * jsonw_str(): max bounds input bytes.  Returns 0 or -1.
- */
-int	 problem_json_string(struct evbuffer *out, const char *s, size_t len,
-	    size_t max);
-
 #endif

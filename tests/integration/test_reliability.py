@@ -214,20 +214,32 @@ class TestDatabaseNotices(unittest.TestCase):
         finally:
             d.stop_and_check()
 
+    @staticmethod
+    def messages(text):
+        """The diagnostics lines (one JSON object each) as messages."""
+        return [json.loads(ln)["message"] for ln in text.splitlines()
+                if ln.startswith("{")]
+
     def test_notice_escaped_on_one_line(self):
         text = self.run_notice("info")
         lines = text.splitlines()
         self.assertFalse([ln for ln in lines if ln.startswith(self.FORGED)],
                          text)
-        want = "database NOTICE: echo: first\\n%s\\tend" % self.FORGED
-        self.assertTrue([ln for ln in lines if ln.startswith("bulwarkd[")
-                         and ln.endswith(want)], text)
-        self.assertIn("database WARNING: warn: first\\n", text)
+        for ln in lines:
+            if "echo: first" in ln:
+                json.loads(ln)          # the whole notice is one line
+        want = "database NOTICE: echo: first\n%s\tend" % self.FORGED
+        self.assertIn(want, self.messages(text), text)
+        self.assertTrue([m for m in self.messages(text)
+                         if m.startswith("database WARNING: warn: first\n")],
+                        text)
 
     def test_notice_respects_level(self):
         text = self.run_notice("warning")
         self.assertNotIn("echo: first", text)
-        self.assertIn("database WARNING: warn: first\\n", text)
+        self.assertTrue([m for m in self.messages(text)
+                         if m.startswith("database WARNING: warn: first\n")],
+                        text)
 
 if __name__ == "__main__":
     unittest.main()

@@ -445,6 +445,36 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+START_TEST(body_as_problem_strings)
+{
+	struct evbuffer	*b = evbuffer_new();
+	char		*s;
+
+	ck_assert_int_eq(jsonw_body(b, "a\"b\\c\n\x7f\xc3\xa9", 9,
+	    100), 0);
+	s = take(b, NULL);
+	ck_assert_str_eq(s, "a\\\"b\\\\c\\n\\u007f\xc3\xa9");
+	free(s);
+	/* Invalid UTF-8 (lone continuation, overlong, truncated) -> U+FFFD. */
+	ck_assert_int_eq(jsonw_body(b, "\x80\xc0\xaf\xe2\x82", 5,
+	    100), 0);
+	s = take(b, NULL);
+	ck_assert_str_eq(s, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+	    "\xef\xbf\xbd\xef\xbf\xbd");
+	free(s);
+	/* The bound (on input bytes) never splits a sequence. */
+	ck_assert_int_eq(jsonw_body(b, "ab\n", 3, 2), 0);
+	s = take(b, NULL);
+	ck_assert_str_eq(s, "ab");
+	free(s);
+	ck_assert_int_eq(jsonw_body(b, "a\xc3\xa9", 3, 2), 0);
+	s = take(b, NULL);
+	ck_assert_str_eq(s, "a");
+	free(s);
+	evbuffer_free(b);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -462,6 +492,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_node);
 	tcase_add_test(tc, test_file);
 	tcase_add_test(tc, test_roundtrip);
+	tcase_add_test(tc, body_as_problem_strings);
 	suite_add_tcase(s, tc);
 	return s;
 }

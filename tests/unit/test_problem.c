@@ -185,43 +185,16 @@ START_TEST(test_validation_cap)
 }
 END_TEST
 
-START_TEST(test_json_string)
+/* PROBLEM_MAX_FIELD bounds a long request id. */
+START_TEST(test_long_request_id)
 {
 	struct evbuffer	*b = evbuffer_new();
-	char		*s;
+	char		 big[PROBLEM_MAX_FIELD * 2];
 
-	ck_assert_int_eq(problem_json_string(b, "a\"b\\c\n\x7f\xc3\xa9", 9,
-	    100), 0);
-	s = take(b);
-	ck_assert_str_eq(s, "a\\\"b\\\\c\\n\\u007f\xc3\xa9");
-	free(s);
-	/* Invalid UTF-8 (lone continuation, overlong, truncated) -> U+FFFD. */
-	ck_assert_int_eq(problem_json_string(b, "\x80\xc0\xaf\xe2\x82", 5,
-	    100), 0);
-	s = take(b);
-	ck_assert_str_eq(s, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
-	    "\xef\xbf\xbd\xef\xbf\xbd");
-	free(s);
-	/* The bound (on input bytes) never splits a sequence. */
-	ck_assert_int_eq(problem_json_string(b, "ab\n", 3, 2), 0);
-	s = take(b);
-	ck_assert_str_eq(s, "ab");
-	free(s);
-	ck_assert_int_eq(problem_json_string(b, "a\xc3\xa9", 3, 2), 0);
-	s = take(b);
-	ck_assert_str_eq(s, "a");
-	free(s);
-	/* PROBLEM_MAX_FIELD bounds a long request id. */
-	{
-		char	 big[PROBLEM_MAX_FIELD * 2];
-
-		memset(big, 'a', sizeof(big));
-		big[sizeof(big) - 1] = '\0';
-		ck_assert_int_eq(problem_write(b, PROBLEM_MALFORMED, big), 0);
-		ck_assert_uint_lt(evbuffer_get_length(b),
-		    PROBLEM_MAX_FIELD + 200);
-		evbuffer_drain(b, evbuffer_get_length(b));
-	}
+	memset(big, 'a', sizeof(big));
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(problem_write(b, PROBLEM_MALFORMED, big), 0);
+	ck_assert_uint_lt(evbuffer_get_length(b), PROBLEM_MAX_FIELD + 200);
 	evbuffer_free(b);
 }
 END_TEST
@@ -240,7 +213,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_all_bodies_json);
 	tcase_add_test(tc, test_validation);
 	tcase_add_test(tc, test_validation_cap);
-	tcase_add_test(tc, test_json_string);
+	tcase_add_test(tc, test_long_request_id);
 	suite_add_tcase(s, tc);
 	return s;
 }
