@@ -376,8 +376,7 @@ master_free(struct master *m)
 	size_t	 i;
 
 	for (i = 0; i < m->nchildren; i++) {
-		master_chan_close(m->children[i]);
-		free(m->children[i]);
+		master_child_free(m->children[i]);
 	}
 	free(m->children);
 	for (i = 0; m->slots != NULL && i < m->nslots; i++)

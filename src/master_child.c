@@ -118,12 +118,59 @@ master_child_close(struct master *m, const struct master_child *self)
 		close(m->loop_fds[i]);
 }
 
+static int
+master_run_worker(struct master *m, struct master_child *self, int chan)
+{
+	struct worker_args	 wa;
+	char			 name[32];
+
+	(void)snprintf(name, sizeof(name), "worker %d", self->slot);
+	log_set_procname(name);
+	memset(&wa, 0, sizeof(wa));
+	wa.conf = m->gen.conf;
+	wa.id = self->slot;
+	wa.generation = (int)self->generation;
+	wa.listen_fds = m->slots[self->slot].fds;
+	wa.nlisten_fds = m->nlisten;
+	wa.chan_fd = chan;
+	wa.tls_ctx = m->gen.tls;
+	wa.api = m->gen.api;
+	wa.db = m->gen.have_db ? &m->gen.db : NULL;
+	wa.keys = m->gen.keys;
+	wa.hold = !self->accepting;
+	return worker_main(&wa);
+}
+
+static int
+master_run_admin(struct master *m, struct master_child *self, int chan)
+{
+	struct admin_args	 aa;
+
+	(void)self;
+	log_set_procname("admin");
+	memset(&aa, 0, sizeof(aa));
+	aa.conf = m->gen.conf;
+	aa.listen_fd = m->admin_fd;
+	aa.chan_fd = chan;
+	aa.tls_ctx = m->gen.admin_tls;
+	return admin_main(&aa);
+}
+
+/*
+ * The kinds of children: what each runs after fork and how the log names
+ * it.  A new kind of child (a writer, a manager) is one more entry.
+ */
+static const struct master_kind_def {
+	const char	*name;
+	int		(*run)(struct master *, struct master_child *, int);
+} master_kinds[] = {
+	[MASTER_WORKER] = { "worker", master_run_worker },
+	[MASTER_ADMIN] = { "admin listener", master_run_admin },
+};
+
 static void __attribute__((noreturn))
 master_child_run(struct master *m, struct master_child *self, int chan)
 {
-	struct worker_args	 wa;
-	struct admin_args	 aa;
-	char			 name[32];
 	size_t			 i;
 	int			 rv;
 
@@ -144,30 +191,7 @@ master_child_run(struct master *m, struct master_child *self, int chan)
 	    tls_ticket_keys_set(m->gen.tls, &m->keys) == -1)
 		log_warnx("cannot install the session-ticket keys");
 	bw_wipe(&m->keys, sizeof(m->keys));
-	if (self->kind == MASTER_WORKER) {
-		(void)snprintf(name, sizeof(name), "worker %d", self->slot);
-		log_set_procname(name);
-		memset(&wa, 0, sizeof(wa));
-		wa.conf = m->gen.conf;
-		wa.id = self->slot;
-		wa.generation = (int)self->generation;
-		wa.listen_fds = m->slots[self->slot].fds;
-		wa.nlisten_fds = m->nlisten;
-		wa.chan_fd = chan;
-		wa.tls_ctx = m->gen.tls;
-		wa.api = m->gen.api;
-		wa.db = m->gen.have_db ? &m->gen.db : NULL;
-		wa.keys = m->gen.keys;
-		rv = worker_main(&wa);
-	} else {
-		log_set_procname("admin");
-		memset(&aa, 0, sizeof(aa));
-		aa.conf = m->gen.conf;
-		aa.listen_fd = m->admin_fd;
-		aa.chan_fd = chan;
-		aa.tls_ctx = m->gen.admin_tls;
-		rv = admin_main(&aa);
-	}
+	rv = master_kinds[self->kind].run(m, self, chan);
 	/*
 	 * exit, not _exit: sanitizer builds check the child for leaks at
 	 * exit.  The master has written nothing to stdio buffers that a
@@ -201,8 +225,13 @@ master_spawn(struct master *m, enum master_kind kind, int slot)
 	c = bw_calloc(1, sizeof(*c));
 	c->kind = kind;
 	c->slot = slot;
+	c->m = m;
 	c->generation = m->generation;
 	c->chan_fd = -1;
+	c->state.pool = c->state.revocation = CHAN_PART_DOWN;
+	/* During a reload the old worker keeps the slot until take-over. */
+	c->accepting = kind != MASTER_WORKER ||
+	    !master_ready_hold(m, (size_t)slot);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = fork();
@@ -215,7 +244,7 @@ master_spawn(struct master *m, enum master_kind kind, int slot)
 	if (pid == -1) {
 		log_errorx("fork: %s", strerror(errno));
 		close(fds[0]);
-		free(c);
+		master_child_free(c);
 		return NULL;
 	}
 	c->pid = pid;
@@ -228,10 +257,12 @@ master_spawn(struct master *m, enum master_kind kind, int slot)
 		log_errorx("cannot watch the channel of pid %ld", (long)pid);
 	m->children[m->nchildren++] = c;
 	if (kind == MASTER_WORKER)
-		log_info("worker %d started (pid %ld, generation %u)", slot,
-		    (long)pid, c->generation);
+		log_info("worker %d started (pid %ld, generation %u%s)", slot,
+		    (long)pid, c->generation, c->accepting ? "" :
+		    ", waiting to take over");
 	else
-		log_info("admin listener started (pid %ld)", (long)pid);
+		log_info("%s started (pid %ld)", master_kinds[kind].name,
+		    (long)pid);
 	return c;
 }
 
@@ -259,91 +290,6 @@ master_drain_child(struct master_child *c)
 	kill(c->pid, SIGTERM);
 }
 
-static uint32_t
-master_ready_count(const struct master *m)
-{
-	uint32_t	 n = 0;
-	size_t		 s;
-
-	for (s = 0; s < m->nslots; s++)
-		if (m->slots[s].child != NULL && m->slots[s].child->ready)
-			n++;
-	return n;
-}
-
-void
-master_send_health(struct master *m)
-{
-	struct chan_health	 h;
-
-	if (m->admin == NULL)
-		return;
-	h.workers = (uint32_t)m->nslots;
-	h.ready = master_ready_count(m);
-	master_send(m->admin, CHAN_HEALTH, &h, sizeof(h));
-}
-
-static void
-master_report_ready(void)
-{
-	char	 c = 'R';
-
-	if (master_ready_fd == -1)
-		return;
-	if (write(master_ready_fd, &c, 1) != 1)
-		log_warnx("cannot report readiness to the parent");
-	close(master_ready_fd);
-	master_ready_fd = -1;
-}
-
-/*
- * Every current-generation worker serves: first start-up or the end of a
- * reload.  The old generations drain now, and the admin listener of the
- * previous configuration is replaced.
- */
-static void
-master_all_ready(struct master *m)
-{
-	struct master_child	*c;
-	size_t			 i;
-
-	for (i = 0; i < m->nchildren; i++) {
-		c = m->children[i];
-		if (c->kind == MASTER_WORKER && c->generation != m->generation)
-			master_drain_child(c);
-	}
-	if (m->reloading && m->admin != NULL &&
-	    m->admin->generation != m->generation) {
-		master_drain_child(m->admin);
-		m->admin = NULL;
-		master_spawn_admin(m);
-	}
-	if (!m->started || m->reloading) {
-		log_notice("serving with %zu workers (generation %u)",
-		    m->nslots, m->generation);
-		notify_status("serving: %zu workers, generation %u",
-		    m->nslots, m->generation);
-		notify_ready();
-		master_report_ready();
-	}
-	m->started = true;
-	m->reloading = false;
-}
-
-static void
-master_child_ready(struct master *m, struct master_child *c)
-{
-	if (c->ready)
-		return;
-	c->ready = true;
-	if (c->kind != MASTER_WORKER || c->generation != m->generation ||
-	    m->stopping)
-		return;
-	master_send_health(m);
-	if (master_ready_count(m) == m->nslots)
-		master_all_ready(m);
-}
-
 static struct master_child *
 master_child_by_fd(struct master *m, int fd)
 {
@@ -356,6 +302,15 @@ master_child_by_fd(struct master *m, int fd)
 }
 
 void
+master_child_free(struct master_child *c)
+{
+	master_chan_close(c);
+	if (c->wait_ev != NULL)
+		event_free(c->wait_ev);
+	free(c);
+}
+
+void
 master_chan_close(struct master_child *c)
 {
 	if (c->chan_ev != NULL) {
@@ -365,6 +320,33 @@ master_chan_close(struct master_child *c)
 	if (c->chan_fd != -1) {
 		close(c->chan_fd);
 		c->chan_fd = -1;
+	}
+}
+
+/*
+ * One message from a child: -1 when it has no business sending it (the
+ * child is then killed).  Only workers report readiness.
+ */
+static int
+master_chan_msg(struct master *m, struct master_child *c,
+    enum chan_type type, size_t len)
+{
+	struct chan_state	 st;
+
+	switch (type) {
+	case CHAN_READY:
+		master_ready_up(m, c);
+		return 0;
+	case CHAN_STATS:
+		return 0;
+	case CHAN_STATE:
+		if (c->kind != MASTER_WORKER ||
+		    chan_state_parse(m->msg, len, &st) == -1)
+			return -1;
+		master_ready_state(m, c, &st);
+		return 0;
+	default:
+		return -1;
 	}
 }
 
@@ -397,21 +379,16 @@ master_chan_cb(evutil_socket_t fd, short what, void *arg)
 			kill(c->pid, SIGKILL);
 			return;
 		}
-		switch (type) {
-		case CHAN_READY:
-			master_child_ready(m, c);
-			break;
-		case CHAN_STATS:
-			break;
-		default:
-			log_errorx("pid %ld sent message type %u: killed",
-			    (long)c->pid, (unsigned)type);
+		if (master_chan_msg(m, c, type, len) == -1) {
+			log_errorx("pid %ld sent message type %u (%zu bytes): "
+			    "killed", (long)c->pid, (unsigned)type, len);
 			master_chan_close(c);
 			kill(c->pid, SIGKILL);
 			return;
 		}
 	}
 }
+
 
 void
 master_restart_cb(evutil_socket_t fd, short what, void *arg)
@@ -501,7 +478,7 @@ master_log_exit(const struct master_child *c, int status, bool expected)
 	if (c->kind == MASTER_WORKER)
 		(void)snprintf(who, sizeof(who), "worker %d", c->slot);
 	else
-		bw_strlcpy(who, "admin listener", sizeof(who));
+		bw_strlcpy(who, master_kinds[c->kind].name, sizeof(who));
 	if (WIFSIGNALED(status))
 		log_errorx("%s (pid %ld) killed by signal %d (%s)", who,
 		    (long)c->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
@@ -542,14 +519,14 @@ master_reap(struct master *m, pid_t pid, int status)
 		current = true;
 	}
 	master_log_exit(c, status, c->draining || m->stopping);
-	if (current && !c->draining && !m->stopping) {
-		master_send_health(m);
+	if (current && !c->draining && !m->stopping)
 		master_crashed(m, c, s);
+	master_child_free(c);
+	if (m->stopping) {
+		if (m->nchildren == 0)
+			event_base_loopbreak(m->base);
+		return;
 	}
-	free(c);
-	if (m->stopping && m->nchildren == 0)
-		event_base_loopbreak(m->base);
-	else if (m->reload_pending &&
-	    master_generations(m) < MASTER_MAX_GENERATIONS)
-		master_reload(m);
+	master_ready_check(m);
+	master_reload_queued(m);
 }

@@ -388,6 +388,18 @@ master_generations(const struct master *m)
 	return m->generation - lo + 1;
 }
 
+/*
+ * A reload waits while the previous one has not taken over (SPEC 12: a
+ * SIGHUP that arrives meanwhile is queued) or while too many generations
+ * still run.
+ */
+static bool
+master_reload_busy(const struct master *m)
+{
+	return m->serving != m->generation ||
+	    master_generations(m) >= MASTER_MAX_GENERATIONS;
+}
+
 void
 master_reload(struct master *m)
 {
@@ -402,9 +414,12 @@ master_reload(struct master *m)
 
 	if (m->stopping)
 		return;
-	if (master_generations(m) >= MASTER_MAX_GENERATIONS) {
-		log_warnx("reload deferred: %u generations still running",
-		    master_generations(m));
+	if (master_reload_busy(m)) {
+		if (!m->reload_pending)
+			log_notice("reload queued: generation %u %s",
+			    m->generation, m->serving != m->generation ?
+			    "has not taken over yet" :
+			    "waits for older generations to drain");
 		m->reload_pending = true;
 		return;
 	}
@@ -437,14 +452,20 @@ master_reload(struct master *m)
 	old = m->gen;
 	m->gen = next;
 	m->generation++;
-	m->reloading = true;
 	for (s = 0; s < m->nslots; s++) {
 		evtimer_del(m->slots[s].restart_ev);
 		master_spawn_slot(m, s);
 	}
 	/* Children hold their own copy; the master no longer needs it. */
 	master_gen_free(&old);
-	master_send_health(m);
+	master_ready_check(m);
+}
+
+void
+master_reload_queued(struct master *m)
+{
+	if (m->reload_pending && !m->stopping && !master_reload_busy(m))
+		master_reload(m);
 }
 
 void

@@ -5,7 +5,8 @@
  * master.c owns set-up, signals, the run loop, the pid file and -d;
  * master_child.c forks, supervises and reaps the children and reads their
  * channels; master_gen.c owns the listening sockets, reload generations
- * and the session-ticket keys.  Nothing here is used outside the master.
+ * and the session-ticket keys; master_ready.c decides when a generation is
+ * ready and takes over.  Nothing here is used outside the master.
  */
 #ifndef BW_MASTER_INT_H
 #define BW_MASTER_INT_H
@@ -40,7 +41,12 @@ struct master_child {
 	unsigned		 generation;
 	int			 chan_fd;
 	struct event		*chan_ev;
-	bool			 ready;
+	struct master		*m;
+	bool			 up;		/* CHAN_READY received */
+	bool			 accepting;	/* on its slot's sockets */
+	bool			 waited;	/* connect_timeout since up */
+	struct event		*wait_ev;
+	struct chan_state	 state;		/* the last CHAN_STATE */
 	bool			 draining;
 };
 
@@ -101,9 +107,12 @@ struct master {
 	struct event		*ticket_ev;
 	struct event		*kill_ev;
 
-	bool			 started;	/* READY=1 sent once */
-	bool			 reloading;	/* waiting for the new generation */
-	bool			 reload_pending;	/* SIGHUP while too many */
+	/*
+	 * The generation that took over (READY=1); 0 before the first.  While
+	 * it differs from generation, a reload is under way.
+	 */
+	unsigned		 serving;
+	bool			 reload_pending;	/* SIGHUP queued */
 	bool			 stopping;
 	int			 exit_status;
 	unsigned char		 msg[CHAN_MAX_PAYLOAD];
@@ -121,8 +130,8 @@ void	 master_spawn_admin(struct master *);
 void	 master_send(struct master_child *, enum chan_type, const void *,
 	    size_t);
 void	 master_drain_child(struct master_child *);
-void	 master_send_health(struct master *);
 void	 master_chan_close(struct master_child *);
+void	 master_child_free(struct master_child *);
 void	 master_reap(struct master *, pid_t, int status);
 void	 master_restart_cb(evutil_socket_t, short, void *);
 void	 master_admin_restart_cb(evutil_socket_t, short, void *);
@@ -134,6 +143,15 @@ int	 master_gen_build(struct conf *, struct master_gen *);
 void	 master_gen_free(struct master_gen *);
 unsigned master_generations(const struct master *);
 void	 master_reload(struct master *);
+void	 master_reload_queued(struct master *);
 void	 master_rotate_keys(evutil_socket_t, short, void *);
+
+/* master_ready.c */
+bool	 master_ready_hold(const struct master *, size_t slot);
+void	 master_ready_up(struct master *, struct master_child *);
+void	 master_ready_state(struct master *, struct master_child *,
+	    const struct chan_state *);
+void	 master_ready_check(struct master *);
+void	 master_send_health(struct master *);
 
 #endif
