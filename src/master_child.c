@@ -389,7 +389,6 @@ master_chan_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-
 void
 master_restart_cb(evutil_socket_t fd, short what, void *arg)
 {
