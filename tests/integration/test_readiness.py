@@ -10,7 +10,9 @@ is then 200 and lists every worker with its pool and revocation state,
 /healthz 200.  With the database down at start-up: READY=1 after
 database.connect_timeout, /readyz 503 naming the pool and revocation
 state of each worker, /healthz still 200, 503 on a database route; once
-the database is up, /readyz 200 and logins and tokens served.  Reloads
+the database is up, /readyz 200 and logins and tokens served.  -d
+returns only once every worker is ready.  A SIGHUP during a reload is
+queued.  Reloads
 under load: wrk on an authenticated route over 32 keep-alive
 connections while SIGHUP arrives 20 times, every 500 ms, half of them
 with a changed configuration: no non-2xx response, no socket error, and
@@ -289,6 +291,34 @@ class TestDatabaseDown(ReadinessCase):
         self.assertEqual(r.status, 200, r)
         statuses, _ = self.token_everywhere(r.json()["access_token"], 12)
         self.assertEqual(statuses, [200] * 12)
+
+
+class TestDetach(ReadinessCase):
+
+    def test_detach_returns_when_ready(self):
+        """-d: the command returns 0 only once every worker is ready."""
+        with open(self.daemon.stderr_path, "ab") as err:
+            p = subprocess.run([harness.BULWARKD, "-d", "-c",
+                                self.daemon.conf_path],
+                               stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=err,
+                               env=harness.child_env(), timeout=60)
+        self.assertEqual(p.returncode, 0, self.daemon.stderr_tail())
+        with open(self.daemon.pid_file) as fp:
+            pid = int(fp.read())
+        try:
+            status, body = self.daemon.admin_get("/readyz")
+            self.assertEqual(status, 200, body)
+            self.assert_ready_table(body, True)
+            r = login(self.daemon)
+            self.assertEqual(r.status, 200, r)
+        finally:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 20
+            while (harness.proc_state(pid) not in (None, "Z") and
+                   time.monotonic() < deadline):
+                time.sleep(0.05)
+        self.assertIn(harness.proc_state(pid), (None, "Z"))
 
 
 class TestReload(ReadinessCase):
