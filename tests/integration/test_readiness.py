@@ -12,11 +12,10 @@ database.connect_timeout, /readyz 503 naming the pool and revocation
 state of each worker, /healthz still 200, 503 on a database route; once
 the database is up, /readyz 200 and logins and tokens served.  -d
 returns only once every worker is ready.  A SIGHUP during a reload is
-queued.  Reloads
-under load: wrk on an authenticated route over 32 keep-alive
-connections while SIGHUP arrives 20 times, every 500 ms, half of them
-with a changed configuration: no non-2xx response, no socket error, and
-RELOADING=1 then READY=1 on the notify socket.
+queued.  Reloads under load: wrk on an authenticated route over 32
+keep-alive connections while SIGHUP arrives 20 times, every 500 ms, half
+of them with a changed configuration: no non-2xx response, no socket
+error, and RELOADING=1 then READY=1 for each reload on the notify socket.
 
 Environment: BULWARKD; PostgreSQL server binaries and psql; wrk for the
 reload test (skipped with the reason when missing).  Python 3 standard
