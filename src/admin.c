@@ -1,5 +1,13 @@
 /*
- * admin.c - the admin listener: /healthz for probes and operators.
+ * admin.c - the admin listener: /healthz (liveness) and /readyz (SPEC 12
+ * Readiness) for probes, load balancers and operators.
+ *
+ * What it reports comes from the master over the channel (CHAN_HEALTH):
+ * per worker slot, whether a worker accepts there (up) and whether that
+ * worker is ready (its pool connected and, with auth, its revocation state
+ * loaded).  /healthz is 200 while every slot is up; /readyz is 200 while
+ * every slot is ready, else 503, and its body says which part is missing
+ * for which worker.
  *
  * Threat model: the listener is reachable by every local process (plain
  * HTTP must be on loopback; elsewhere admin.tls is required by conf).  A
@@ -44,6 +52,8 @@
 #include "util.h"
 
 #define ADMIN_ACCEPT_BURST	16
+/* Internal status of /readyz failing: sent as 503 with the table. */
+#define ADMIN_NOT_READY		1503
 
 struct admin;
 
@@ -66,7 +76,7 @@ struct admin {
 	TAILQ_HEAD(admin_conns, admin_conn) conns;
 	size_t			 nconns;
 	bool			 draining;
-	unsigned char		 msg[256];
+	unsigned char		 msg[sizeof(struct chan_health)];
 };
 
 struct admin_text {
@@ -84,6 +94,7 @@ static const struct admin_text admin_details[] = {
 	{ 431, "the request head is too large" },
 	{ 501, "the method is not implemented" },
 	{ 503, "not every worker is serving" },
+	{ ADMIN_NOT_READY, "not every worker is ready" },
 	{ 505, "the HTTP version is not supported" },
 };
 
@@ -165,22 +176,36 @@ admin_host_ok(const char *h, size_t len, const struct admin_view *v)
 	    admin_eq(h, hostlen, "localhost");
 }
 
+static bool
+admin_path_is(const struct http_head *h, const char *path)
+{
+	return h->path_len == strlen(path) &&
+	    memcmp(h->path, path, h->path_len) == 0;
+}
+
+/* 200, an error status, or ADMIN_NOT_READY; *readyz for /readyz. */
 static int
 admin_route(const struct http_head *h, const struct admin_view *v,
-    bool *allow)
+    bool *allow, bool *readyz)
 {
+	const struct chan_health	*hl = &v->health;
+
 	*allow = false;
+	*readyz = false;
 	if (!admin_host_ok(h->host, h->host_len, v))
 		return 403;
-	if (h->path_len != strlen("/healthz") ||
-	    memcmp(h->path, "/healthz", h->path_len) != 0)
+	if (admin_path_is(h, "/readyz"))
+		*readyz = true;
+	else if (!admin_path_is(h, "/healthz"))
 		return 404;
 	if (h->method != HTTP_GET && h->method != HTTP_HEAD) {
 		*allow = true;
 		return 405;
 	}
-	if (!v->known || v->health.ready < v->health.workers ||
-	    v->health.workers == 0)
+	if (*readyz)
+		return v->known && hl->workers > 0 &&
+		    hl->ready >= hl->workers ? 200 : ADMIN_NOT_READY;
+	if (!v->known || hl->up < hl->workers || hl->workers == 0)
 		return 503;
 	return 200;
 }
@@ -196,33 +221,92 @@ admin_date(char *buf, size_t bufsz)
 		bw_strlcpy(buf, "Thu, 01 Jan 1970 00:00:00 GMT", bufsz);
 }
 
+static const char *
+admin_part(uint8_t part)
+{
+	switch (part) {
+	case CHAN_PART_UP:
+		return "true";
+	case CHAN_PART_DOWN:
+		return "false";
+	default:
+		return "null";		/* not configured */
+	}
+}
+
+/* "ready":...,"workers":[{"worker":0,"up":true,"pool":...},...] */
+static void
+admin_readiness(struct evbuffer *b, const struct admin_view *v)
+{
+	const struct chan_health	*h = &v->health;
+	const struct chan_health_slot	*s;
+	uint32_t			 i, n;
+
+	n = v->known ? h->workers : 0;
+	if (n > CHAN_HEALTH_MAX)
+		n = CHAN_HEALTH_MAX;
+	evbuffer_add_printf(b, "\"ready\":%s,\"workers\":[",
+	    v->known && h->workers > 0 && h->ready >= h->workers ? "true" :
+	    "false");
+	for (i = 0; i < n; i++) {
+		s = &h->slot[i];
+		evbuffer_add_printf(b, "%s{\"worker\":%u,\"up\":%s,"
+		    "\"ready\":%s,\"pool\":%s,\"revocation\":%s}",
+		    i > 0 ? "," : "", i, s->up ? "true" : "false",
+		    s->ready ? "true" : "false",
+		    s->up ? admin_part(s->pool) : "false",
+		    s->up ? admin_part(s->revocation) : "false");
+	}
+	evbuffer_add_printf(b, "]");
+}
+
+static void
+admin_body(struct evbuffer *b, int status, bool readyz,
+    const struct admin_view *v, const char *id)
+{
+	int	 code = status == ADMIN_NOT_READY ? 503 : status;
+
+	if (status == 200 && !readyz) {
+		evbuffer_add_printf(b, "{\"status\":\"ok\",\"workers\":%u,"
+		    "\"up\":%u}", v->health.workers, v->health.up);
+		return;
+	}
+	if (status == 200) {
+		evbuffer_add_printf(b, "{");
+		admin_readiness(b, v);
+		evbuffer_add_printf(b, "}");
+		return;
+	}
+	evbuffer_add_printf(b, "{\"type\":\"about:blank\",\"title\":\"%s\","
+	    "\"status\":%d,\"detail\":\"%s\",\"instance\":\"%s\"",
+	    problem_reason(code), code, admin_detail(status), id);
+	if (status == ADMIN_NOT_READY) {
+		evbuffer_add_printf(b, ",");
+		admin_readiness(b, v);
+	}
+	evbuffer_add_printf(b, "}");
+}
+
 static void
 admin_write(struct evbuffer *out, int status, bool head_only, bool allow,
-    const struct admin_view *v)
+    bool readyz, const struct admin_view *v)
 {
 	unsigned char	 rnd[16];
-	char		 id[33], date[64], body[512];
-	int		 n;
+	char		 id[33], date[64];
+	struct evbuffer	*b;
+	int		 code = status == ADMIN_NOT_READY ? 503 : status;
 
 	if (bw_random(rnd, sizeof(rnd)) == -1)
 		memset(rnd, 0, sizeof(rnd));
 	bw_hex_encode(rnd, sizeof(rnd), id);
 	admin_date(date, sizeof(date));
-	if (status == 200)
-		n = snprintf(body, sizeof(body), "{\"status\":\"ok\","
-		    "\"workers\":%u,\"ready\":%u}", v->health.workers,
-		    v->health.ready);
-	else
-		n = snprintf(body, sizeof(body), "{\"type\":\"about:blank\","
-		    "\"title\":\"%s\",\"status\":%d,\"detail\":\"%s\","
-		    "\"instance\":\"%s\"}", problem_reason(status), status,
-		    admin_detail(status), id);
-	if (n < 0 || (size_t)n >= sizeof(body))
-		n = 0;
+	if ((b = evbuffer_new()) == NULL)
+		return;
+	admin_body(b, status, readyz, v, id);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Date: %s\r\n"
 	    "Content-Type: %s\r\n"
-	    "Content-Length: %d\r\n"
+	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
 	    "X-Content-Type-Options: nosniff\r\n"
 	    "Content-Security-Policy: default-src 'none'; "
@@ -230,9 +314,9 @@ admin_write(struct evbuffer *out, int status, bool head_only, bool allow,
 	    "X-Frame-Options: DENY\r\n"
 	    "Referrer-Policy: no-referrer\r\n"
 	    "X-Request-Id: %s\r\n",
-	    status, problem_reason(status), date,
-	    status == 200 ? "application/json; charset=utf-8" :
-	    "application/problem+json", n, id);
+	    code, problem_reason(code), date,
+	    code == 200 ? "application/json; charset=utf-8" :
+	    "application/problem+json", evbuffer_get_length(b), id);
 	if (v->hsts_s > 0)
 		evbuffer_add_printf(out, "Strict-Transport-Security: "
 		    "max-age=%lld\r\n", (long long)v->hsts_s);
@@ -240,7 +324,8 @@ admin_write(struct evbuffer *out, int status, bool head_only, bool allow,
 		evbuffer_add_printf(out, "Allow: GET, HEAD\r\n");
 	evbuffer_add_printf(out, "Connection: close\r\n\r\n");
 	if (!head_only)
-		evbuffer_add(out, body, (size_t)n);
+		evbuffer_add_buffer(out, b);
+	evbuffer_free(b);
 }
 
 int
@@ -252,7 +337,7 @@ admin_respond(const char *buf, size_t len, const struct admin_view *v,
 	};
 	struct http_head	*h;
 	const char		*reason = NULL;
-	bool			 head_only = false, allow = false;
+	bool			 head_only = false, allow = false, readyz = false;
 	int			 status = 400;
 
 	h = bw_calloc(1, sizeof(*h));
@@ -268,11 +353,11 @@ admin_respond(const char *buf, size_t len, const struct admin_view *v,
 		break;
 	case HTTP_PARSE_DONE:
 		head_only = h->method == HTTP_HEAD;
-		status = admin_route(h, v, &allow);
+		status = admin_route(h, v, &allow, &readyz);
 		break;
 	}
 	free(h);
-	admin_write(out, status, head_only, allow, v);
+	admin_write(out, status, head_only, allow, readyz, v);
 	return 1;
 }
 
@@ -559,7 +644,7 @@ admin_main(const struct admin_args *args)
 	}
 	if (chan_send(args->chan_fd, CHAN_READY, NULL, 0) == -1)
 		log_warnx("cannot report ready: %s", strerror(errno));
-	log_info("serving /healthz on %s:%s", a->view.host, a->view.port);
+	log_info("serving /healthz and /readyz on %s:%s", a->view.host, a->view.port);
 	if (event_base_dispatch(a->base) == -1)
 		rv = 3;
 	admin_teardown(a);

@@ -1,8 +1,8 @@
 /*
  * admin.h - the admin listener (SPEC 12): a child of the master, never the
- * master itself, serving /healthz on loopback (plain HTTP) or behind
- * admin.tls.  It learns from the master, over its channel, whether the
- * workers are up.
+ * master itself, serving /healthz and /readyz on loopback (plain HTTP) or
+ * behind admin.tls.  It learns from the master, over its channel, whether
+ * the workers are up and ready.
  */
 #ifndef BW_ADMIN_H
 #define BW_ADMIN_H

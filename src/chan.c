@@ -175,3 +175,23 @@ valid:
 	*len = hdr.len;
 	return 1;
 }
+
+int
+chan_state_parse(const void *buf, size_t len, struct chan_state *out)
+{
+	struct chan_state	 s;
+
+	if (len != sizeof(s))
+		return -1;
+	memcpy(&s, buf, sizeof(s));
+	if (s.pool > CHAN_PART_UP || s.revocation > CHAN_PART_UP)
+		return -1;
+	*out = s;
+	return 0;
+}
+
+int
+chan_state_ready(const struct chan_state *s)
+{
+	return s->pool != CHAN_PART_DOWN && s->revocation != CHAN_PART_DOWN;
+}

@@ -22,6 +22,8 @@ enum chan_type {
 	CHAN_REOPEN_LOGS,	/* master -> child: reopen log files */
 	CHAN_STATS,		/* worker -> master: counters (admin) */
 	CHAN_HEALTH,		/* master -> admin: struct chan_health */
+	CHAN_STATE,		/* worker -> master: struct chan_state */
+	CHAN_TAKE_OVER,		/* master -> worker: start accepting */
 	CHAN_TYPE_MAX		/* not a message: one past the last type */
 };
 
@@ -38,10 +40,44 @@ struct chan_ticket_keys {
 	uint32_t	 have_previous;
 };
 
-/* Workers of the current generation, as the admin listener reports them. */
+/*
+ * Readiness (SPEC 12): one part of what a worker needs before it can serve
+ * every route.  NONE: not configured, nothing to wait for.
+ */
+enum chan_part {
+	CHAN_PART_NONE = 0,
+	CHAN_PART_DOWN,
+	CHAN_PART_UP,
+};
+
+/*
+ * A worker's readiness, sent whenever it changes: its database pool has a
+ * connection, and (with auth) its revocation state is loaded.
+ */
+struct chan_state {
+	uint32_t	 pool;		/* enum chan_part */
+	uint32_t	 revocation;	/* enum chan_part */
+};
+
+/*
+ * The workers that serve, as the admin listener reports them: one entry
+ * per worker slot (at most CHAN_HEALTH_MAX, the largest server.workers).
+ * up: a worker accepts on the slot's sockets (liveness, /healthz); ready:
+ * that worker can serve every route (/readyz).
+ */
+#define CHAN_HEALTH_MAX		256
+struct chan_health_slot {
+	uint8_t		 up;
+	uint8_t		 ready;
+	uint8_t		 pool;		/* enum chan_part */
+	uint8_t		 revocation;	/* enum chan_part */
+};
+
 struct chan_health {
 	uint32_t	 workers;	/* configured */
-	uint32_t	 ready;		/* current generation, serving */
+	uint32_t	 up;		/* slots up */
+	uint32_t	 ready;		/* slots ready */
+	struct chan_health_slot	 slot[CHAN_HEALTH_MAX];
 };
 
 /* A close-on-exec SOCK_SEQPACKET pair; fds[0] for the master. */
@@ -65,5 +101,13 @@ int	 chan_send_fd(int fd, enum chan_type, const void *payload, size_t len,
 	    int passfd);
 int	 chan_recv_fd(int fd, enum chan_type *, void *buf, size_t bufsz,
 	    size_t *len, int *passfd);
+
+/*
+ * Checks a received CHAN_STATE payload (from a worker, untrusted): exactly
+ * one struct chan_state with known values.  Returns 0 with *out set, or -1.
+ */
+int	 chan_state_parse(const void *buf, size_t len, struct chan_state *out);
+/* True when every configured part is up. */
+int	 chan_state_ready(const struct chan_state *);
 
 #endif

@@ -222,7 +222,7 @@ http_conn_idle(struct http_conn *c)
 	struct http_server	*srv = c->srv;
 
 	if (evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
-		if (!c->eof && (!srv->draining || c->nrequests == 0))
+		if (!c->eof)
 			return STEP_MORE;
 		http_conn_close(c);
 		return STEP_GONE;
@@ -711,15 +711,22 @@ http_server_drain(struct http_server *srv, void (*done)(void *), void *arg)
 	http_listeners_free(srv);
 	event_del(srv->pause_ev);
 	/*
-	 * Only keep-alive connections between requests close now.  A
-	 * connection still in its handshake or before its first request was
+	 * A connection still in its handshake or before its first request was
 	 * accepted to be served: it gets one answer (with Connection: close)
-	 * or its header_timeout, so a reload loses no client.
+	 * or its header_timeout, so a reload loses no client.  A keep-alive
+	 * connection between requests is not closed under a client that may
+	 * be sending its next request now (it would see a reset, not an
+	 * answer): it has HTTP_DRAIN_IDLE_MS for one more request, answered
+	 * with Connection: close.
 	 */
 	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->state == CONN_IDLE && c->nrequests > 0)
-			http_conn_close(c);
+		if (c->state == CONN_IDLE && c->nrequests > 0) {
+			event_del(&c->timer);
+			http_timer_set(&c->timer, HTTP_DRAIN_IDLE_MS <
+			    srv->lim->idle_timeout_ms ? HTTP_DRAIN_IDLE_MS :
+			    srv->lim->idle_timeout_ms);
+		}
 	}
 	if (srv->nconns == 0) {
 		if (done != NULL)

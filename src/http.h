@@ -47,6 +47,7 @@ struct router_match;
 #define HTTP_LINGER_MS		2000	/* discarding input after a close */
 #define HTTP_LINGER_MAX		((size_t)1024 * 1024)	/* bytes discarded */
 #define HTTP_ACCEPT_PAUSE_MS	100	/* after EMFILE/ENFILE */
+#define HTTP_DRAIN_IDLE_MS	1000	/* keep-alive grace when draining */
 #define HTTP_REQ_CACHE		256	/* request objects kept for reuse */
 
 /*

@@ -5,7 +5,9 @@
  * socket name is taken out of the environment at start so that workers
  * (which fork from the master) neither inherit nor use it.  Each state is
  * one datagram; a failure to notify is logged and otherwise ignored, since
- * systemd then times the unit out on its own.
+ * systemd then times the unit out on its own.  Sending never blocks: a
+ * listener that does not read (its queue full) loses the datagram rather
+ * than stopping the master's event loop.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -86,7 +88,7 @@ notify_sendto(const char *name, const char *state, const char **err)
 		return -1;
 	}
 	do {
-		w = sendto(fd, state, len, MSG_NOSIGNAL,
+		w = sendto(fd, state, len, MSG_NOSIGNAL | MSG_DONTWAIT,
 		    (struct sockaddr *)&sun, sl);
 	} while (w == -1 && errno == EINTR);
 	close(fd);

@@ -5,7 +5,10 @@
  * The worker is single-threaded on its event loop.  It sandboxes itself
  * (sandbox_worker: identity drop, hardening, seccomp) after its listeners
  * and event base exist and before the first client byte is read, then
- * tells the master CHAN_READY.
+ * tells the master CHAN_READY.  It accepts at once, or, started with hold
+ * during a reload, once the master sends CHAN_TAKE_OVER.  Its readiness
+ * (pool connected, revocation state loaded) goes to the master whenever
+ * it changes (worker_state_report).
  *
  * Stopping: CHAN_DRAIN, SIGTERM/SIGINT, or the end of the channel (the
  * master died) stop accepting; idle connections close at once, busy ones
@@ -53,6 +56,10 @@ struct worker {
 	struct event		*stop_ev;
 	struct event		*sigterm_ev;
 	struct event		*sigint_ev;
+	struct event		*state_ev;
+	struct chan_state	 state;
+	bool			 state_sent;
+	bool			 listening;
 	bool			 draining;
 	unsigned char		 msg[CHAN_MAX_PAYLOAD];
 };
@@ -94,6 +101,26 @@ worker_endpoints(struct worker *w)
 		log_errorx("worker %d: built-in endpoints: %s", w->args->id,
 		    err);
 		return -1;
+	}
+	return 0;
+}
+
+/* The listening sockets, once: at start-up, or on CHAN_TAKE_OVER. */
+static int
+worker_listen(struct worker *w)
+{
+	const struct worker_args *a = w->args;
+	const char		*err;
+	size_t			 i;
+
+	if (w->listening || w->draining)
+		return 0;
+	w->listening = true;
+	for (i = 0; i < a->nlisten_fds; i++) {
+		if (http_server_listen(w->http, a->listen_fds[i], &err) == -1) {
+			log_errorx("worker %d: %s", a->id, err);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -149,6 +176,10 @@ worker_message(struct worker *w, enum chan_type type, size_t len, int passfd)
 	switch (type) {
 	case CHAN_DRAIN:
 		worker_drain(w);
+		break;
+	case CHAN_TAKE_OVER:
+		if (worker_listen(w) == -1)
+			worker_drain(w);
 		break;
 	case CHAN_TICKET_KEYS:
 		if (len != sizeof(keys) || w->args->tls_ctx == NULL) {
@@ -212,7 +243,6 @@ worker_setup(struct worker *w)
 	const struct worker_args *a = w->args;
 	struct event_config	*cfg;
 	const char		*err;
-	size_t			 i;
 	int			 fl;
 
 	if ((cfg = event_config_new()) == NULL)
@@ -247,12 +277,8 @@ worker_setup(struct worker *w)
 		log_errorx("worker %d: %s", a->id, err);
 		return -1;
 	}
-	for (i = 0; i < a->nlisten_fds; i++) {
-		if (http_server_listen(w->http, a->listen_fds[i], &err) == -1) {
-			log_errorx("worker %d: %s", a->id, err);
-			return -1;
-		}
-	}
+	if (!a->hold && worker_listen(w) == -1)
+		return -1;
 	if ((fl = fcntl(a->chan_fd, F_GETFL)) == -1 ||
 	    fcntl(a->chan_fd, F_SETFL, fl | O_NONBLOCK) == -1) {
 		log_errorx("worker %d: channel: %s", a->id, strerror(errno));
@@ -307,6 +333,41 @@ worker_db_start(struct worker *w)
 	db_pool_start(w->pool);
 }
 
+/*
+ * Readiness (SPEC 12): the pool has a connection and, with auth, the
+ * revocation state is loaded.  Neither layer calls back when that
+ * changes, so it is polled: often until ready, then now and then to see
+ * it lost.  Each change goes to the master as CHAN_STATE.
+ */
+#define WORKER_STATE_POLL_MS	20
+#define WORKER_STATE_IDLE_MS	250
+
+static void
+worker_state_report(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker		*w = arg;
+	struct chan_state	 s;
+	struct timeval		 tv;
+
+	(void)fd;
+	(void)what;
+	s.pool = w->args->db == NULL ? CHAN_PART_NONE :
+	    w->pool != NULL && db_pool_ready(w->pool) > 0 ? CHAN_PART_UP :
+	    CHAN_PART_DOWN;
+	s.revocation = w->auth == NULL || w->args->conf->auth == NULL ?
+	    CHAN_PART_NONE : auth_ready(w->auth) ? CHAN_PART_UP :
+	    CHAN_PART_DOWN;
+	if (!w->state_sent || memcmp(&s, &w->state, sizeof(s)) != 0) {
+		if (chan_send(w->args->chan_fd, CHAN_STATE, &s, sizeof(s)) == 0) {
+			w->state = s;
+			w->state_sent = true;
+		}
+	}
+	bw_ms_to_tv(chan_state_ready(&s) ? WORKER_STATE_IDLE_MS :
+	    WORKER_STATE_POLL_MS, &tv);
+	evtimer_add(w->state_ev, &tv);
+}
+
 static void
 worker_teardown(struct worker *w)
 {
@@ -326,6 +387,8 @@ worker_teardown(struct worker *w)
 		event_free(w->sigterm_ev);
 	if (w->sigint_ev != NULL)
 		event_free(w->sigint_ev);
+	if (w->state_ev != NULL)
+		event_free(w->state_ev);
 	if (w->base != NULL)
 		event_base_free(w->base);
 	bw_wipe(w->msg, sizeof(w->msg));
@@ -358,6 +421,8 @@ worker_main(const struct worker_args *args)
 	if (chan_send(args->chan_fd, CHAN_READY, NULL, 0) == -1)
 		log_warnx("worker %d: cannot report ready: %s", args->id,
 		    strerror(errno));
+	if ((w->state_ev = evtimer_new(w->base, worker_state_report, w)) != NULL)
+		worker_state_report(-1, 0, w);
 	log_info("worker %d: serving", args->id);
 	if (event_base_dispatch(w->base) == -1) {
 		log_errorx("worker %d: event loop failed", args->id);

@@ -5,6 +5,7 @@
 #ifndef BW_WORKER_H
 #define BW_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct api;
@@ -23,9 +24,15 @@ struct worker_args {
 	struct api	*api;		/* compiled routes, built by the master */
 	const struct dbconf *db;	/* connection parameters, or NULL */
 	const struct keys_set *keys;	/* token keys (auth), or NULL */
+	bool		 hold;		/* accept only after CHAN_TAKE_OVER */
 };
 
-/* Runs the worker until it is told to stop; returns the exit status. */
+/*
+ * Runs the worker until it is told to stop; returns the exit status.  The
+ * worker reports CHAN_READY once set up, then its readiness (CHAN_STATE)
+ * whenever it changes.  With hold, a worker of a new generation leaves its
+ * listening sockets to the old one until the master sends CHAN_TAKE_OVER.
+ */
 int	 worker_main(const struct worker_args *);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * test_admin.c - the admin listener's responses: /healthz by the health
- * the master reports, the Host check (DNS rebinding), bounds on the head,
+ * test_admin.c - the admin listener's responses: /healthz and /readyz by
+ * the readiness table the master reports, the Host check (DNS rebinding), bounds on the head,
  * and the headers every response carries.
  */
 #include <arpa/inet.h>
@@ -29,7 +29,12 @@ setup(void)
 	ck_assert_int_eq(admin_view_addr(&view, (struct sockaddr *)&sin), 0);
 	view.known = 1;
 	view.health.workers = 2;
+	view.health.up = 2;
 	view.health.ready = 2;
+	view.health.slot[0] = (struct chan_health_slot){ 1, 1, CHAN_PART_UP,
+	    CHAN_PART_UP };
+	view.health.slot[1] = (struct chan_health_slot){ 1, 1, CHAN_PART_UP,
+	    CHAN_PART_NONE };
 }
 
 /* Runs one request; returns the status and leaves the text in resp. */
@@ -89,8 +94,8 @@ START_TEST(test_healthz_ok)
 	ck_assert_ptr_nonnull(strstr(resp,
 	    "Content-Type: application/json; charset=utf-8\r\n"));
 	ck_assert_str_eq(body(), "{\"status\":\"ok\",\"workers\":2,"
-	    "\"ready\":2}");
-	ck_assert_ptr_nonnull(strstr(resp, "Content-Length: 37\r\n"));
+	    "\"up\":2}");
+	ck_assert_ptr_nonnull(strstr(resp, "Content-Length: 34\r\n"));
 	ck_assert_ptr_null(strstr(resp, "Strict-Transport-Security"));
 	ck_assert_int_eq(request("GET /healthz?x=1 HTTP/1.1\r\n"
 	    "Host: 127.0.0.1:9090\r\n\r\n"), 200);
@@ -101,7 +106,7 @@ END_TEST
 
 START_TEST(test_healthz_unhealthy)
 {
-	view.health.ready = 1;
+	view.health.up = 1;
 	ck_assert_int_eq(request("GET /healthz HTTP/1.1\r\nHost: localhost"
 	    "\r\n\r\n"), 503);
 	assert_headers();
@@ -109,15 +114,111 @@ START_TEST(test_healthz_unhealthy)
 	    "Content-Type: application/problem+json\r\n"));
 	ck_assert_ptr_nonnull(strstr(body(), "\"status\":503"));
 	ck_assert_ptr_nonnull(strstr(body(), "\"type\":\"about:blank\""));
-	view.health.ready = 2;
+	view.health.up = 2;
 	view.known = 0;
 	ck_assert_int_eq(request("GET /healthz HTTP/1.1\r\nHost: localhost"
 	    "\r\n\r\n"), 503);
 	view.known = 1;
 	view.health.workers = 0;
-	view.health.ready = 0;
+	view.health.up = 0;
 	ck_assert_int_eq(request("GET /healthz HTTP/1.1\r\nHost: localhost"
 	    "\r\n\r\n"), 503);
+}
+END_TEST
+
+/* Liveness does not wait for readiness. */
+START_TEST(test_healthz_not_ready)
+{
+	view.health.ready = 0;
+	view.health.slot[0].ready = 0;
+	ck_assert_int_eq(request("GET /healthz HTTP/1.1\r\nHost: localhost"
+	    "\r\n\r\n"), 200);
+}
+END_TEST
+
+START_TEST(test_readyz_ok)
+{
+	ck_assert_int_eq(request("GET /readyz HTTP/1.1\r\nHost: localhost"
+	    "\r\n\r\n"), 200);
+	assert_headers();
+	ck_assert_ptr_nonnull(strstr(resp,
+	    "Content-Type: application/json; charset=utf-8\r\n"));
+	ck_assert_str_eq(body(), "{\"ready\":true,\"workers\":["
+	    "{\"worker\":0,\"up\":true,\"ready\":true,\"pool\":true,"
+	    "\"revocation\":true},"
+	    "{\"worker\":1,\"up\":true,\"ready\":true,\"pool\":true,"
+	    "\"revocation\":null}]}");
+	ck_assert_int_eq(request("HEAD /readyz HTTP/1.1\r\nHost: localhost"
+	    "\r\n\r\n"), 200);
+	ck_assert_str_eq(body(), "");
+	ck_assert_int_eq(request("POST /readyz HTTP/1.1\r\nHost: localhost"
+	    "\r\nContent-Length: 0\r\n\r\n"), 405);
+	ck_assert_int_eq(request("GET /readyz HTTP/1.1\r\n"
+	    "Host: evil.example\r\n\r\n"), 403);
+}
+END_TEST
+
+/* Each way of not being ready is 503 naming the worker and the part. */
+START_TEST(test_readyz_not_ready)
+{
+	view.health.ready = 1;
+	view.health.slot[1] = (struct chan_health_slot){ 1, 0, CHAN_PART_UP,
+	    CHAN_PART_DOWN };
+	ck_assert_int_eq(request("GET /readyz HTTP/1.1\r\nHost: localhost"
+	    "\r\n\r\n"), 503);
+	assert_headers();
+	ck_assert_ptr_nonnull(strstr(resp,
+	    "Content-Type: application/problem+json\r\n"));
+	ck_assert_ptr_nonnull(strstr(body(), "\"status\":503"));
+	ck_assert_ptr_nonnull(strstr(body(), "\"ready\":false,"));
+	ck_assert_ptr_nonnull(strstr(body(), "{\"worker\":1,\"up\":true,"
+	    "\"ready\":false,\"pool\":true,\"revocation\":false}"));
+	/* The pool is not connected. */
+	view.health.slot[1] = (struct chan_health_slot){ 1, 0, CHAN_PART_DOWN,
+	    CHAN_PART_DOWN };
+	ck_assert_int_eq(request("GET /readyz HTTP/1.1\r\nHost: localhost"
+	    "\r\n\r\n"), 503);
+	ck_assert_ptr_nonnull(strstr(body(), "{\"worker\":1,\"up\":true,"
+	    "\"ready\":false,\"pool\":false,\"revocation\":false}"));
+	/* A worker is down. */
+	view.health.up = 1;
+	memset(&view.health.slot[1], 0, sizeof(view.health.slot[1]));
+	ck_assert_int_eq(request("GET /readyz HTTP/1.1\r\nHost: localhost"
+	    "\r\n\r\n"), 503);
+	ck_assert_ptr_nonnull(strstr(body(), "{\"worker\":1,\"up\":false,"
+	    "\"ready\":false,\"pool\":false,\"revocation\":false}"));
+	/* Nothing known from the master yet. */
+	view.known = 0;
+	ck_assert_int_eq(request("GET /readyz HTTP/1.1\r\nHost: localhost"
+	    "\r\n\r\n"), 503);
+	ck_assert_ptr_nonnull(strstr(body(), "\"ready\":false,"
+	    "\"workers\":[]"));
+}
+END_TEST
+
+/* The table is bounded by CHAN_HEALTH_MAX whatever the count says. */
+START_TEST(test_readyz_bounded)
+{
+	uint32_t	 i;
+	struct evbuffer	*out = evbuffer_new();
+	char		*text;
+	size_t		 n;
+	const char	*req = "GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+	view.health.workers = 100000;
+	view.health.up = view.health.ready = 100000;
+	for (i = 0; i < CHAN_HEALTH_MAX; i++)
+		view.health.slot[i] = view.health.slot[0];
+	ck_assert_ptr_nonnull(out);
+	ck_assert_int_eq(admin_respond(req, strlen(req), &view, out), 1);
+	n = evbuffer_get_length(out);
+	text = calloc(1, n + 1);
+	ck_assert_ptr_nonnull(text);
+	evbuffer_remove(out, text, n);
+	ck_assert_ptr_nonnull(strstr(text, "{\"worker\":255,"));
+	ck_assert_ptr_null(strstr(text, "{\"worker\":256,"));
+	free(text);
+	evbuffer_free(out);
 }
 END_TEST
 
@@ -166,7 +267,7 @@ END_TEST
 
 START_TEST(test_routes_and_methods)
 {
-	ck_assert_int_eq(request("GET /readyz HTTP/1.1\r\nHost: localhost"
+	ck_assert_int_eq(request("GET /readyz/ HTTP/1.1\r\nHost: localhost"
 	    "\r\n\r\n"), 404);
 	assert_headers();
 	ck_assert_int_eq(request("GET /healthz/ HTTP/1.1\r\nHost: localhost"
@@ -178,7 +279,7 @@ START_TEST(test_routes_and_methods)
 	ck_assert_ptr_nonnull(strstr(resp, "\r\nAllow: GET, HEAD\r\n"));
 	ck_assert_int_eq(request("HEAD /healthz HTTP/1.1\r\nHost: localhost"
 	    "\r\n\r\n"), 200);
-	ck_assert_ptr_nonnull(strstr(resp, "Content-Length: 37\r\n"));
+	ck_assert_ptr_nonnull(strstr(resp, "Content-Length: 34\r\n"));
 	ck_assert_str_eq(body(), "");
 }
 END_TEST
@@ -233,6 +334,10 @@ unit_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_healthz_ok);
 	tcase_add_test(tc, test_healthz_unhealthy);
+	tcase_add_test(tc, test_healthz_not_ready);
+	tcase_add_test(tc, test_readyz_ok);
+	tcase_add_test(tc, test_readyz_not_ready);
+	tcase_add_test(tc, test_readyz_bounded);
 	tcase_add_test(tc, test_host_check);
 	tcase_add_test(tc, test_host_ipv6);
 	tcase_add_test(tc, test_routes_and_methods);

@@ -334,6 +334,59 @@ START_TEST(test_send_full)
 }
 END_TEST
 
+/* A worker's readiness report: sent, received and checked. */
+START_TEST(test_state_roundtrip)
+{
+	struct chan_state	 s = { CHAN_PART_UP, CHAN_PART_DOWN }, got;
+	unsigned char		 buf[64];
+	enum chan_type		 t;
+	size_t			 len;
+
+	ck_assert_int_eq(chan_send(fds[1], CHAN_STATE, &s, sizeof(s)), 0);
+	ck_assert_int_eq(chan_recv(fds[0], &t, buf, sizeof(buf), &len), 1);
+	ck_assert_int_eq(t, CHAN_STATE);
+	ck_assert_int_eq(chan_state_parse(buf, len, &got), 0);
+	ck_assert_uint_eq(got.pool, CHAN_PART_UP);
+	ck_assert_uint_eq(got.revocation, CHAN_PART_DOWN);
+	ck_assert(!chan_state_ready(&got));
+	ck_assert_int_eq(chan_send(fds[0], CHAN_TAKE_OVER, NULL, 0), 0);
+	ck_assert_int_eq(chan_recv(fds[1], &t, buf, sizeof(buf), &len), 1);
+	ck_assert_int_eq(t, CHAN_TAKE_OVER);
+	ck_assert_uint_eq(len, 0);
+}
+END_TEST
+
+/* A report from a worker is untrusted: wrong sizes and values refused. */
+START_TEST(test_state_parse)
+{
+	struct chan_state	 s = { CHAN_PART_NONE, CHAN_PART_UP }, got;
+	unsigned char		 buf[sizeof(s) + 1];
+
+	memset(&got, 0xff, sizeof(got));
+	memcpy(buf, &s, sizeof(s));
+	ck_assert_int_eq(chan_state_parse(buf, sizeof(s), &got), 0);
+	ck_assert(chan_state_ready(&got));
+	ck_assert_int_eq(chan_state_parse(buf, sizeof(s) - 1, &got), -1);
+	ck_assert_int_eq(chan_state_parse(buf, sizeof(s) + 1, &got), -1);
+	ck_assert_int_eq(chan_state_parse(buf, 0, &got), -1);
+	s.pool = CHAN_PART_UP + 1;
+	memcpy(buf, &s, sizeof(s));
+	ck_assert_int_eq(chan_state_parse(buf, sizeof(s), &got), -1);
+	s.pool = CHAN_PART_UP;
+	s.revocation = 0xffffffffu;
+	memcpy(buf, &s, sizeof(s));
+	ck_assert_int_eq(chan_state_parse(buf, sizeof(s), &got), -1);
+	/* Nothing configured: ready; anything down: not. */
+	s.pool = s.revocation = CHAN_PART_NONE;
+	ck_assert(chan_state_ready(&s));
+	s.pool = CHAN_PART_DOWN;
+	ck_assert(!chan_state_ready(&s));
+	s.pool = CHAN_PART_UP;
+	s.revocation = CHAN_PART_DOWN;
+	ck_assert(!chan_state_ready(&s));
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -353,6 +406,8 @@ unit_suite(void)
 	tcase_add_test(tc, test_descriptor_passed);
 	tcase_add_test(tc, test_eof_and_eagain);
 	tcase_add_test(tc, test_send_full);
+	tcase_add_test(tc, test_state_roundtrip);
+	tcase_add_test(tc, test_state_parse);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1281,14 +1281,33 @@ START_TEST(test_drain)
 	ck_assert_int_eq(h.drained, 1);
 	h_close(&h);
 
-	/* A keep-alive connection between requests is closed at once. */
+	/*
+	 * A keep-alive connection between requests may be sending its next
+	 * request: answered with Connection: close, then closed.
+	 */
 	h_open(&h);
 	h_sends(&h, GET("/notes/1"));
 	ck_assert(h_resp(&h, &r));
 	ck_assert_ptr_null(hdr(&r, "Connection"));
 	http_server_drain(h.srv, drained, &h);
-	ck_assert_int_eq(h.drained, 1);
+	ck_assert_int_eq(h.drained, 0);
+	h_sends(&h, GET("/notes/1"));
+	ck_assert(h_resp(&h, &r));
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(hdr(&r, "Connection"), "close");
 	assert_closed(&h);
+	ck_assert_int_eq(h.drained, 1);
+	h_close(&h);
+
+	/* One that stays idle closes after HTTP_DRAIN_IDLE_MS. */
+	h_open(&h);
+	h_sends(&h, GET("/notes/1"));
+	ck_assert(h_resp(&h, &r));
+	http_server_drain(h.srv, drained, &h);
+	assert_open(&h);
+	ck_assert_int_eq(h.drained, 0);
+	assert_closed(&h);
+	ck_assert_int_eq(h.drained, 1);
 	h_close(&h);
 
 	/* A busy one finishes with Connection: close, then done runs. */

@@ -509,6 +509,35 @@ START_TEST(test_notify_errors)
 }
 END_TEST
 
+/*
+ * A listener that does not read: once its queue is full the datagram is
+ * lost, and the master is not blocked (it used to wait in sendto).
+ */
+START_TEST(test_notify_never_blocks)
+{
+	struct sockaddr_un	 sun;
+	char			 name[64];
+	const char		*err = NULL;
+	int			 fd, i, rv = 0;
+	int64_t			 start;
+
+	snprintf(name, sizeof(name), "@bw-notify-full-%ld", (long)getpid());
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path + 1, name + 1, strlen(name) - 1);
+	fd = dgram_listen(&sun, (socklen_t)(offsetof(struct sockaddr_un,
+	    sun_path) + strlen(name)));
+	start = bw_now_ms();
+	for (i = 0; i < 100000 && rv == 0; i++)
+		rv = notify_sendto(name, "STATUS=filling the queue", &err);
+	ck_assert_int_eq(rv, -1);
+	ck_assert_str_eq(err, "cannot send to the notification socket");
+	ck_assert_int_lt(bw_now_ms() - start, 5000);
+	dgram_expect(fd, "STATUS=filling the queue");
+	close(fd);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -527,6 +556,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_restart_keys);
 	tcase_add_test(tc, test_notify_path_and_abstract);
 	tcase_add_test(tc, test_notify_errors);
+	tcase_add_test(tc, test_notify_never_blocks);
 	suite_add_tcase(s, tc);
 	return s;
 }

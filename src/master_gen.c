@@ -1,0 +1,488 @@
+/*
+ * master_gen.c - listening sockets, reload generations and session-ticket
+ * keys.
+ *
+ * The listening sockets are bound once for the master's whole life: one
+ * SO_REUSEPORT socket per worker slot and listen address.  A generation
+ * is what the workers of one configuration share (struct master_gen),
+ * built here before they fork.  A reload loads and checks the new
+ * configuration, keeps the restart-only keys, and starts a new generation
+ * of workers on the same sockets; the old generation drains only when the
+ * new one serves (master_child.c), so no queued connection is reset.
+ *
+ * The session-ticket keys are made here and rotated hourly; every rotation
+ * reaches every worker over its channel.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "api.h"
+#include "chan.h"
+#include "conf.h"
+#include "dbconf.h"
+#include "keys.h"
+#include "log.h"
+#include "master.h"
+#include "master_int.h"
+#include "notify.h"
+#include "tls.h"
+#include "util.h"
+
+/*
+ * Listening sockets.
+ */
+void
+master_addr_text(const struct sockaddr *sa, char *buf, size_t bufsz)
+{
+	char		 host[INET6_ADDRSTRLEN];
+	unsigned	 port;
+
+	host[0] = '\0';
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		port = ntohs(s4->sin_port);
+		(void)snprintf(buf, bufsz, "%s:%u", host, port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		port = ntohs(s6->sin6_port);
+		(void)snprintf(buf, bufsz, "[%s]:%u", host, port);
+	} else
+		bw_strlcpy(buf, "?", bufsz);
+}
+
+int
+master_listen_socket(const struct sockaddr *sa, socklen_t salen,
+    int reuseport, const char **err)
+{
+	static char	 ebuf[256];
+	char		 addr[80];
+	const char	*step;
+	int		 fd, one = 1, saved;
+
+	step = "socket";
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		goto fail;
+	step = "setsockopt";
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
+		goto fail;
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+	    sizeof(one)) == -1)
+		goto fail;
+	if (sa->sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &one, sizeof(one)) == -1)
+		goto fail;
+	step = "bind";
+	if (bind(fd, sa, salen) == -1)
+		goto fail;
+	step = "listen";
+	if (listen(fd, MASTER_LISTEN_BACKLOG) == -1)
+		goto fail;
+	return fd;
+fail:
+	saved = errno;
+	if (fd != -1)
+		close(fd);
+	master_addr_text(sa, addr, sizeof(addr));
+	(void)snprintf(ebuf, sizeof(ebuf), "%s %s: %s", step, addr,
+	    strerror(saved));
+	*err = ebuf;
+	errno = saved;
+	return -1;
+}
+
+void
+master_close_fds(int *fds, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (fds[i] != -1)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/*
+ * SO_REUSEPORT would let this daemon silently share a port with another
+ * process of the same user (a second bulwarkd): before the group is
+ * formed, a plain bind (SO_REUSEADDR only, so TIME_WAIT does not count)
+ * must succeed, which it does not while anyone listens there.
+ */
+static int
+master_listen_probe(const struct sockaddr *sa, socklen_t sl, const char **err)
+{
+	int	 fd;
+
+	if ((fd = master_listen_socket(sa, sl, 0, err)) == -1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+static unsigned
+master_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	if (ss->ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+	return 0;
+}
+
+int
+master_listen_open(const struct conf_listen *ls, size_t nlisten,
+    size_t nslots, int *fds, const char **err)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	size_t			 i, s;
+
+	for (i = 0; i < nslots * nlisten; i++)
+		fds[i] = -1;
+	for (i = 0; i < nlisten; i++) {
+		memcpy(&ss, &ls[i].addr, sizeof(ss));
+		sl = ls[i].addrlen;
+		if (master_port(&ss) != 0 &&
+		    master_listen_probe((struct sockaddr *)&ss, sl, err) == -1)
+			goto fail;
+		for (s = 0; s < nslots; s++) {
+			fds[s * nlisten + i] = master_listen_socket(
+			    (struct sockaddr *)&ss, sl, 1, err);
+			if (fds[s * nlisten + i] == -1)
+				goto fail;
+			/* Port 0: every slot joins the port the first got. */
+			if (s == 0 && getsockname(fds[i],
+			    (struct sockaddr *)&ss, &sl) == -1) {
+				*err = "getsockname failed";
+				goto fail;
+			}
+		}
+	}
+	return 0;
+fail:
+	master_close_fds(fds, nslots * nlisten);
+	return -1;
+}
+
+/*
+ * Restart-only keys.
+ */
+static bool
+master_str_differ(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+static void
+master_swap_str(char **a, char **b)
+{
+	char	*t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+static bool
+master_listen_differ(const struct conf_server *a, const struct conf_server *b)
+{
+	size_t	 i;
+
+	if (a->nlisten != b->nlisten)
+		return true;
+	for (i = 0; i < a->nlisten; i++)
+		if (a->listen[i].addrlen != b->listen[i].addrlen ||
+		    memcmp(&a->listen[i].addr, &b->listen[i].addr,
+		    a->listen[i].addrlen) != 0)
+			return true;
+	return false;
+}
+
+static bool
+master_admin_differ(const struct conf_admin *a, const struct conf_admin *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return a->listen.addrlen != b->listen.addrlen ||
+	    memcmp(&a->listen.addr, &b->listen.addr, a->listen.addrlen) != 0;
+}
+
+static void
+master_kept(const char *key)
+{
+	log_warnx("reload: %s changed: it needs a restart; the running "
+	    "value is kept", key);
+}
+
+int
+master_keep_restart_keys(struct conf *cur, struct conf *next)
+{
+	struct conf_server	*a = &cur->server, *b = &next->server;
+	struct conf_listen	*lt;
+	struct conf_admin	*at;
+	size_t			 nt;
+	int			 kept = 0;
+
+	if (master_str_differ(a->user, b->user)) {
+		master_swap_str(&a->user, &b->user);
+		master_kept("server.user");
+		kept++;
+	}
+	if (master_str_differ(a->group, b->group)) {
+		master_swap_str(&a->group, &b->group);
+		master_kept("server.group");
+		kept++;
+	}
+	if (master_str_differ(a->pid_file, b->pid_file)) {
+		master_swap_str(&a->pid_file, &b->pid_file);
+		master_kept("server.pid_file");
+		kept++;
+	}
+	if (a->workers != b->workers) {
+		b->workers = a->workers;
+		b->workers_auto = a->workers_auto;
+		master_kept("server.workers");
+		kept++;
+	}
+	if (master_listen_differ(a, b)) {
+		lt = a->listen;
+		nt = a->nlisten;
+		a->listen = b->listen;
+		a->nlisten = b->nlisten;
+		b->listen = lt;
+		b->nlisten = nt;
+		master_kept("server.listen");
+		kept++;
+	}
+	if (cur->seccomp != next->seccomp) {
+		next->seccomp = cur->seccomp;
+		master_kept("security.seccomp");
+		kept++;
+	}
+	if (master_admin_differ(cur->admin, next->admin)) {
+		at = cur->admin;
+		cur->admin = next->admin;
+		next->admin = at;
+		master_kept("admin");
+		kept++;
+	}
+	return kept;
+}
+
+/*
+ * Reload.
+ */
+static SSL_CTX *
+master_admin_tls(const struct conf *conf, const char **err)
+{
+	struct conf_tls	 t;
+
+	if (conf->admin == NULL || !conf->admin->tls)
+		return NULL;
+	memset(&t, 0, sizeof(t));
+	t.certificate = conf->admin->certificate;
+	t.private_key = conf->admin->private_key;
+	t.profile = TLS_PROFILE_INTERMEDIATE;
+	t.client_ca = conf->admin->client_ca;
+	t.client_verify = CLIENT_VERIFY_REQUIRED;
+	return tls_ctx_new(&t, NULL, 0, err);
+}
+
+void
+master_gen_free(struct master_gen *g)
+{
+	api_free(g->api);
+	keys_set_free(g->keys);
+	if (g->have_db)
+		dbconf_free(&g->db);
+	tls_ctx_free(g->tls);
+	tls_ctx_free(g->admin_tls);
+	conf_free(g->conf);
+	memset(g, 0, sizeof(*g));
+}
+
+/*
+ * Builds a generation from a loaded configuration (which g then owns):
+ * what -t checks, then the routes, then (with a database) every statement
+ * prepared.  A database that cannot be reached is not an error: routes
+ * answer 503 until it can.  Returns 0, or -1 after printing every problem
+ * (g is then empty and conf freed).
+ */
+int
+master_gen_build(struct conf *conf, struct master_gen *g)
+{
+	struct bw_diag		 diag = { 0 };
+	const char		*err = NULL, *errpath = NULL;
+	enum dbconf_check	 db = DBCONF_OK;
+	bool			 bad;
+
+	memset(g, 0, sizeof(*g));
+	g->conf = conf;
+	conf_check_available(conf, &diag);
+	if (!conf->server.plaintext && (g->tls = tls_ctx_new(&conf->server.tls,
+	    conf->server.hostnames, conf->server.nhostnames, &err)) == NULL)
+		bw_diag_add(&diag, conf->file, 1, 1, "TLS: %s", err);
+	if (conf->admin != NULL && conf->admin->tls &&
+	    (g->admin_tls = master_admin_tls(conf, &err)) == NULL)
+		bw_diag_add(&diag, conf->file, 1, 1, "admin TLS: %s", err);
+	if (master_check_rlimit(conf, &err) == -1)
+		bw_diag_add(&diag, conf->file, 1, 1, "%s", err);
+	if (conf->auth != NULL && (g->keys = keys_set_load(conf, &err,
+	    &errpath)) == NULL)
+		bw_diag_add(&diag, conf->file, 1, 1, "%s: %s", errpath != NULL ?
+		    errpath : "auth keys", err);
+	if (diag.errors == 0)
+		g->api = api_load(conf, &diag);
+	bad = g->api == NULL;
+	if (!bad && conf->database != NULL) {
+		if (dbconf_build(conf, &g->db, &err) == -1) {
+			bw_diag_add(&diag, conf->file,
+			    conf->database->conninfo_pos.line,
+			    conf->database->conninfo_pos.col, "%s", err);
+			bad = true;
+		} else {
+			g->have_db = true;
+			db = dbconf_check(conf, g->api, &diag);
+		}
+	}
+	bw_diag_print(&diag, stderr);
+	bw_diag_free(&diag);
+	if (db == DBCONF_UNREACHABLE)
+		log_warnx("the database cannot be reached: statements not "
+		    "checked; routes answer 503 until it can be");
+	if (bad || db == DBCONF_INVALID) {
+		master_gen_free(g);
+		return -1;
+	}
+	return 0;
+}
+
+unsigned
+master_generations(const struct master *m)
+{
+	unsigned	 lo = m->generation;
+	size_t		 i;
+
+	for (i = 0; i < m->nchildren; i++)
+		if (m->children[i]->generation < lo)
+			lo = m->children[i]->generation;
+	return m->generation - lo + 1;
+}
+
+/*
+ * A reload waits while the previous one has not taken over (SPEC 12: a
+ * SIGHUP that arrives meanwhile is queued) or while too many generations
+ * still run.
+ */
+static bool
+master_reload_busy(const struct master *m)
+{
+	return m->serving != m->generation ||
+	    master_generations(m) >= MASTER_MAX_GENERATIONS;
+}
+
+void
+master_reload(struct master *m)
+{
+	struct bw_diag		 diag = { 0 };
+	struct master_gen	 next, old;
+	struct conf		*conf;
+	SSL_CTX			*t;
+	enum log_level		 level;
+	const char		*err = NULL;
+	bool			 admin_kept;
+	size_t			 s;
+
+	if (m->stopping)
+		return;
+	if (master_reload_busy(m)) {
+		if (!m->reload_pending)
+			log_notice("reload queued: generation %u %s",
+			    m->generation, m->serving != m->generation ?
+			    "has not taken over yet" :
+			    "waits for older generations to drain");
+		m->reload_pending = true;
+		return;
+	}
+	m->reload_pending = false;
+	notify_reloading();
+	log_notice("reloading %s", m->config_path);
+	conf = conf_load(m->config_path, &diag);
+	bw_diag_print(&diag, stderr);
+	bw_diag_free(&diag);
+	if (conf == NULL || master_gen_build(conf, &next) == -1) {
+		log_errorx("reload failed: the configuration is invalid; "
+		    "still serving the previous one");
+		notify_status("reload failed: serving the previous "
+		    "configuration");
+		notify_ready();
+		return;
+	}
+	/* A kept admin section keeps its TLS context too. */
+	admin_kept = master_admin_differ(m->gen.conf->admin, next.conf->admin);
+	master_keep_restart_keys(m->gen.conf, next.conf);
+	if (admin_kept) {
+		t = m->gen.admin_tls;
+		m->gen.admin_tls = next.admin_tls;
+		next.admin_tls = t;
+	}
+	if (master_raise_rlimit(next.conf, &err) == -1)
+		log_warnx("reload: %s", err);
+	if (log_level_parse(next.conf->logging.level, &level) == 0)
+		log_set_level(level);
+	old = m->gen;
+	m->gen = next;
+	m->generation++;
+	for (s = 0; s < m->nslots; s++) {
+		evtimer_del(m->slots[s].restart_ev);
+		master_spawn_slot(m, s);
+	}
+	/* Children hold their own copy; the master no longer needs it. */
+	master_gen_free(&old);
+	master_ready_check(m);
+}
+
+void
+master_reload_queued(struct master *m)
+{
+	if (m->reload_pending && !m->stopping && !master_reload_busy(m))
+		master_reload(m);
+}
+
+void
+master_rotate_keys(evutil_socket_t fd, short what, void *arg)
+{
+	struct master	*m = arg;
+	size_t		 i;
+
+	(void)fd;
+	(void)what;
+	if (!m->have_keys || tls_ticket_keys_rotate(&m->keys) == -1) {
+		log_warnx("cannot rotate the session-ticket keys");
+		return;
+	}
+	for (i = 0; i < m->nchildren; i++)
+		if (m->children[i]->kind == MASTER_WORKER)
+			master_send(m->children[i], CHAN_TICKET_KEYS, &m->keys,
+			    sizeof(m->keys));
+	log_info("session-ticket keys rotated");
+}

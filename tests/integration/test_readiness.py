@@ -1,0 +1,418 @@
+"""
+test_readiness.py - readiness and the reload hand-over (SPEC 12
+Readiness, SPEC 11) against a real bulwarkd with authentication and a
+real PostgreSQL.
+
+Covered: READY=1 (on a NOTIFY_SOCKET made by the test) only once every
+worker can serve every route: right after it, a login and its token sent
+over many fresh connections (reaching every worker) get no 503; /readyz
+is then 200 and lists every worker with its pool and revocation state,
+/healthz 200.  With the database down at start-up: READY=1 after
+database.connect_timeout, /readyz 503 naming the pool and revocation
+state of each worker, /healthz still 200, 503 on a database route; once
+the database is up, /readyz 200 and logins and tokens served.  -d
+returns only once every worker is ready.  A SIGHUP during a reload is
+queued.  Reloads under load: wrk on an authenticated route over 32
+keep-alive connections while SIGHUP arrives 20 times, every 500 ms, half
+of them with a changed configuration: no non-2xx response, no socket
+error, and RELOADING=1 then READY=1 for each reload on the notify socket.
+
+Environment: BULWARKD; PostgreSQL server binaries and psql; wrk for the
+reload test (skipped with the reason when missing).  Python 3 standard
+library only.
+"""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+import harness
+import pg
+
+CLUSTER = None
+KEYFILE = None
+KEYDIR = None
+PASSWORD = "correct horse battery staple 42"
+WORKERS = 2
+CONNECT_TIMEOUT = "1s"
+
+
+def auth_config():
+    return {
+        "issuer": "https://bulwark.test", "audience": "bulwark.test",
+        "signing_key_file": KEYFILE,
+        "access_ttl": "15m", "refresh_ttl": "1h", "leeway": "30s",
+        "endpoint_rate_limit": {"by": "ip", "rate": "1000/s",
+                                "burst": 1000},
+        "password": {"min_length": 12, "max_length": 128,
+                     "argon2": {"memory": "19MiB", "iterations": 2,
+                                "parallelism": 1},
+                     "pool_threads": 2},
+    }
+
+
+def routes(extra=False):
+    r = [{"name": "who", "method": "GET", "path": "/reader",
+          "roles": ["reader"], "sql": "SELECT :user.name AS name"}]
+    if extra:
+        r.append({"name": "extra", "method": "GET", "path": "/extra",
+                  "roles": ["reader"], "sql": "SELECT 1 AS one"})
+    return r
+
+
+class ReadyDaemon(pg.PgDaemon):
+    """A PgDaemon with an admin listener and a notify socket of its own."""
+
+    def __init__(self, connect_timeout=CONNECT_TIMEOUT, **kw):
+        self.admin_port = harness.free_port()
+        self.connect_timeout = connect_timeout
+        pg.PgDaemon.__init__(self, CLUSTER, routes=routes(),
+                             workers=WORKERS, **kw)
+        self.configure()
+        self.notify_path = os.path.join(self.dir, "notify.sock")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(self.notify_path)
+        os.chmod(self.notify_path, 0o666)
+        self.notices = []
+
+    def configure(self, extra=False):
+        self.write_config({
+            "auth": auth_config(), "roles": {"reader": {}},
+            "admin": {"listen": "127.0.0.1:%d" % self.admin_port},
+            "database": {"connect_timeout": self.connect_timeout},
+        }, routes(extra))
+
+    def start(self, wait=False, timeout=15.0):
+        self._err = open(self.stderr_path, "ab")
+        self._out = open(self.stdout_path, "ab")
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            [harness.BULWARKD, "-c", self.conf_path],
+            stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err,
+            env=harness.child_env(NOTIFY_SOCKET=self.notify_path),
+            close_fds=True)
+        return self
+
+    def wait_notice(self, what, timeout=20.0):
+        """Until a datagram holding the line `what` arrives; returns the
+        time it arrived (monotonic)."""
+        deadline = time.monotonic() + timeout * harness.SLOW
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("no %s on the notify socket (got %r):"
+                                     "\n%s" % (what, self.notices,
+                                               self.stderr_tail()))
+            self.notify.settimeout(left)
+            try:
+                data = self.notify.recv(4096).decode("utf-8", "replace")
+            except socket.timeout:
+                continue
+            self.notices.append(data)
+            if what in data.splitlines():
+                return time.monotonic()
+
+    def admin_get(self, path):
+        c = http.client.HTTPConnection("127.0.0.1", self.admin_port,
+                                       timeout=5)
+        try:
+            c.request("GET", path, headers={"Host": "localhost"})
+            r = c.getresponse()
+            return r.status, json.loads(r.read().decode())
+        finally:
+            c.close()
+
+
+def add_user(d, name):
+    p = subprocess.run([harness.BULWARKD, "-c", d.conf_path, "--add-user",
+                        name, "--roles", "reader"],
+                       input=(PASSWORD + "\n").encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=harness.child_env(), timeout=60)
+    if p.returncode not in (0, 1) or (p.returncode == 1 and
+                                      b"exists" not in p.stderr):
+        raise AssertionError("--add-user: %d %s" % (p.returncode, p.stderr))
+
+
+def setUpModule():
+    global CLUSTER, KEYFILE, KEYDIR
+    harness.require_binary()
+    CLUSTER = pg.Cluster.start()
+    try:
+        KEYDIR = os.path.join(CLUSTER.parent, "keys")
+        os.mkdir(KEYDIR)
+        os.chmod(KEYDIR, 0o755)
+        KEYFILE = os.path.join(KEYDIR, "jwt.pem")
+        p = subprocess.run([harness.BULWARKD, "--gen-key", "ed25519",
+                            KEYFILE], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=harness.child_env(),
+                           timeout=30)
+        if p.returncode != 0:
+            raise AssertionError("--gen-key: %s" % p.stderr)
+        d = ReadyDaemon(name="ready-init")
+        try:
+            p = subprocess.run([harness.BULWARKD, "-c", d.conf_path,
+                                "--init-db"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE,
+                               env=harness.child_env(), timeout=60)
+            if p.returncode != 0:
+                raise AssertionError("--init-db: %s" % p.stderr)
+            add_user(d, "rita")
+        finally:
+            d.notify.close()
+            d.cleanup()
+    except BaseException:
+        tearDownModule()
+        raise
+
+
+def tearDownModule():
+    global CLUSTER
+    if CLUSTER is not None:
+        CLUSTER.destroy()
+        CLUSTER = None
+
+
+def login(d):
+    r = d.request("POST", "/auth/login",
+                  headers=pg.json_headers(),
+                  body=json.dumps({"username": "rita",
+                                   "password": PASSWORD}).encode())
+    return r
+
+
+def bearer(tok):
+    return [("Authorization", "Bearer " + tok)]
+
+
+class ReadinessCase(unittest.TestCase):
+    # A reachable database on a loaded machine (sanitizers, parallel
+    # builds) may take over 1 s to connect: past connect_timeout a worker
+    # serves anyway, which is what test_database_down_at_start checks.
+    connect_timeout = "10s"
+
+    def setUp(self):
+        self.daemon = ReadyDaemon(name=self._testMethodName[:20],
+                                  connect_timeout=self.connect_timeout)
+
+    def tearDown(self):
+        try:
+            self.daemon.stop_and_check()
+        finally:
+            self.daemon.notify.close()
+
+    def token_everywhere(self, tok, n=24):
+        """GET /reader with tok over n fresh connections; returns the
+        statuses and the set of workers that answered."""
+        statuses, workers = [], set()
+        for _ in range(n):
+            with self.daemon.connect() as c:
+                statuses.append(c.roundtrip("GET", "/reader",
+                                            bearer(tok)).status)
+                workers.add(self.daemon.worker_of(c))
+        return statuses, workers
+
+    def assert_ready_table(self, body, ready):
+        self.assertEqual(body["ready"], ready, body)
+        self.assertEqual([w["worker"] for w in body["workers"]],
+                         list(range(WORKERS)), body)
+        for w in body["workers"]:
+            self.assertEqual((w["up"], w["ready"], w["pool"],
+                              w["revocation"]),
+                             (True, ready, ready, ready), body)
+
+
+class TestStartUp(ReadinessCase):
+
+    def test_ready_means_every_worker_serves(self):
+        self.daemon.start()
+        self.daemon.wait_notice("READY=1")
+        # No waiting beyond READY=1: a login, then its token everywhere.
+        r = login(self.daemon)
+        self.assertEqual(r.status, 200, r)
+        statuses, workers = self.token_everywhere(r.json()["access_token"])
+        self.assertEqual(statuses, [200] * len(statuses))
+        if None not in workers:
+            self.assertEqual(len(workers), WORKERS,
+                             "the connections did not reach every worker")
+        status, body = self.daemon.admin_get("/readyz")
+        self.assertEqual(status, 200, body)
+        self.assert_ready_table(body, True)
+        status, body = self.daemon.admin_get("/healthz")
+        self.assertEqual((status, body["up"]), (200, WORKERS))
+        self.assertRegex(self.daemon.stderr_text(),
+                         r"serving with 2 workers \(generation 1\)\n")
+
+
+class TestDatabaseDown(ReadinessCase):
+    connect_timeout = CONNECT_TIMEOUT
+
+    def test_database_down_at_start(self):
+        # fast, not immediate: the users just added must survive.
+        CLUSTER.stop_server(mode="fast")
+        try:
+            self.daemon.start()
+            self.daemon.wait_notice("READY=1")
+            waited = time.monotonic() - self.daemon.started_at
+            self.assertGreaterEqual(waited, 1.0, "READY=1 before "
+                                    "database.connect_timeout")
+            self.assertIn("not ready: the database cannot be reached",
+                          self.daemon.stderr_text())
+            status, body = self.daemon.admin_get("/readyz")
+            self.assertEqual(status, 503, body)
+            self.assertEqual(body["status"], 503)
+            self.assert_ready_table(body, False)
+            status, body = self.daemon.admin_get("/healthz")
+            self.assertEqual(status, 200, "liveness must not follow "
+                             "readiness")
+            r = self.daemon.request("GET", "/reader",
+                                    headers=bearer("x.y.z"))
+            self.assertEqual(r.status, 503)
+            self.assertEqual(login(self.daemon).status, 503)
+        finally:
+            CLUSTER.start_server()
+        deadline = time.monotonic() + 20 * harness.SLOW
+        while self.daemon.admin_get("/readyz")[0] != 200:
+            self.assertLess(time.monotonic(), deadline,
+                            "/readyz never passed once the database "
+                            "came up:\n" + self.daemon.stderr_tail())
+            time.sleep(0.1)
+        self.assert_ready_table(self.daemon.admin_get("/readyz")[1], True)
+        r = login(self.daemon)
+        self.assertEqual(r.status, 200, r)
+        statuses, _ = self.token_everywhere(r.json()["access_token"], 12)
+        self.assertEqual(statuses, [200] * 12)
+
+
+class TestDetach(ReadinessCase):
+
+    def test_detach_returns_when_ready(self):
+        """-d: the command returns 0 only once every worker is ready."""
+        with open(self.daemon.stderr_path, "ab") as err:
+            p = subprocess.run([harness.BULWARKD, "-d", "-c",
+                                self.daemon.conf_path],
+                               stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=err,
+                               env=harness.child_env(), timeout=60)
+        self.assertEqual(p.returncode, 0, self.daemon.stderr_tail())
+        with open(self.daemon.pid_file) as fp:
+            pid = int(fp.read())
+        try:
+            status, body = self.daemon.admin_get("/readyz")
+            self.assertEqual(status, 200, body)
+            self.assert_ready_table(body, True)
+            r = login(self.daemon)
+            self.assertEqual(r.status, 200, r)
+        finally:
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 20
+            while (harness.proc_state(pid) not in (None, "Z") and
+                   time.monotonic() < deadline):
+                time.sleep(0.05)
+        self.assertIn(harness.proc_state(pid), (None, "Z"))
+
+
+class TestReload(ReadinessCase):
+
+    def test_sighup_queued_until_taken_over(self):
+        self.daemon.start()
+        self.daemon.wait_notice("READY=1")
+        before = self.daemon.stderr_size()
+        # The second arrives while the master is still building the first
+        # generation (loading, checking the statements): it is queued.
+        self.daemon.signal(signal.SIGHUP)
+        time.sleep(0.01)
+        self.daemon.signal(signal.SIGHUP)
+        self.daemon.wait_notice("READY=1")
+        self.daemon.wait_notice("READY=1")
+        text = self.daemon.stderr_text()[before:]
+        self.assertIn("reload queued", text)
+        self.assertRegex(text, r"serving with 2 workers \(generation 3\)")
+        self.assertNotRegex(text, r"generation 4")
+
+    def test_reloads_under_load(self):
+        wrk = shutil.which("wrk")
+        if wrk is None:
+            self.skipTest("wrk is not installed (scripts/install-deps)")
+        self.daemon.start()
+        self.daemon.wait_notice("READY=1")
+        r = login(self.daemon)
+        self.assertEqual(r.status, 200, r)
+        tok = r.json()["access_token"]
+        duration = 14
+        out = {}
+
+        def load():
+            p = subprocess.run(
+                [wrk, "-t2", "-c32", "-d%ds" % duration, "--latency",
+                 "-H", "Authorization: Bearer " + tok,
+                 "https://127.0.0.1:%d/reader" % self.daemon.port],
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                timeout=duration + 60)
+            out["rc"] = p.returncode
+            out["text"] = p.stdout.decode("utf-8", "replace")
+
+        notices = []
+        done = threading.Event()
+
+        def collect():
+            self.daemon.notify.settimeout(0.2)
+            while not done.is_set():
+                try:
+                    notices.append(self.daemon.notify.recv(4096).decode())
+                except socket.timeout:
+                    pass
+
+        th = threading.Thread(target=load)
+        th.start()
+        collector = threading.Thread(target=collect)
+        collector.start()
+        time.sleep(1.5)
+        for i in range(20):
+            if i % 2:
+                self.daemon.configure(extra=(i // 2) % 2 == 0)
+            self.daemon.signal(signal.SIGHUP)
+            time.sleep(0.5)
+        th.join(duration + 90)
+
+        def states():
+            return [line for n in list(notices) for line in n.splitlines()
+                    if line in ("READY=1", "RELOADING=1")]
+
+        # A reload queued last may still be under way: let it take over.
+        deadline = time.monotonic() + 30 * harness.SLOW
+        while (states().count("RELOADING=1") != states().count("READY=1")
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
+        done.set()
+        collector.join(10)
+        text = out.get("text", "")
+        self.assertEqual(out.get("rc"), 0, text)
+        m = re.search(r"(\d+) requests in", text)
+        self.assertIsNotNone(m, text)
+        self.assertGreater(int(m.group(1)), 1000, text)
+        self.assertNotIn("Non-2xx", text)
+        self.assertNotIn("Socket errors", text)
+        log = self.daemon.stderr_text()
+        gens = [int(g) for g in
+                re.findall(r"serving with 2 workers \(generation (\d+)\)",
+                           log)]
+        self.assertGreaterEqual(max(gens), 5, "too few reloads took over")
+        self.assertNotIn("not loaded yet", log)
+        # Every reload: RELOADING=1, then READY=1 once it took over.
+        got = states()
+        self.assertEqual(got.count("RELOADING=1"), max(gens) - 1, got)
+        self.assertEqual(got, ["RELOADING=1", "READY=1"] * (max(gens) - 1),
+                         "RELOADING=1 and READY=1 must alternate")
+
+
+if __name__ == "__main__":
+    unittest.main()
