@@ -62,6 +62,7 @@
 #include "log.h"
 #include "master.h"
 #include "notify.h"
+#include "ratelimit.h"
 #include "tls.h"
 #include "util.h"
 #include "worker.h"
@@ -1458,6 +1459,7 @@ master_setup(struct master *m, struct conf *conf)
 
 	if (master_gen_build(conf, &m->gen) == -1)
 		return 1;
+	(void)ratelimit_shared_new();
 	c = m->gen.conf;
 	if (master_raise_rlimit(c, &err) == -1) {
 		log_errorx("%s", err);
