@@ -12,9 +12,13 @@
  *
  * and sets TAT to max(TAT, now) + T.  A full bucket (TAT <= now) holds no
  * information, so reusing its slot loses nothing.  A slot's other word is
- * the 64-bit tag of its (limit, key), 0 when free, claimed with
- * compare-and-swap too.  There is no lock: a process that dies at any
- * instruction leaves nothing behind that blocks the others.
+ * the 64-bit keyed tag of its (scope, limit, key), 0 when free, claimed
+ * with compare-and-swap too; the key itself is not kept (two keys share a
+ * bucket with probability 2^-64).  A state whose check bits are not the
+ * tag's is a slot just taken over: a full bucket.  There is no lock: a
+ * process that dies at any instruction leaves nothing behind that blocks
+ * the others, and a take that loses RATELIMIT_RETRIES races in a row
+ * (each lost race is another take that succeeded) is refused.
  *
  * Invariants: the table size, mask and SipHash key are in each process's
  * private memory, set before fork; only the slots are shared.  Every slot
@@ -29,8 +33,10 @@
  * were spent, for the instance's rate limits and nothing else; the
  * shared slots hold no pointer, size or index another process follows.
  * When a key's probe window is full, concurrent reuse of its slots may
- * briefly count one key in two slots or lose one take: the price of
- * bounded memory, paid only when the table is full.
+ * briefly count one key in two slots or lose one take, and a slot taken
+ * over under the same 12 check bits keeps its previous owner's debt (at
+ * most one burst): the price of bounded memory, paid only when the table
+ * is full.
  */
 #include <sys/mman.h>
 
