@@ -220,21 +220,22 @@ ratelimit_tag(const struct ratelimit *rl, const struct conf_rate *limit,
     const char *scope, const char *key, size_t keylen)
 {
 	unsigned char	 buf[8 + 4 * 4 + RATELIMIT_KEY_MAX];
-	uint64_t	 h;
-	uint32_t	 v[4];
+	uint64_t	 v[5];
+	size_t		 i;
 
-	if (scope == NULL)
-		scope = "";
-	h = ratelimit_siphash(rl->sipkey, scope, strlen(scope));
-	v[0] = (uint32_t)limit->by;
-	v[1] = limit->count;
-	v[2] = limit->per_ms;
-	v[3] = limit->burst;
-	memcpy(buf, &h, sizeof(h));
-	memcpy(buf + 8, v, sizeof(v));
-	memcpy(buf + 8 + sizeof(v), key, keylen);
-	h = ratelimit_siphash(rl->sipkey, buf, 8 + sizeof(v) + keylen);
-	return h != 0 ? h : 1;
+	v[0] = ratelimit_siphash(rl->sipkey, scope != NULL ? scope : "",
+	    scope != NULL ? strlen(scope) : 0);
+	v[1] = (uint64_t)limit->by;
+	v[2] = limit->count;
+	v[3] = limit->per_ms;
+	v[4] = limit->burst;
+	for (i = 0; i < 8; i++)
+		buf[i] = (unsigned char)(v[0] >> (8 * i));
+	for (i = 0; i < 16; i++)
+		buf[8 + i] = (unsigned char)(v[1 + i / 4] >> (8 * (i % 4)));
+	memcpy(buf + 24, key, keylen);
+	v[0] = ratelimit_siphash(rl->sipkey, buf, 24 + keylen);
+	return v[0] != 0 ? v[0] : 1;
 }
 
 static uint64_t
