@@ -18,6 +18,12 @@
  * but the admin TLS key, and serves one bounded request per connection:
  * at most ADMIN_MAX_HEAD bytes of head, ADMIN_MAX_CONNS connections, and
  * ADMIN_TIMEOUT_MS from accept to close.  Nothing a client sends is echoed.
+ * Every local process shares the loopback address, so a bound per peer
+ * would not help: when the table is full, a new connection closes the
+ * oldest one not yet answered instead of being refused.  A process that
+ * holds ADMIN_MAX_CONNS idle connections thus cannot keep a probe out; to
+ * crowd one out it must open more connections than the table holds
+ * within the few milliseconds a probe takes.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -466,6 +472,23 @@ admin_conn_new(struct admin *a, int fd)
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
+/*
+ * Makes room in a full table by closing its oldest connection that has
+ * not been answered.  Returns false when every one is being answered.
+ */
+static bool
+admin_make_room(struct admin *a)
+{
+	struct admin_conn	*c;
+
+	TAILQ_FOREACH(c, &a->conns, entry)
+		if (!c->responded) {
+			admin_conn_free(c);
+			return true;
+		}
+	return false;
+}
+
 static void
 admin_accept(evutil_socket_t lfd, short what, void *arg)
 {
@@ -485,7 +508,8 @@ admin_accept(evutil_socket_t lfd, short what, void *arg)
 				log_warnx("accept: %s", strerror(errno));
 			return;
 		}
-		if (a->nconns >= ADMIN_MAX_CONNS || a->draining) {
+		if (a->draining || (a->nconns >= ADMIN_MAX_CONNS &&
+		    !admin_make_room(a))) {
 			close(fd);
 			continue;
 		}

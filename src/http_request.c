@@ -547,8 +547,8 @@ http_request_rate_limit(struct http_request *r, const struct conf_rate *rate,
 {
 	uint32_t	 wait;
 
-	wait = ratelimit_take(r->conn->srv->rl, rate, key, keylen,
-	    bw_now_ms());
+	wait = ratelimit_take(r->conn->srv->rl, rate, r->route->name, key,
+	    keylen, bw_now_ms());
 	if (wait == 0)
 		return 0;
 	r->retry_after = wait;

@@ -108,15 +108,30 @@ static const char *const manage_key_kinds[] = {
 static void manage_err(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));
 
+/*
+ * One line on stderr.  Arguments may come from the command line: control
+ * characters are written as \xNN, so a name cannot add lines or
+ * terminal escapes to a diagnostic.
+ */
 static void
 manage_err(const char *fmt, ...)
 {
-	va_list	 ap;
+	char		 buf[2048];
+	va_list		 ap;
+	size_t		 i;
+	unsigned char	 c;
 
-	fputs("bulwarkd: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	fputs("bulwarkd: ", stderr);
+	for (i = 0; buf[i] != '\0'; i++) {
+		c = (unsigned char)buf[i];
+		if (c < 0x20 || c == 0x7f)
+			fprintf(stderr, "\\x%02x", c);
+		else
+			fputc(c, stderr);
+	}
 	fputc('\n', stderr);
 }
 

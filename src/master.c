@@ -41,6 +41,7 @@
 #include "master.h"
 #include "master_int.h"
 #include "notify.h"
+#include "ratelimit.h"
 #include "tls.h"
 #include "util.h"
 
@@ -416,6 +417,9 @@ master_setup(struct master *m, struct conf *conf)
 
 	if (master_gen_build(conf, &m->gen) == -1)
 		return 1;
+	/* Per-process tables would multiply every limit by the workers. */
+	if (ratelimit_shared_new() == -1)
+		return 3;
 	c = m->gen.conf;
 	if (master_raise_rlimit(c, &err) == -1) {
 		log_errorx("%s", err);

@@ -296,6 +296,26 @@ class TestUsers(unittest.TestCase):
         rc, out, err = self.add("ops@example.com")
         self.assertEqual(rc, 0, err)
 
+    def test_no_control_characters_echoed(self):
+        """Issue 11 finding 6: a newline or an escape in an argument is
+        written as \\xNN, never raw: each diagnostic stays one line."""
+        for args in (("--add-user", "bob\nbulwarkd: user bob added",
+                      "--roles", "reader"),
+                     ("--add-user", "eve\x1b[2J", "--roles", "reader"),
+                     ("--add-user", "carl", "--roles", "reader,x\ny"),
+                     ("--gen-key", "ed\r25519", "/nonexistent/k.pem")):
+            with self.subTest(args=args):
+                rc, out, err = ADMIN.run(*args, stdin=PASSWORD + "\n")
+                self.assertEqual(rc, 2, err)
+                for line in err.splitlines():
+                    self.assertTrue(line.startswith(("bulwarkd: ",
+                                                     ADMIN.d.conf_path)),
+                                    err)
+                self.assertNotIn("\x1b", err)
+                self.assertNotIn("\r", err)
+                self.assertRegex(err, r"\\x(0a|1b|0d)")
+        self.assertIsNone(user_row("carl"))
+
     def test_roles_rules(self):
         cases = [
             (["--roles", "nosuch"], "unknown role 'nosuch'"),
