@@ -9,14 +9,22 @@
  * ptrace'd by its own user (not dumpable), and can make only the system
  * calls below.  In particular it cannot execve, fork (clone is admitted
  * only with CLONE_THREAD), ptrace, map executable memory, open a file for
- * writing other than append-only (the access log), create sockets other
- * than unix/IPv4/IPv6, or send signals to anything but itself.
+ * anything but reading (no write access, no O_CREAT, O_TRUNC or O_APPEND:
+ * the master opens and reopens the access log and passes the descriptor),
+ * create sockets other than unix/IPv4/IPv6, or send signals to anything
+ * but itself.
  *
  * Order matters: the identity is dropped first (setgroups, setresgid,
  * setresuid, each verified), then the process-wide hardening, then the
  * filter with SCMP_FLTATR_CTL_TSYNC so that threads started earlier (the
  * argon2 pool) are covered too.  clone3 answers ENOSYS, which makes glibc
  * fall back to clone, whose flags a filter can inspect.
+ *
+ * The filter needs the seccomp() system call (SECCOMP_RET_KILL_PROCESS
+ * and TSYNC exist only there); a supervisor's filter that denies it (a
+ * systemd SystemCallFilter= without `seccomp`) makes libseccomp believe
+ * the kernel lacks it.  That is reported as such and is fatal like any
+ * other failure to install the filter.
  *
  * Unprivileged runs: when the process is neither root nor holds
  * CAP_SETUID and CAP_SETGID, it cannot change its identity; it then goes on
@@ -53,12 +61,21 @@
 /* Buffer for getpwnam_r/getgrnam_r. */
 #define SANDBOX_PWBUF	16384
 
+/* The open(2) flags a worker's openat must have clear (O_RDONLY is 0). */
+#define SANDBOX_OPEN_MASK	(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND)
+
+/* libseccomp's API level with seccomp(2), KILL_PROCESS and TSYNC. */
+#define SANDBOX_API_MIN	3
+
 /*
  * System calls a worker makes after start-up: the event loop (epoll,
  * timers), sockets it was handed or accepts, connections to PostgreSQL and
  * syslog, memory management, threads already created (futex), time and
- * randomness, signals to itself, and the access log (write/openat below).
- * Names that do not exist on the running architecture are skipped.
+ * randomness, signals to itself, and writes to descriptors it holds (the
+ * access log the master passed, stderr).  Names that do not exist on the
+ * running architecture are skipped.  Calls admitted only in a narrow form
+ * (openat, socket, ioctl, prlimit64, clone, mmap, mprotect, tgkill, prctl)
+ * are in sandbox_allow_args() and sandbox_allow_strict().
  */
 static const char *const sandbox_allow[] = {
 	"read", "write", "readv", "writev", "pread64", "close", "lseek",
@@ -359,12 +376,14 @@ sandbox_allow_strict(scmp_filter_ctx ctx)
 	c[0] = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	rv |= sandbox_rule(ctx, SCMP_ACT_ALLOW, "mmap", 1, c);
 	rv |= sandbox_rule(ctx, SCMP_ACT_ALLOW, "mprotect", 1, c);
-	/* Read-only opens (nothing created), and append-only writes. */
-	c[0] = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC,
-	    O_RDONLY);
-	rv |= sandbox_rule(ctx, SCMP_ACT_ALLOW, "openat", 1, c);
-	c[0] = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_APPEND | O_TRUNC,
-	    O_WRONLY | O_APPEND);
+	/*
+	 * Read-only opens: libpq reopens the files its conninfo names
+	 * (passfile, sslrootcert...) and the resolver's files when it
+	 * reconnects.  Nothing is created, truncated or opened for writing
+	 * or appending (O_TMPFILE needs write access); glibc's open() is
+	 * openat, and open, creat and openat2 stay forbidden.
+	 */
+	c[0] = SCMP_A2(SCMP_CMP_MASKED_EQ, SANDBOX_OPEN_MASK, O_RDONLY);
 	rv |= sandbox_rule(ctx, SCMP_ACT_ALLOW, "openat", 1, c);
 	/* Signals to itself only (abort, raise). */
 	c[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self);
@@ -386,6 +405,12 @@ sandbox_seccomp(enum conf_seccomp mode, const char **err)
 	if (mode == SECCOMP_OFF)
 		return 0;
 	def = mode == SECCOMP_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
+	if (seccomp_api_get() < SANDBOX_API_MIN) {
+		*err = "the seccomp() system call is unavailable: the kernel "
+		    "lacks it or a supervisor's filter denies it (systemd: "
+		    "add seccomp to SystemCallFilter=)";
+		return -1;
+	}
 	if ((ctx = seccomp_init(def)) == NULL) {
 		*err = "seccomp_init failed";
 		return -1;

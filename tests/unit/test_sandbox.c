@@ -7,6 +7,7 @@
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -14,8 +15,10 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,7 +81,8 @@ child_allowed(void)
 		return 15;
 	if (open("/dev/null", O_RDONLY | O_CLOEXEC) < 0)
 		return 16;
-	if (open("/dev/null", O_WRONLY | O_APPEND | O_CLOEXEC) < 0)
+	if (open("/etc/passwd", O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC) < 0)
 		return 17;
 	/* isatty(): a terminal ioctl answered ENOTTY, not a kill. */
 	if (isatty(STDERR_FILENO) != 0)
@@ -181,6 +185,55 @@ child_open_creat_readonly(void)
 	return 11;
 }
 
+/* A path in a fresh directory, to see whether a forbidden open created it. */
+static char	 open_dir[] = "/tmp/bw-sandbox-XXXXXX";
+static char	 open_path[sizeof(open_dir) + 8];
+
+static int
+child_open_flags(int flags)
+{
+	if (enforce() != 0)
+		return 10;
+	(void)open(open_path, flags | O_CLOEXEC, 0600);
+	return 11;
+}
+
+static int
+child_open_wronly(void)
+{
+	return child_open_flags(O_WRONLY);
+}
+
+static int
+child_open_rdwr(void)
+{
+	return child_open_flags(O_RDWR);
+}
+
+static int
+child_open_append(void)
+{
+	return child_open_flags(O_WRONLY | O_APPEND);
+}
+
+static int
+child_open_append_creat(void)
+{
+	return child_open_flags(O_WRONLY | O_APPEND | O_CREAT);
+}
+
+static int
+child_open_rdonly_trunc(void)
+{
+	return child_open_flags(O_RDONLY | O_TRUNC);
+}
+
+static int
+child_open_rdonly_append(void)
+{
+	return child_open_flags(O_RDONLY | O_APPEND);
+}
+
 static int
 child_setrlimit(void)
 {
@@ -245,6 +298,108 @@ START_TEST(test_forbidden_strict)
 	assert_strict(child_open_write, "open(O_WRONLY|O_TRUNC)");
 	assert_strict(child_kill_other, "kill(1)");
 	unlink("/tmp/bw-sandbox-never");
+}
+END_TEST
+
+/*
+ * After start-up a worker opens files for reading only: every open that
+ * could write, create, truncate or append is killed, and leaves no file.
+ */
+START_TEST(test_open_write_forms)
+{
+	static const struct {
+		child_fn	 fn;
+		const char	*what;
+		int		 exists;
+	} t[] = {
+		{ child_open_wronly, "O_WRONLY", 1 },
+		{ child_open_rdwr, "O_RDWR", 1 },
+		{ child_open_append, "O_WRONLY|O_APPEND", 1 },
+		{ child_open_append_creat, "O_WRONLY|O_APPEND|O_CREAT", 0 },
+		{ child_open_creat_readonly, "O_RDONLY|O_CREAT", 0 },
+		{ child_open_rdonly_trunc, "O_RDONLY|O_TRUNC", 1 },
+		{ child_open_rdonly_append, "O_RDONLY|O_APPEND", 1 },
+	};
+	struct stat	 st;
+	size_t		 i;
+	int		 fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(open_dir));
+	snprintf(open_path, sizeof(open_path), "%s/f", open_dir);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		unlink(open_path);
+		if (t[i].exists) {
+			fd = open(open_path, O_WRONLY | O_CREAT | O_CLOEXEC,
+			    0600);
+			ck_assert_int_ge(fd, 0);
+			ck_assert_int_eq(write(fd, "data", 4), 4);
+			close(fd);
+		}
+		assert_strict(t[i].fn, t[i].what);
+#ifndef TEST_SANITIZER
+		if (t[i].exists) {
+			ck_assert_int_eq(stat(open_path, &st), 0);
+			ck_assert_msg(st.st_size == 4, "%s: file changed",
+			    t[i].what);
+		} else
+			ck_assert_msg(stat(open_path, &st) == -1,
+			    "%s: file created", t[i].what);
+#endif
+	}
+	unlink(open_path);
+	rmdir(open_dir);
+}
+END_TEST
+
+/*
+ * When seccomp() is denied (a supervisor's filter answering EPERM, as a
+ * systemd unit without `seccomp` in SystemCallFilter= does), installing
+ * the filter fails and the caller is told: never a silent run without it.
+ */
+static int
+child_seccomp_denied(void)
+{
+	scmp_filter_ctx	 ctx;
+
+	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL)
+		return 9;
+	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(seccomp),
+	    0) != 0 || seccomp_load(ctx) != 0)
+		return 9;
+	seccomp_release(ctx);
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_STRICT, 1, NULL) != -1 ||
+	    errno != EPERM)
+		return 9;
+	if (enforce() != -1)
+		return 10;
+	return 0;
+}
+
+/* The API level libseccomp reports without seccomp(2): named as such. */
+static int
+child_seccomp_api_low(void)
+{
+	const char	*err = NULL;
+
+	if (seccomp_api_set(1) != 0)
+		return 9;
+	if (sandbox_seccomp(SECCOMP_ENFORCE, &err) != -1)
+		return 10;
+	if (err == NULL || strstr(err, "seccomp() system call") == NULL)
+		return 11;
+	return 0;
+}
+
+START_TEST(test_seccomp_denied_fatal)
+{
+	int	 status;
+
+	status = run_child(child_seccomp_denied);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "denied: status %#x", status);
+	status = run_child(child_seccomp_api_low);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "api level 1: status %#x", status);
 }
 END_TEST
 
@@ -600,6 +755,8 @@ unit_suite(void)
 	tcase_add_test(tc, test_allowed_calls);
 	tcase_add_test(tc, test_forbidden_killed);
 	tcase_add_test(tc, test_forbidden_strict);
+	tcase_add_test(tc, test_open_write_forms);
+	tcase_add_test(tc, test_seccomp_denied_fatal);
 	tcase_add_test(tc, test_clone3_enosys);
 	tcase_add_test(tc, test_tsync);
 	tcase_add_test(tc, test_thread_after_filter);
