@@ -17,7 +17,19 @@
  * Order matters: the identity is dropped first (setgroups, setresgid,
  * setresuid, each verified), then the process-wide hardening, then the
  * filter with SCMP_FLTATR_CTL_TSYNC so that threads started earlier (the
- * argon2 pool) are covered too.  clone3 answers ENOSYS, which makes glibc
+ * argon2 pool) are covered too.
+ *
+ * Capabilities are per thread, and the argon2 threads exist before the
+ * drop: capset() would clear the calling thread's only.  glibc applies a
+ * change of ids to every thread, and the kernel clears a thread's
+ * permitted, effective and ambient capabilities when a change of ids
+ * leaves uid 0 behind in all three ids.  So a service user holding
+ * CAP_SETUID (systemd AmbientCapabilities=, not root) first takes 0 as its
+ * saved uid, then sets all three ids at once; every thread is then read
+ * back from /proc/self/task (a thread with SECBIT_KEEP_CAPS would keep
+ * them: that fails the check).  (Without this, the threads kept CAP_SETUID,
+ * the verifying setuid(0) succeeded in them and failed in the caller, and
+ * glibc aborted the worker.)  clone3 answers ENOSYS, which makes glibc
  * fall back to clone, whose flags a filter can inspect.
  *
  * The filter needs the seccomp() system call (SECCOMP_RET_KILL_PROCESS
@@ -39,6 +51,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -48,6 +61,7 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -200,6 +214,75 @@ sandbox_verify(uid_t uid, gid_t gid, const char **err)
 	return 0;
 }
 
+/*
+ * One thread's status: every user id is uid and no capability remains
+ * permitted, effective or ambient.  0 when so, -1 otherwise.
+ */
+static int
+sandbox_thread_check(int dfd, const char *tid, uid_t uid)
+{
+	char		 path[64], buf[4096], *line, *save = NULL;
+	unsigned long	 r, e, sv, f;
+	ssize_t		 n;
+	int		 fd, seen = 0;
+
+	if (snprintf(path, sizeof(path), "%s/status", tid) >=
+	    (int)sizeof(path) ||
+	    (fd = openat(dfd, path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (sscanf(line, "Uid: %lu %lu %lu %lu", &r, &e, &sv, &f) ==
+		    4) {
+			if (r != uid || e != uid || sv != uid)
+				return -1;
+			seen++;
+		} else if (strncmp(line, "CapPrm:", 7) == 0 ||
+		    strncmp(line, "CapEff:", 7) == 0 ||
+		    strncmp(line, "CapAmb:", 7) == 0) {
+			if (strspn(line + 7, " \t0") != strlen(line + 7))
+				return -1;
+			seen++;
+		}
+	}
+	return seen == 4 ? 0 : -1;
+}
+
+/* Every thread of the process has dropped (see the top of the file). */
+static int
+sandbox_threads_verify(uid_t uid, const char **err)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 rv = 0, n = 0;
+
+	if ((d = opendir("/proc/self/task")) == NULL) {
+		*err = "cannot read /proc/self/task to verify every thread";
+		return -1;
+	}
+	while (rv == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		n++;
+		if (sandbox_thread_check(dirfd(d), de->d_name, uid) == -1) {
+			*err = "a thread kept its ids or capabilities after "
+			    "the drop";
+			rv = -1;
+		}
+	}
+	closedir(d);
+	if (rv == 0 && n == 0) {
+		*err = "no thread found in /proc/self/task";
+		rv = -1;
+	}
+	return rv;
+}
+
 int
 sandbox_drop_ids(uid_t uid, gid_t gid, const char **err)
 {
@@ -233,11 +316,18 @@ sandbox_drop_ids(uid_t uid, gid_t gid, const char **err)
 		*err = "setresgid failed";
 		return -1;
 	}
+	if (eu != 0 && su != 0 && setresuid(-1, -1, 0) == -1) {
+		*err = "cannot take saved uid 0 to clear every thread's "
+		    "capabilities";
+		return -1;
+	}
 	if (setresuid(uid, uid, uid) == -1) {
 		*err = "setresuid failed";
 		return -1;
 	}
 	if (sandbox_caps_clear(err) == -1)
+		return -1;
+	if (sandbox_threads_verify(uid, err) == -1)
 		return -1;
 	if (sandbox_verify(uid, gid, err) == -1)
 		return -1;
