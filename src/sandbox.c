@@ -17,7 +17,8 @@
  * Order matters: the identity is dropped first (setgroups, setresgid,
  * setresuid, each verified), then the process-wide hardening, then the
  * filter with SCMP_FLTATR_CTL_TSYNC so that threads started earlier (the
- * argon2 pool) are covered too.
+ * argon2 pool) are covered too.  clone3 answers ENOSYS, which makes glibc
+ * fall back to clone, whose flags a filter can inspect.
  *
  * Capabilities are per thread, and the argon2 threads exist before the
  * drop: capset() would clear the calling thread's only.  glibc applies a
@@ -29,8 +30,7 @@
  * back from /proc/self/task (a thread with SECBIT_KEEP_CAPS would keep
  * them: that fails the check).  (Without this, the threads kept CAP_SETUID,
  * the verifying setuid(0) succeeded in them and failed in the caller, and
- * glibc aborted the worker.)  clone3 answers ENOSYS, which makes glibc
- * fall back to clone, whose flags a filter can inspect.
+ * glibc aborted the worker.)
  *
  * The filter needs the seccomp() system call (SECCOMP_RET_KILL_PROCESS
  * and TSYNC exist only there); a supervisor's filter that denies it (a
@@ -214,6 +214,24 @@ sandbox_verify(uid_t uid, gid_t gid, const char **err)
 	return 0;
 }
 
+/* A status line "Uid:\treal\teffective\tsaved\tfs": all four are uid. */
+static int
+sandbox_uid_line(const char *p, uid_t uid)
+{
+	char		*end;
+	unsigned long	 v;
+	int		 i;
+
+	for (i = 0; i < 4; i++) {
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (end == p || errno != 0 || v != (unsigned long)uid)
+			return -1;
+		p = end;
+	}
+	return *p == '\0' ? 0 : -1;
+}
+
 /*
  * One thread's status: every user id is uid and no capability remains
  * permitted, effective or ambient.  0 when so, -1 otherwise.
@@ -222,7 +240,6 @@ static int
 sandbox_thread_check(int dfd, const char *tid, uid_t uid)
 {
 	char		 path[64], buf[4096], *line, *save = NULL;
-	unsigned long	 r, e, sv, f;
 	ssize_t		 n;
 	int		 fd, seen = 0;
 
@@ -237,9 +254,8 @@ sandbox_thread_check(int dfd, const char *tid, uid_t uid)
 	buf[n] = '\0';
 	for (line = strtok_r(buf, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
-		if (sscanf(line, "Uid: %lu %lu %lu %lu", &r, &e, &sv, &f) ==
-		    4) {
-			if (r != uid || e != uid || sv != uid)
+		if (strncmp(line, "Uid:", 4) == 0) {
+			if (sandbox_uid_line(line + 4, uid) == -1)
 				return -1;
 			seen++;
 		} else if (strncmp(line, "CapPrm:", 7) == 0 ||
