@@ -7,6 +7,7 @@
 #   make demo       throwaway PostgreSQL + bulwarkd on https://localhost:8443
 #   make bench      the reference workload of SPEC 15
 #   make install    honours DESTDIR and PREFIX
+#   make deb        the Debian package, in $(BUILDDIR)/deb/
 #
 # Objects go to $(BUILDDIR) (default build/); SAN=1 builds with ASan+UBSan.
 
@@ -49,7 +50,7 @@ ALL_CFLAGS = $(BASE_CFLAGS) $(HARDEN) $(SANFLAGS) $(DEP_CFLAGS) -Isrc $(CFLAGS)
 ALL_LDFLAGS = $(LDHARDEN) $(SANFLAGS) $(LDFLAGS)
 
 .PHONY: all bootstrap check check-build unit integration replay check-one \
-	lint fuzz demo bench install clean distclean deps
+	lint fuzz demo bench install deb clean distclean deps
 
 ifeq ($(CONFIGURED),1)
 all: $(BUILDDIR)/bulwarkd
@@ -163,6 +164,22 @@ install: $(BUILDDIR)/bulwarkd
 		install -m 0640 conf/bulwark.yaml $(DESTDIR)/etc/bulwark/bulwark.yaml; fi
 
 endif
+
+# The Debian package (debian/), built from a copy of the tracked and
+# unignored files in $(BUILDDIR)/deb/src so that the tree's own build stays
+# as it is; the .deb lands in $(BUILDDIR)/deb/.  DEB_BUILD_OPTIONS=nocheck
+# skips the unit tests.
+deb:
+	rm -rf $(BUILDDIR)/deb
+	mkdir -p $(BUILDDIR)/deb/src
+	if [ -d .git ] || [ -f .git ]; then \
+		git ls-files -z --cached --others --exclude-standard | \
+		    tar -cf - --null -T - ; \
+	else \
+		tar -cf - --exclude='./build*' --exclude=./debian/bulwark . ; \
+	fi | tar -xf - -C $(BUILDDIR)/deb/src
+	cd $(BUILDDIR)/deb/src && dpkg-buildpackage -b -us -uc
+	@ls $(BUILDDIR)/deb/*.deb
 
 clean:
 	rm -rf build build-asan build-fuzz build-lint

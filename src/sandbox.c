@@ -9,14 +9,34 @@
  * ptrace'd by its own user (not dumpable), and can make only the system
  * calls below.  In particular it cannot execve, fork (clone is admitted
  * only with CLONE_THREAD), ptrace, map executable memory, open a file for
- * writing other than append-only (the access log), create sockets other
- * than unix/IPv4/IPv6, or send signals to anything but itself.
+ * anything but reading (no write access, no O_CREAT, O_TRUNC or O_APPEND:
+ * the master opens and reopens the access log and passes the descriptor),
+ * create sockets other than unix/IPv4/IPv6, or send signals to anything
+ * but itself.
  *
  * Order matters: the identity is dropped first (setgroups, setresgid,
  * setresuid, each verified), then the process-wide hardening, then the
  * filter with SCMP_FLTATR_CTL_TSYNC so that threads started earlier (the
  * argon2 pool) are covered too.  clone3 answers ENOSYS, which makes glibc
  * fall back to clone, whose flags a filter can inspect.
+ *
+ * Capabilities are per thread, and the argon2 threads exist before the
+ * drop: capset() would clear the calling thread's only.  glibc applies a
+ * change of ids to every thread, and the kernel clears a thread's
+ * permitted, effective and ambient capabilities when a change of ids
+ * leaves uid 0 behind in all three ids.  So a service user holding
+ * CAP_SETUID (systemd AmbientCapabilities=, not root) first takes 0 as its
+ * saved uid, then sets all three ids at once; every thread is then read
+ * back from /proc/self/task (a thread with SECBIT_KEEP_CAPS would keep
+ * them: that fails the check).  (Without this, the threads kept CAP_SETUID,
+ * the verifying setuid(0) succeeded in them and failed in the caller, and
+ * glibc aborted the worker.)
+ *
+ * The filter needs the seccomp() system call (SECCOMP_RET_KILL_PROCESS
+ * and TSYNC exist only there); a supervisor's filter that denies it (a
+ * systemd SystemCallFilter= without `seccomp`) makes libseccomp believe
+ * the kernel lacks it.  That is reported as such and is fatal like any
+ * other failure to install the filter.
  *
  * Unprivileged runs: when the process is neither root nor holds
  * CAP_SETUID and CAP_SETGID, it cannot change its identity; it then goes on
@@ -31,6 +51,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -40,6 +61,7 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
@@ -53,12 +75,21 @@
 /* Buffer for getpwnam_r/getgrnam_r. */
 #define SANDBOX_PWBUF	16384
 
+/* The open(2) flags a worker's openat must have clear (O_RDONLY is 0). */
+#define SANDBOX_OPEN_MASK	(O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND)
+
+/* libseccomp's API level with seccomp(2), KILL_PROCESS and TSYNC. */
+#define SANDBOX_API_MIN	3
+
 /*
  * System calls a worker makes after start-up: the event loop (epoll,
  * timers), sockets it was handed or accepts, connections to PostgreSQL and
  * syslog, memory management, threads already created (futex), time and
- * randomness, signals to itself, and the access log (write/openat below).
- * Names that do not exist on the running architecture are skipped.
+ * randomness, signals to itself, and writes to descriptors it holds (the
+ * access log the master passed, stderr).  Names that do not exist on the
+ * running architecture are skipped.  Calls admitted only in a narrow form
+ * (openat, socket, ioctl, prlimit64, clone, mmap, mprotect, tgkill, prctl)
+ * are in sandbox_allow_args() and sandbox_allow_strict().
  */
 static const char *const sandbox_allow[] = {
 	"read", "write", "readv", "writev", "pread64", "close", "lseek",
@@ -183,6 +214,91 @@ sandbox_verify(uid_t uid, gid_t gid, const char **err)
 	return 0;
 }
 
+/* A status line "Uid:\treal\teffective\tsaved\tfs": all four are uid. */
+static int
+sandbox_uid_line(const char *p, uid_t uid)
+{
+	char		*end;
+	unsigned long	 v;
+	int		 i;
+
+	for (i = 0; i < 4; i++) {
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (end == p || errno != 0 || v != (unsigned long)uid)
+			return -1;
+		p = end;
+	}
+	return *p == '\0' ? 0 : -1;
+}
+
+/*
+ * One thread's status: every user id is uid and no capability remains
+ * permitted, effective or ambient.  0 when so, -1 otherwise.
+ */
+static int
+sandbox_thread_check(int dfd, const char *tid, uid_t uid)
+{
+	char		 path[64], buf[4096], *line, *save = NULL;
+	ssize_t		 n;
+	int		 fd, seen = 0;
+
+	if (snprintf(path, sizeof(path), "%s/status", tid) >=
+	    (int)sizeof(path) ||
+	    (fd = openat(dfd, path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "Uid:", 4) == 0) {
+			if (sandbox_uid_line(line + 4, uid) == -1)
+				return -1;
+			seen++;
+		} else if (strncmp(line, "CapPrm:", 7) == 0 ||
+		    strncmp(line, "CapEff:", 7) == 0 ||
+		    strncmp(line, "CapAmb:", 7) == 0) {
+			if (strspn(line + 7, " \t0") != strlen(line + 7))
+				return -1;
+			seen++;
+		}
+	}
+	return seen == 4 ? 0 : -1;
+}
+
+/* Every thread of the process has dropped (see the top of the file). */
+static int
+sandbox_threads_verify(uid_t uid, const char **err)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 rv = 0, n = 0;
+
+	if ((d = opendir("/proc/self/task")) == NULL) {
+		*err = "cannot read /proc/self/task to verify every thread";
+		return -1;
+	}
+	while (rv == 0 && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		n++;
+		if (sandbox_thread_check(dirfd(d), de->d_name, uid) == -1) {
+			*err = "a thread kept its ids or capabilities after "
+			    "the drop";
+			rv = -1;
+		}
+	}
+	closedir(d);
+	if (rv == 0 && n == 0) {
+		*err = "no thread found in /proc/self/task";
+		rv = -1;
+	}
+	return rv;
+}
+
 int
 sandbox_drop_ids(uid_t uid, gid_t gid, const char **err)
 {
@@ -216,11 +332,18 @@ sandbox_drop_ids(uid_t uid, gid_t gid, const char **err)
 		*err = "setresgid failed";
 		return -1;
 	}
+	if (eu != 0 && su != 0 && setresuid(-1, -1, 0) == -1) {
+		*err = "cannot take saved uid 0 to clear every thread's "
+		    "capabilities";
+		return -1;
+	}
 	if (setresuid(uid, uid, uid) == -1) {
 		*err = "setresuid failed";
 		return -1;
 	}
 	if (sandbox_caps_clear(err) == -1)
+		return -1;
+	if (sandbox_threads_verify(uid, err) == -1)
 		return -1;
 	if (sandbox_verify(uid, gid, err) == -1)
 		return -1;
@@ -359,12 +482,14 @@ sandbox_allow_strict(scmp_filter_ctx ctx)
 	c[0] = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	rv |= sandbox_rule(ctx, SCMP_ACT_ALLOW, "mmap", 1, c);
 	rv |= sandbox_rule(ctx, SCMP_ACT_ALLOW, "mprotect", 1, c);
-	/* Read-only opens (nothing created), and append-only writes. */
-	c[0] = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_CREAT | O_TRUNC,
-	    O_RDONLY);
-	rv |= sandbox_rule(ctx, SCMP_ACT_ALLOW, "openat", 1, c);
-	c[0] = SCMP_A2(SCMP_CMP_MASKED_EQ, O_ACCMODE | O_APPEND | O_TRUNC,
-	    O_WRONLY | O_APPEND);
+	/*
+	 * Read-only opens: libpq reopens the files its conninfo names
+	 * (passfile, sslrootcert...) and the resolver's files when it
+	 * reconnects.  Nothing is created, truncated or opened for writing
+	 * or appending (O_TMPFILE needs write access); glibc's open() is
+	 * openat, and open, creat and openat2 stay forbidden.
+	 */
+	c[0] = SCMP_A2(SCMP_CMP_MASKED_EQ, SANDBOX_OPEN_MASK, O_RDONLY);
 	rv |= sandbox_rule(ctx, SCMP_ACT_ALLOW, "openat", 1, c);
 	/* Signals to itself only (abort, raise). */
 	c[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)self);
@@ -386,6 +511,12 @@ sandbox_seccomp(enum conf_seccomp mode, const char **err)
 	if (mode == SECCOMP_OFF)
 		return 0;
 	def = mode == SECCOMP_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS;
+	if (seccomp_api_get() < SANDBOX_API_MIN) {
+		*err = "the seccomp() system call is unavailable: the kernel "
+		    "lacks it or a supervisor's filter denies it (systemd: "
+		    "add seccomp to SystemCallFilter=)";
+		return -1;
+	}
 	if ((ctx = seccomp_init(def)) == NULL) {
 		*err = "seccomp_init failed";
 		return -1;

@@ -7,6 +7,7 @@
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -14,9 +15,12 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <seccomp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +82,8 @@ child_allowed(void)
 		return 15;
 	if (open("/dev/null", O_RDONLY | O_CLOEXEC) < 0)
 		return 16;
-	if (open("/dev/null", O_WRONLY | O_APPEND | O_CLOEXEC) < 0)
+	if (open("/etc/passwd", O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC) < 0)
 		return 17;
 	/* isatty(): a terminal ioctl answered ENOTTY, not a kill. */
 	if (isatty(STDERR_FILENO) != 0)
@@ -181,6 +186,55 @@ child_open_creat_readonly(void)
 	return 11;
 }
 
+/* A path in a fresh directory, to see whether a forbidden open created it. */
+static char	 open_dir[] = "/tmp/bw-sandbox-XXXXXX";
+static char	 open_path[sizeof(open_dir) + 8];
+
+static int
+child_open_flags(int flags)
+{
+	if (enforce() != 0)
+		return 10;
+	(void)open(open_path, flags | O_CLOEXEC, 0600);
+	return 11;
+}
+
+static int
+child_open_wronly(void)
+{
+	return child_open_flags(O_WRONLY);
+}
+
+static int
+child_open_rdwr(void)
+{
+	return child_open_flags(O_RDWR);
+}
+
+static int
+child_open_append(void)
+{
+	return child_open_flags(O_WRONLY | O_APPEND);
+}
+
+static int
+child_open_append_creat(void)
+{
+	return child_open_flags(O_WRONLY | O_APPEND | O_CREAT);
+}
+
+static int
+child_open_rdonly_trunc(void)
+{
+	return child_open_flags(O_RDONLY | O_TRUNC);
+}
+
+static int
+child_open_rdonly_append(void)
+{
+	return child_open_flags(O_RDONLY | O_APPEND);
+}
+
 static int
 child_setrlimit(void)
 {
@@ -245,6 +299,107 @@ START_TEST(test_forbidden_strict)
 	assert_strict(child_open_write, "open(O_WRONLY|O_TRUNC)");
 	assert_strict(child_kill_other, "kill(1)");
 	unlink("/tmp/bw-sandbox-never");
+}
+END_TEST
+
+/*
+ * After start-up a worker opens files for reading only: every open that
+ * could write, create, truncate or append is killed, and leaves no file.
+ */
+START_TEST(test_open_write_forms)
+{
+	static const struct {
+		child_fn	 fn;
+		const char	*what;
+		int		 exists;
+	} t[] = {
+		{ child_open_wronly, "O_WRONLY", 1 },
+		{ child_open_rdwr, "O_RDWR", 1 },
+		{ child_open_append, "O_WRONLY|O_APPEND", 1 },
+		{ child_open_append_creat, "O_WRONLY|O_APPEND|O_CREAT", 0 },
+		{ child_open_creat_readonly, "O_RDONLY|O_CREAT", 0 },
+		{ child_open_rdonly_trunc, "O_RDONLY|O_TRUNC", 1 },
+		{ child_open_rdonly_append, "O_RDONLY|O_APPEND", 1 },
+	};
+	struct stat	 st;
+	size_t		 i;
+	int		 fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(open_dir));
+	snprintf(open_path, sizeof(open_path), "%s/f", open_dir);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		unlink(open_path);
+		if (t[i].exists) {
+			fd = open(open_path, O_WRONLY | O_CREAT | O_CLOEXEC,
+			    0600);
+			ck_assert_int_ge(fd, 0);
+			ck_assert_int_eq(write(fd, "data", 4), 4);
+			close(fd);
+		}
+		assert_strict(t[i].fn, t[i].what);
+#ifndef TEST_SANITIZER
+		ck_assert_msg(stat(open_path, &st) == (t[i].exists ? 0 : -1),
+		    "%s: file created or removed", t[i].what);
+		ck_assert_msg(!t[i].exists || st.st_size == 4,
+		    "%s: file changed", t[i].what);
+#else
+		(void)st;
+#endif
+	}
+	unlink(open_path);
+	rmdir(open_dir);
+}
+END_TEST
+
+/*
+ * When seccomp() is denied (a supervisor's filter answering EPERM, as a
+ * systemd unit without `seccomp` in SystemCallFilter= does), installing
+ * the filter fails and the caller is told: never a silent run without it.
+ */
+static int
+child_seccomp_denied(void)
+{
+	scmp_filter_ctx	 ctx;
+
+	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL)
+		return 9;
+	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(seccomp),
+	    0) != 0 || seccomp_load(ctx) != 0)
+		return 9;
+	seccomp_release(ctx);
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_STRICT, 1, NULL) != -1 ||
+	    errno != EPERM)
+		return 9;
+	if (enforce() != -1)
+		return 10;
+	return 0;
+}
+
+/* The API level libseccomp reports without seccomp(2): named as such. */
+static int
+child_seccomp_api_low(void)
+{
+	const char	*err = NULL;
+
+	if (seccomp_api_set(1) != 0)
+		return 9;
+	if (sandbox_seccomp(SECCOMP_ENFORCE, &err) != -1)
+		return 10;
+	if (err == NULL || strstr(err, "seccomp() system call") == NULL)
+		return 11;
+	return 0;
+}
+
+START_TEST(test_seccomp_denied_fatal)
+{
+	int	 status;
+
+	status = run_child(child_seccomp_denied);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "denied: status %#x", status);
+	status = run_child(child_seccomp_api_low);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "api level 1: status %#x", status);
 }
 END_TEST
 
@@ -506,6 +661,89 @@ START_TEST(test_drop_with_caps)
 }
 END_TEST
 
+/*
+ * The same with a thread started before the drop (the argon2 pool): the
+ * thread must lose the capabilities too.  capset() alone clears only the
+ * caller's, and glibc then aborted on the verifying setuid(0), which the
+ * thread could still make.
+ */
+static int	 caps_pipe[2];
+
+static void *
+caps_thread(void *arg)
+{
+	struct __user_cap_header_struct	 hdr;
+	struct __user_cap_data_struct	 data[2];
+	char				 c;
+	uintptr_t			 bad = 1;
+
+	(void)arg;
+	if (read(caps_pipe[0], &c, 1) != 1)
+		return (void *)bad;
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	memset(data, 0xff, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data) != 0 || data[0].effective != 0 ||
+	    data[0].permitted != 0 || getuid() != 65534)
+		return (void *)bad;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_SETUID, 0, 0) !=
+	    0)
+		return (void *)bad;
+	return NULL;
+}
+
+static int
+child_drop_with_caps_thread(void)
+{
+	struct __user_cap_header_struct	 hdr;
+	struct __user_cap_data_struct	 data[2];
+	const char			*err = NULL;
+	pthread_t			 t;
+	void				*res = NULL;
+	const uint32_t			 caps = (1u << CAP_SETUID) |
+					    (1u << CAP_SETGID);
+
+	if (pipe(caps_pipe) != 0 || prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+		return 9;
+	if (setresgid(4321, 4321, 4321) != 0 || setresuid(4321, 4321, 4321))
+		return 10;
+	memset(&hdr, 0, sizeof(hdr));
+	memset(data, 0, sizeof(data));
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	data[0].permitted = caps;
+	data[0].effective = caps;
+	data[0].inheritable = caps;
+	if (syscall(SYS_capset, &hdr, data) != 0 ||
+	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SETUID, 0, 0) != 0)
+		return 11;
+	/* As after systemd's execve: keep-caps is off again. */
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0)
+		return 11;
+	if (pthread_create(&t, NULL, caps_thread, NULL) != 0)
+		return 12;
+	if (sandbox_drop_ids(65534, 65534, &err) != 0)
+		return 13;
+	if (write(caps_pipe[1], "x", 1) != 1 || pthread_join(t, &res) != 0)
+		return 14;
+	if (res != NULL)
+		return 15;
+	return 0;
+}
+
+START_TEST(test_drop_with_caps_thread)
+{
+	int	 status;
+
+	if (geteuid() != 0) {
+		printf("NOTE: not root: capability drop not checked\n");
+		return;
+	}
+	status = run_child(child_drop_with_caps_thread);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %#x", status);
+}
+END_TEST
+
 static int
 child_drop_unprivileged(void)
 {
@@ -600,6 +838,8 @@ unit_suite(void)
 	tcase_add_test(tc, test_allowed_calls);
 	tcase_add_test(tc, test_forbidden_killed);
 	tcase_add_test(tc, test_forbidden_strict);
+	tcase_add_test(tc, test_open_write_forms);
+	tcase_add_test(tc, test_seccomp_denied_fatal);
 	tcase_add_test(tc, test_clone3_enosys);
 	tcase_add_test(tc, test_tsync);
 	tcase_add_test(tc, test_thread_after_filter);
@@ -610,6 +850,7 @@ unit_suite(void)
 	tcase_add_test(td, test_harden);
 	tcase_add_test(td, test_drop);
 	tcase_add_test(td, test_drop_with_caps);
+	tcase_add_test(td, test_drop_with_caps_thread);
 	tcase_add_test(td, test_drop_unprivileged);
 	tcase_add_test(td, test_drop_errors);
 	tcase_add_test(td, test_worker_sequence);
