@@ -55,6 +55,7 @@
 
 #include "admin.h"
 #include "api.h"
+#include "backup_sched.h"
 #include "chan.h"
 #include "conf.h"
 #include "dbconf.h"
@@ -135,6 +136,7 @@ struct master {
 	int			*loop_fds;	/* the event loop's own */
 	size_t			 nloop_fds;
 
+	struct backup_sched	*backup;	/* backup_sched.h */
 	struct event		*sig_ev[5];
 	struct event		*ticket_ev;
 	struct event		*kill_ev;
@@ -1211,6 +1213,7 @@ master_reload(struct master *m)
 		log_set_level(level);
 	old = m->gen;
 	m->gen = next;
+	backup_sched_reload(m->backup, m->gen.conf);
 	m->generation++;
 	m->reloading = true;
 	for (s = 0; s < m->nslots; s++) {
@@ -1288,7 +1291,8 @@ master_signal_cb(evutil_socket_t sig, short what, void *arg)
 		break;
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			master_reap(m, pid, status);
+			if (!backup_sched_reaped(m->backup, pid, status))
+				master_reap(m, pid, status);
 		break;
 	}
 }
@@ -1433,6 +1437,7 @@ master_free(struct master *m)
 		event_free(m->kill_ev);
 	if (m->admin_restart_ev != NULL)
 		event_free(m->admin_restart_ev);
+	backup_sched_free(m->backup);
 	if (m->base != NULL)
 		event_base_free(m->base);
 	if (m->listen_fds != NULL)
@@ -1549,6 +1554,7 @@ master_run(const char *config_path, struct conf *conf)
 		return rv;
 	}
 	master_log_listeners(m);
+	m->backup = backup_sched_new(m->base, m->gen.conf);
 	notify_status("starting %zu workers", m->nslots);
 	for (s = 0; s < m->nslots && !m->stopping; s++)
 		master_spawn_slot(m, s);

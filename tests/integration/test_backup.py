@@ -649,6 +649,62 @@ class TestRunning(unittest.TestCase):
             [n for n in names[-2:]] +
             [n + ".manifest.json" for n in names[-2:]]))
 
+    def test_schedule(self):
+        """every: 1m, the shortest allowed: the daemon makes a backup at
+        start (none made yet), another a minute later; never two at once
+        (the stand-in records start and end times)."""
+        e = self.env()
+        log = os.path.join(e.d.dir, "runs.log")
+        e.backup["pg_dump"] = wrapper(e.d.dir, (
+            "open(%r, 'a').write('start %%f\\n' %% time.time())\n"
+            "rc = subprocess.call([REAL] + ARGS)\n"
+            "time.sleep(1)\n"
+            "open(%r, 'a').write('end %%f\\n' %% time.time())\n"
+            "sys.exit(rc)\n") % (log, log))
+        e.backup["every"] = "1m"
+        e.write()
+        e.d.start()
+        try:
+            deadline = time.monotonic() + 150
+            while len(e.backups()) < 2:
+                self.assertLess(time.monotonic(), deadline,
+                                e.d.stderr_tail())
+                time.sleep(0.5)
+        finally:
+            problems = e.d.stop()
+        self.assertEqual(problems, [])
+        with open(log) as fp:
+            ev = [l.split() for l in fp.read().splitlines()]
+        self.assertGreaterEqual(len(ev), 4)
+        for i, (what, _) in enumerate(ev):
+            self.assertEqual(what, "start" if i % 2 == 0 else "end", ev)
+        starts = [float(t) for w, t in ev if w == "start"]
+        self.assertGreaterEqual(starts[1] - starts[0], 55)
+        text = e.d.stderr_text()
+        self.assertIn("backup.start", text)
+        self.assertIn("backup.success", text)
+
+    def test_daemon_stop_during_backup(self):
+        """SIGTERM to the daemon while its runner backs up: the runner
+        stops, its temporary is removed, the daemon exits 0."""
+        e = self.env(db=SRC)
+        e.backup["pg_dump"] = wrapper(e.d.dir, SLOW_BODY % "0.05")
+        e.write()
+        e.d.start()
+        try:
+            deadline = time.monotonic() + 30
+            while not any(n.endswith(".tmp") for n in os.listdir(e.bdir)):
+                self.assertLess(time.monotonic(), deadline,
+                                e.d.stderr_tail())
+                time.sleep(0.05)
+        finally:
+            problems = e.d.stop()
+        self.assertEqual(problems, [])
+        self.assertEqual(leftovers(e.bdir), [])
+        text = e.d.stderr_text()
+        self.assertIn("backup.start", text)
+        self.assertIn("backup.failure", text)
+
 
 if __name__ == "__main__":
     unittest.main()
