@@ -163,7 +163,8 @@ backup_names_free(char **v, size_t n)
 }
 
 int
-backup_list_names(int dirfd, char ***out, size_t *nout, struct backup_err *e)
+backup_list_names(int dirfd, size_t max, char ***out, size_t *nout,
+    struct backup_err *e)
 {
 	DIR		*d;
 	struct dirent	*de;
@@ -182,11 +183,11 @@ backup_list_names(int dirfd, char ***out, size_t *nout, struct backup_err *e)
 	while ((de = readdir(d)) != NULL) {
 		if (!backup_name_ok(de->d_name))
 			continue;
-		if (n == BACKUP_LIST_MAX) {
+		if (n == max) {
 			closedir(d);
 			backup_names_free(v, n);
-			backup_errf(e, "more than %d backups in the directory",
-			    BACKUP_LIST_MAX);
+			backup_errf(e, "more than %zu backups in the directory",
+			    max);
 			return -1;
 		}
 		if (n == cap) {
@@ -639,7 +640,7 @@ backup_retain(struct backup_job *j)
 	size_t			 n, i, kept = 0;
 	unsigned		 removed = 0;
 
-	if (backup_list_names(j->dirfd, &v, &n, &e) == -1) {
+	if (backup_list_names(j->dirfd, BACKUP_LIST_MAX, &v, &n, &e) == -1) {
 		log_warnx("retention: %s", e.msg);
 		return 0;
 	}

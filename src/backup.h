@@ -59,9 +59,10 @@ int	 backup_name_ok(const char *);
 
 /*
  * Names of the backups in the directory open as dirfd, newest first
- * (malloc'd array of malloc'd strings); -1 with e.
+ * (malloc'd array of malloc'd strings); -1 with e, also when there are
+ * more than max (BACKUP_LIST_MAX outside tests).
  */
-int	 backup_list_names(int dirfd, char ***names, size_t *n,
+int	 backup_list_names(int dirfd, size_t max, char ***names, size_t *n,
 	    struct backup_err *);
 void	 backup_names_free(char **, size_t);
 

@@ -59,7 +59,7 @@ struct backup_pass {
 	struct backup_header	 h;
 	uint64_t		 chunks;
 	uint64_t		 plain;
-	int			 io;		/* a read error, not tampering */
+	int			 io;	/* a read error, not tampering */
 };
 
 /* The stdin of pg_restore. */
@@ -418,7 +418,8 @@ backup_mode_list(const struct conf *conf)
 	}
 	dirfd = open(conf->backup->directory, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC);
-	if (dirfd == -1 || backup_list_names(dirfd, &v, &n, &e) == -1) {
+	if (dirfd == -1 || backup_list_names(dirfd, BACKUP_LIST_MAX, &v, &n,
+	    &e) == -1) {
 		backup_say("backup.directory %s: %s", conf->backup->directory,
 		    dirfd == -1 ? strerror(errno) : e.msg);
 		if (dirfd != -1)

@@ -27,8 +27,9 @@ enum backup_pipe {
 
 /*
  * Starts path with argv (argv[0] its name) and the environment of this
- * process, its PGPASSWORD replaced by password when that is not NULL.  out_fd is the
- * child's stdout for BACKUP_PIPE_TO (-1: /dev/null).  Its stderr is ours.
+ * process, its PGPASSWORD replaced by password when that is not NULL.
+ * out_fd is the child's stdout for BACKUP_PIPE_TO (-1: /dev/null).  Its
+ * stderr is ours.
  * Returns 0, or -1 with *err.
  */
 int	 backup_proc_start(const char *path, char *const argv[],

@@ -22,6 +22,8 @@ buf_sink(void *arg, const void *p, size_t n)
 {
 	struct buf	*b = arg;
 
+	if (n == 0)
+		return 0;
 	if (b->len + n > b->cap) {
 		b->cap = (b->len + n) * 2 + 64;
 		b->p = bw_reallocarray(b->p, b->cap, 1);
@@ -73,7 +75,8 @@ seal(size_t n, size_t step)
 	ck_assert_ptr_nonnull(s);
 	for (off = 0; off < n; off += k) {
 		k = n - off < step ? n - off : step;
-		ck_assert_int_eq(backup_sealer_update(s, plain + off, k, &e), 0);
+		ck_assert_int_eq(backup_sealer_update(s, plain + off, k, &e),
+		    0);
 	}
 	ck_assert_int_eq(backup_sealer_finish(s, &e), 0);
 	ck_assert_int_eq(backup_sealer_update(s, "x", 1, &e), -1);
