@@ -139,7 +139,8 @@ class Env:
     """A configuration with a backup section: its own directory (0700)
     and key (bulwarkd --gen-key backup)."""
 
-    def __init__(self, db=SRC, keep=3, pg_dump=None, name="bk", extra=None):
+    def __init__(self, db=SRC, keep=3, pg_dump=None, name="bk", extra=None,
+                 routes=None):
         self.d = pg.PgDaemon(CLUSTER, name=name, db=db)
         self.bdir = os.path.join(self.d.dir, "backups")
         os.mkdir(self.bdir, 0o700)
@@ -153,12 +154,13 @@ class Env:
                        "keep": keep, "pg_dump": pg_dump or pg_bin("pg_dump"),
                        "pg_restore": pg_bin("pg_restore")}
         self.extra = extra or {}
+        self.routes = routes
         self.write()
 
     def write(self):
         cfg = {"database": self.d.database_config(), "backup": self.backup}
         harness.merge(cfg, self.extra)
-        self.d.write_config(cfg)
+        self.d.write_config(cfg, self.routes)
 
     def run_raw(self, args, timeout=300):
         # --restore's target: the operator's PGPASSWORD, as for psql.
@@ -704,6 +706,39 @@ class TestRunning(unittest.TestCase):
         text = e.d.stderr_text()
         self.assertIn("backup.start", text)
         self.assertIn("backup.failure", text)
+
+    def test_serving_while_backing_up(self):
+        """Requests served by the workers while the daemon's runner backs
+        up the same database all succeed."""
+        e = self.env(db=SRC, routes=[harness.route(
+            "one", "GET", "/one", sql="SELECT count(*) AS n FROM notes",
+            result="object")])
+        e.backup["pg_dump"] = wrapper(e.d.dir, SLOW_BODY % "0.02")
+        e.write()
+        e.d.start()
+        statuses = []
+        try:
+            deadline = time.monotonic() + 30
+            while not any(n.endswith(".tmp") for n in os.listdir(e.bdir)):
+                self.assertLess(time.monotonic(), deadline,
+                                e.d.stderr_tail())
+                time.sleep(0.05)
+            c = harness.tls_connect(e.d.port)
+            try:
+                while (any(n.endswith(".tmp") for n in os.listdir(e.bdir))
+                       and len(statuses) < 2000):
+                    r = c.roundtrip("GET", "/one")
+                    statuses.append(r.status)
+                    if r.closes():
+                        c.close()
+                        c = harness.tls_connect(e.d.port)
+            finally:
+                c.close()
+        finally:
+            problems = e.d.stop()
+        self.assertEqual(problems, [])
+        self.assertGreater(len(statuses), 20)
+        self.assertEqual(set(statuses), {200})
 
 
 if __name__ == "__main__":
