@@ -147,9 +147,15 @@ backup_name_ok(const char *s)
 }
 
 static int
-backup_name_cmp(const void *a, const void *b)
+backup_scan_name(const struct dirent *de)
 {
-	return -strcmp(*(char *const *)a, *(char *const *)b);
+	return backup_name_ok(de->d_name);
+}
+
+static int
+backup_scan_newest(const struct dirent **a, const struct dirent **b)
+{
+	return -strcmp((*a)->d_name, (*b)->d_name);
 }
 
 void
@@ -166,41 +172,31 @@ int
 backup_list_names(int dirfd, size_t max, char ***out, size_t *nout,
     struct backup_err *e)
 {
-	DIR		*d;
-	struct dirent	*de;
-	char		**v = NULL;
-	size_t		 n = 0, cap = 0;
-	int		 fd;
+	struct dirent	**list;
+	char		**v;
+	size_t		  i;
+	int		  n;
 
-	if ((fd = dup(dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	n = scandirat(dirfd, ".", &list, backup_scan_name,
+	    backup_scan_newest);
+	if (n == -1) {
 		backup_errf(e, "reading the backup directory: %s",
 		    strerror(errno));
 		return -1;
 	}
-	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
-		if (!backup_name_ok(de->d_name))
-			continue;
-		if (n == max) {
-			closedir(d);
-			backup_names_free(v, n);
-			backup_errf(e, "more than %zu backups in the directory",
-			    max);
-			return -1;
-		}
-		if (n == cap) {
-			cap = cap == 0 ? 32 : cap * 2;
-			v = bw_reallocarray(v, cap, sizeof(*v));
-		}
-		v[n++] = bw_strdup(de->d_name);
+	v = bw_calloc((size_t)n + 1, sizeof(*v));
+	for (i = 0; i < (size_t)n; i++) {
+		v[i] = bw_strdup(list[i]->d_name);
+		free(list[i]);
 	}
-	closedir(d);
-	if (n > 0)
-		qsort(v, n, sizeof(*v), backup_name_cmp);
+	free(list);
+	if ((size_t)n > max) {
+		backup_names_free(v, (size_t)n);
+		backup_errf(e, "more than %zu backups in the directory", max);
+		return -1;
+	}
 	*out = v;
-	*nout = n;
+	*nout = (size_t)n;
 	return 0;
 }
 
@@ -261,30 +257,33 @@ backup_lock(struct backup_job *j, struct backup_err *e)
 	return BACKUP_DONE;
 }
 
+static int
+backup_scan_temp(const struct dirent *de)
+{
+	size_t	 n = strlen(de->d_name);
+
+	return strncmp(de->d_name, "." BACKUP_NAME_PREFIX,
+	    strlen(BACKUP_NAME_PREFIX) + 1) == 0 && n > 4 &&
+	    strcmp(de->d_name + n - 4, ".tmp") == 0;
+}
+
 /* Temporaries of a backup that was killed; we hold the lock. */
 static void
 backup_clean_temps(struct backup_job *j)
 {
-	DIR		*d;
-	struct dirent	*de;
-	size_t		 n;
-	int		 fd;
+	struct dirent	**list;
+	int		  n, i;
 
-	if ((fd = dup(j->dirfd)) == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if ((n = scandirat(j->dirfd, ".", &list, backup_scan_temp,
+	    NULL)) == -1)
 		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		n = strlen(de->d_name);
-		if (strncmp(de->d_name, "." BACKUP_NAME_PREFIX, 9) != 0 ||
-		    n < 4 || strcmp(de->d_name + n - 4, ".tmp") != 0)
-			continue;
-		if (unlinkat(j->dirfd, de->d_name, 0) == 0)
+	for (i = 0; i < n; i++) {
+		if (unlinkat(j->dirfd, list[i]->d_name, 0) == 0)
 			log_warnx("removed %s, left by an interrupted backup",
-			    de->d_name);
+			    list[i]->d_name);
+		free(list[i]);
 	}
-	closedir(d);
+	free(list);
 }
 
 static int
@@ -434,9 +433,12 @@ backup_make_name(struct backup_job *j, time_t t)
 
 	for (i = 0; i < BACKUP_NAME_DB_MAX && j->database[i] != '\0'; i++) {
 		c = (unsigned char)j->database[i];
-		db[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		    (c == '.' && i > 0) ? (char)c : '_';
+		    (c == '.' && i > 0))
+			db[i] = j->database[i];
+		else
+			db[i] = '_';
 	}
 	db[i] = '\0';
 	if (gmtime_r(&t, &tm) == NULL ||
@@ -785,13 +787,12 @@ backup_run(const struct conf *conf, struct backup_done *done,
 	j.dirfd = j.lockfd = j.fd = -1;
 	backup_stop = 0;
 	backup_signals(old, 0);
-	if (conf->backup == NULL || conf->database == NULL) {
+	r = BACKUP_FAILED;
+	if (conf->backup == NULL || conf->database == NULL)
 		backup_errf(e, "no backup or database section");
-		r = BACKUP_FAILED;
-	} else if (backup_key_load(conf, j.key, e) == -1 ||
-	    backup_dir_open(&j, e) == -1)
-		r = BACKUP_FAILED;
-	else if ((r = backup_lock(&j, e)) == BACKUP_DONE &&
+	else if (backup_key_load(conf, j.key, e) == 0 &&
+	    backup_dir_open(&j, e) == 0 &&
+	    (r = backup_lock(&j, e)) == BACKUP_DONE &&
 	    backup_make(&j, e) == -1)
 		r = BACKUP_FAILED;
 	if (r == BACKUP_DONE) {

@@ -62,7 +62,7 @@ int	 backup_name_ok(const char *);
  * (malloc'd array of malloc'd strings); -1 with e, also when there are
  * more than max (BACKUP_LIST_MAX outside tests).
  */
-int	 backup_list_names(int dirfd, size_t max, char ***names, size_t *n,
+int	 backup_list_names(int dirfd, size_t max, char ***out, size_t *nout,
 	    struct backup_err *);
 void	 backup_names_free(char **, size_t);
 

@@ -33,6 +33,10 @@
 #include "backup_format.h"
 #include "util.h"
 
+static const uint8_t backup_magic[BACKUP_MAGIC_LEN] = {
+	'B', 'W', 'B', 'A', 'C', 'K', 'U', 'P',
+};
+
 #define BACKUP_INFO_FILE	"bulwark backup v1 file key"
 #define BACKUP_INFO_ID		"bulwark backup v1 key id"
 #define BACKUP_INFO_MANIFEST	"bulwark backup v1 manifest"
@@ -128,9 +132,9 @@ static void
 backup_header_encode(struct backup_header *h)
 {
 	uint8_t	*p = h->raw;
-	size_t	 n = strlen(h->database);
+	size_t	 n = h->dblen;
 
-	memcpy(p, BACKUP_MAGIC, BACKUP_MAGIC_LEN);
+	memcpy(p, backup_magic, BACKUP_MAGIC_LEN);
 	backup_put16(p + 8, h->version);
 	memcpy(p + 10, h->key_id, BACKUP_KEYID_LEN);
 	backup_put64(p + 18, h->time);
@@ -156,6 +160,7 @@ backup_header_init(struct backup_header *h, const uint8_t key[BACKUP_KEY_LEN],
 	h->version = BACKUP_VERSION;
 	h->time = time;
 	h->chunk_size = BACKUP_CHUNK;
+	h->dblen = n;
 	memcpy(h->database, database, n + 1);
 	if (backup_key_id(key, h->key_id) == -1 ||
 	    bw_random(h->salt, sizeof(h->salt)) == -1) {
@@ -172,7 +177,7 @@ backup_header_parse(struct backup_header *h, const uint8_t *p, size_t len,
 {
 	size_t	 n;
 
-	if (memcmp(p, BACKUP_MAGIC, BACKUP_MAGIC_LEN) != 0) {
+	if (memcmp(p, backup_magic, BACKUP_MAGIC_LEN) != 0) {
 		backup_err_set(e, "not a bulwark backup (no BWBACKUP magic)");
 		return -1;
 	}
@@ -203,6 +208,7 @@ backup_header_parse(struct backup_header *h, const uint8_t *p, size_t len,
 	if (len < BACKUP_HDR_FIXED + n)
 		return 0;
 	memcpy(h->database, p + BACKUP_HDR_FIXED, n);
+	h->dblen = n;
 	if (memchr(h->database, '\0', n) != NULL ||
 	    !bw_utf8_valid(h->database, n)) {
 		backup_err_set(e, "header: the database name is not UTF-8 "
@@ -214,34 +220,44 @@ backup_header_parse(struct backup_header *h, const uint8_t *p, size_t len,
 	return (int)h->rawlen;
 }
 
+/* One chunk for backup_gcm: in and out may not overlap. */
+struct backup_chunk {
+	uint64_t	 index;
+	int		 final;
+	const uint8_t	*in;
+	size_t		 len;
+	uint8_t		*out;
+	uint8_t		*tag;
+};
+
 /*
- * One chunk through AES-256-GCM: seal (enc) or open; in and out may not
- * overlap.  Opening returns -1 when the tag does not verify.
+ * One chunk through AES-256-GCM: seal (enc) or open.  Opening returns -1
+ * when the tag does not verify.
  */
 static int
 backup_gcm(EVP_CIPHER_CTX *ctx, int enc, const uint8_t *key,
-    const struct backup_header *h, uint64_t index, int final,
-    const uint8_t *in, size_t len, uint8_t *out, uint8_t *tag)
+    const struct backup_header *h, const struct backup_chunk *c)
 {
 	uint8_t	 nonce[12] = { 0 }, ad[9];
 	int	 outl, rv = -1;
 
-	backup_put64(nonce + 4, index);
-	backup_put64(ad, index);
-	ad[8] = final ? 1 : 0;
+	backup_put64(nonce + 4, c->index);
+	backup_put64(ad, c->index);
+	ad[8] = c->final ? 1 : 0;
 	if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce,
 	    enc) != 1 ||
 	    EVP_CipherUpdate(ctx, NULL, &outl, h->raw, (int)h->rawlen) != 1 ||
 	    EVP_CipherUpdate(ctx, NULL, &outl, ad, sizeof(ad)) != 1 ||
-	    (len > 0 && EVP_CipherUpdate(ctx, out, &outl, in, (int)len) != 1))
+	    (c->len > 0 && EVP_CipherUpdate(ctx, c->out, &outl, c->in,
+	    (int)c->len) != 1))
 		goto out;
 	if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG,
-	    BACKUP_TAG_LEN, tag) != 1)
+	    BACKUP_TAG_LEN, c->tag) != 1)
 		goto out;
-	if (EVP_CipherFinal_ex(ctx, out + len, &outl) != 1)
+	if (EVP_CipherFinal_ex(ctx, c->out + c->len, &outl) != 1)
 		goto out;
 	if (enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG,
-	    BACKUP_TAG_LEN, tag) != 1)
+	    BACKUP_TAG_LEN, c->tag) != 1)
 		goto out;
 	rv = 0;
 out:
@@ -296,8 +312,10 @@ backup_sealer_new(const uint8_t key[BACKUP_KEY_LEN],
 static int
 backup_sealer_chunk(struct backup_sealer *s, int final, struct backup_err *e)
 {
-	if (backup_gcm(s->ctx, 1, s->key, &s->h, s->index, final, s->buf,
-	    s->len, s->out, s->out + s->len) == -1) {
+	struct backup_chunk	 c = { s->index, final, s->buf, s->len, s->out,
+				    s->out + s->len };
+
+	if (backup_gcm(s->ctx, 1, s->key, &s->h, &c) == -1) {
 		backup_err_set(e, "encryption of chunk %llu failed",
 		    (unsigned long long)s->index);
 		return -1;
@@ -468,9 +486,10 @@ backup_opener_chunk(struct backup_opener *o, int final, struct backup_err *e)
 {
 	size_t			 n = o->len - BACKUP_TAG_LEN;
 	unsigned long long	 i = (unsigned long long)o->index;
+	struct backup_chunk	 c = { o->index, final, o->buf, n, o->out,
+				    o->buf + n };
 
-	if (backup_gcm(o->ctx, 0, o->key, &o->h, o->index, final, o->buf, n,
-	    o->out, o->buf + n) == 0) {
+	if (backup_gcm(o->ctx, 0, o->key, &o->h, &c) == 0) {
 		o->index++;
 		o->plain_bytes += n;
 		o->len = 0;
@@ -482,8 +501,8 @@ backup_opener_chunk(struct backup_opener *o, int final, struct backup_err *e)
 		return 0;
 	}
 	OPENSSL_cleanse(o->out, n);
-	if (backup_gcm(o->ctx, 0, o->key, &o->h, o->index, !final, o->buf, n,
-	    o->out, o->buf + n) == 0) {
+	c.final = !final;
+	if (backup_gcm(o->ctx, 0, o->key, &o->h, &c) == 0) {
 		OPENSSL_cleanse(o->out, n);
 		if (final)
 			backup_err_set(e, "truncated: the file ends after "

@@ -25,7 +25,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BACKUP_MAGIC		"BWBACKUP"
 #define BACKUP_MAGIC_LEN	8
 #define BACKUP_VERSION		1
 #define BACKUP_KEY_LEN		32
@@ -52,6 +51,7 @@ struct backup_header {
 	uint8_t		 salt[BACKUP_SALT_LEN];
 	uint32_t	 chunk_size;
 	char		 database[BACKUP_DBNAME_MAX + 1];
+	size_t		 dblen;
 	uint8_t		 raw[BACKUP_HDR_MAX];	/* the encoded header */
 	size_t		 rawlen;
 };

@@ -517,7 +517,7 @@ backup_mode_restore(const struct conf *conf, const char *file,
 	uint8_t			 key[BACKUP_KEY_LEN];
 	struct backup_pass	 p;
 	struct backup_err	 e;
-	long long		 rel = 0;
+	long long		 rel;
 	int			 fd, rv;
 
 	(void)signal(SIGPIPE, SIG_IGN);

@@ -23,8 +23,6 @@
 #include "backup_proc.h"
 #include "util.h"
 
-extern char **environ;
-
 #define BACKUP_ENV_MAX		4096	/* variables passed on at most */
 #define BACKUP_VERSION_MAX	256	/* bytes of `--version` read */
 

@@ -229,7 +229,7 @@ backup_sched_reaped(struct backup_sched *s, pid_t pid, int status)
 static void
 backup_sched_stop_runner(struct backup_sched *s)
 {
-	struct timespec	 ts = { 0, 50 * 1000 * 1000 };
+	struct timespec	 ts = { 0, 50000000L };
 	int		 status, waited = 0;
 	pid_t		 r;
 
