@@ -276,7 +276,10 @@ backup_authenticate(const uint8_t *key, int fd, const char *file,
 	return BM_OK;
 }
 
-/* A second pass into pg_restore started with argv; BM_OK when it exited 0. */
+/*
+ * A second pass into pg_restore started with argv: BM_OK when it exited 0,
+ * -1 when it failed, BM_FAILED or BM_RUNTIME (said) when the pass did.
+ */
 static int
 backup_into_restore(const struct conf *conf, const uint8_t *key, int fd,
     char *const argv[], const char *what)

@@ -14,8 +14,10 @@ no SQL text and no row text in the backup directory while a backup runs
 and after it, and no partial file under a final name; a killed pg_dump and
 a full disk leave no temporary; a second backup while one runs is refused;
 the password reaches pg_dump only through its environment; a pg_dump
-older than the server is refused; retention keeps exactly `keep`; the
-daemon's schedule fires twice, never overlapping.
+older than the server is refused; files are 0600 and owned as their
+directory; retention keeps exactly `keep`; the daemon's schedule fires
+twice, never overlapping; requests succeed while the daemon backs up; a
+daemon stopped during a backup leaves no temporary.
 
 Environment: BULWARKD; PostgreSQL server binaries, psql, pg_dump,
 pg_restore; python3-cryptography (Debian) for the independent decryptor.
@@ -739,6 +741,21 @@ class TestRunning(unittest.TestCase):
         self.assertEqual(problems, [])
         self.assertGreater(len(statuses), 20)
         self.assertEqual(set(statuses), {200})
+
+    @unittest.skipUnless(os.getuid() == 0, "changing owners needs root")
+    def test_files_owned_as_directory(self):
+        """--backup as root in a directory of another user: every file
+        it creates belongs to that user and group, so the daemon running
+        as that user can use them."""
+        e = self.env()
+        os.chown(e.bdir, 65534, 65534)
+        e.make_backup()
+        names = os.listdir(e.bdir)
+        self.assertEqual(len(names), 4, names)
+        for n in names:
+            st = os.stat(os.path.join(e.bdir, n))
+            self.assertEqual((st.st_uid, st.st_gid), (65534, 65534), n)
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o600, n)
 
 
 if __name__ == "__main__":
