@@ -1297,7 +1297,7 @@ conf_keys_walk(void (*cb)(const struct conf_keydoc *, void *), void *arg)
 void
 conf_check_available(const struct conf *conf, struct bw_diag *diag)
 {
-	static const char *const later[] = { "audit", "backup" };
+	static const char *const later[] = { "audit" };
 	const struct node	*doc = conf->doc;
 	size_t			 i, j;
 

@@ -68,7 +68,7 @@ enum {
 
 /*
  * The administration modes of SPEC 3, run by manage.c.  Those of later
- * issues (backups, audit, OpenAPI) are recognised and refused there as
+ * issues (audit, OpenAPI) are recognised and refused there as
  * unavailable.
  */
 static const struct option long_options[] = {

@@ -1,5 +1,6 @@
 /*
- * manage.c - administration modes: --init-db, users, API keys, --gen-key.
+ * manage.c - administration modes: --init-db, users, API keys, --gen-key,
+ * and the dispatch of the backup modes.
  *
  * Threat model.  An operator runs these as root or the service user on the
  * server; what they handle must not leak to other local users or to the
@@ -14,7 +15,7 @@
  *  - every value reaches the database as a parameter of a fixed statement
  *    (authdb.h), never inside SQL text.
  * Audit records for these modes (SPEC 9) are not written yet: the audit
- * log arrives with its own subsystem.
+ * log arrives with its own subsystem.  The backup modes are backup_modes.c.
  */
 #include <errno.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include <libpq-fe.h>
 
 #include "authdb.h"
+#include "backup_modes.h"
 #include "conf.h"
 #include "dbconf.h"
 #include "keys.h"
@@ -56,6 +58,7 @@ struct manage_ctx {
 #define M_NOCONF	0x10	/* no configuration file at all */
 #define M_NOSCHEMA	0x20	/* the schema need not exist yet */
 #define M_NODB		0x40	/* the configuration, no database */
+#define M_BACKUP	0x80	/* the backup section; no connection here */
 
 struct manage_def {
 	const char		*flag;
@@ -76,6 +79,7 @@ static int	manage_revoke_api_key(struct manage_ctx *);
 static int	manage_list_api_keys(struct manage_ctx *);
 static int	manage_gen_key(struct manage_ctx *);
 static int	manage_openapi(struct manage_ctx *);
+static int	manage_backup(struct manage_ctx *);
 
 static const struct manage_def manage_defs[] = {
 	{ "init-db", MANAGE_INIT_DB, M_DB | M_NOSCHEMA,
@@ -99,6 +103,10 @@ static const struct manage_def manage_defs[] = {
 	    manage_list_api_keys },
 	{ "gen-key", MANAGE_GEN_KEY, M_NOCONF, manage_gen_key },
 	{ "openapi", MANAGE_OPENAPI, M_NODB, manage_openapi },
+	{ "backup", MANAGE_BACKUP, M_BACKUP, manage_backup },
+	{ "list-backups", MANAGE_LIST_BACKUPS, M_BACKUP, manage_backup },
+	{ "verify-backup", MANAGE_VERIFY_BACKUP, M_BACKUP, manage_backup },
+	{ "restore", MANAGE_RESTORE, M_BACKUP, manage_backup },
 };
 
 static const char *const manage_key_kinds[] = {
@@ -158,6 +166,16 @@ manage_opt(struct manage_args *a, const char *name, const char *arg,
 		a->roles = arg;
 		return 0;
 	}
+	if (strcmp(name, "target") == 0 || strcmp(name, "yes") == 0 ||
+	    strcmp(name, "force") == 0) {
+		if (name[0] == 't')
+			a->target = arg;
+		else if (name[0] == 'y')
+			a->yes = true;
+		else
+			a->force = true;
+		return 0;
+	}
 	for (i = 0; i < BW_ARRAY_LEN(manage_defs); i++)
 		if (strcmp(name, manage_defs[i].flag) == 0)
 			break;
@@ -191,7 +209,9 @@ manage_usage(const struct manage_args *a, const struct manage_def *d)
 		return -1;
 	}
 	if (d == NULL) {
-		manage_err("--roles needs --add-user or --add-api-key");
+		manage_err(a->roles != NULL ? "--roles needs --add-user or "
+		    "--add-api-key" : "--target, --yes and --force need "
+		    "--restore");
 		return -1;
 	}
 	if (a->conflict != NULL) {
@@ -214,6 +234,17 @@ manage_usage(const struct manage_args *a, const struct manage_def *d)
 	}
 	if (d->mode == MANAGE_GEN_KEY && a->file == NULL) {
 		manage_err("usage: --gen-key KIND FILE");
+		return -1;
+	}
+	if (d->mode == MANAGE_RESTORE && (a->target == NULL || !a->yes)) {
+		manage_err("usage: --restore FILE --target CONNINFO --yes "
+		    "[--force]");
+		return -1;
+	}
+	if (d->mode != MANAGE_RESTORE && (a->target != NULL || a->yes ||
+	    a->force)) {
+		manage_err("--target, --yes and --force go only with "
+		    "--restore");
 		return -1;
 	}
 	return 0;
@@ -858,6 +889,24 @@ manage_openapi(struct manage_ctx *ctx)
 	return MANAGE_EXIT_OK;
 }
 
+static int
+manage_backup(struct manage_ctx *ctx)
+{
+	const struct manage_args	*a = ctx->args;
+
+	switch (a->mode) {
+	case MANAGE_LIST_BACKUPS:
+		return backup_mode_list(ctx->conf);
+	case MANAGE_VERIFY_BACKUP:
+		return backup_mode_verify(ctx->conf, a->name);
+	case MANAGE_RESTORE:
+		return backup_mode_restore(ctx->conf, a->name, a->target,
+		    a->force);
+	default:
+		return backup_mode_backup(ctx->conf);
+	}
+}
+
 /*
  * Running a mode
  */
@@ -870,6 +919,10 @@ manage_prepare(struct manage_ctx *ctx, const struct manage_def *d)
 
 	if ((d->needs & M_DB) && conf->database == NULL) {
 		manage_err("%s: no database section", conf->file);
+		return MANAGE_EXIT_REFUSED;
+	}
+	if ((d->needs & M_BACKUP) && conf->backup == NULL) {
+		manage_err("%s: no backup section", conf->file);
 		return MANAGE_EXIT_REFUSED;
 	}
 	if ((d->needs & M_AUTH) && conf->auth == NULL) {
@@ -909,7 +962,7 @@ manage_run(const char *config, const struct manage_args *a)
 	if (ctx.conf == NULL)
 		return MANAGE_EXIT_REFUSED;
 	if ((rv = manage_prepare(&ctx, d)) == MANAGE_EXIT_OK &&
-	    (d->needs & M_NODB))
+	    (d->needs & (M_NODB | M_BACKUP)))
 		rv = d->run(&ctx);
 	else if (rv == MANAGE_EXIT_OK &&
 	    (rv = manage_connect(&ctx)) == MANAGE_EXIT_OK) {

@@ -1,6 +1,6 @@
 /*
  * manage.h - the administration modes of SPEC 3 for the `bulwark` schema,
- * users and API keys, and --gen-key.
+ * users and API keys, --gen-key, and the backup modes (backup_modes.h).
  *
  * Each mode loads the configuration (except --gen-key, which needs none),
  * does one thing over one blocking database connection and returns an
@@ -33,6 +33,10 @@ enum manage_mode {
 	MANAGE_LIST_API_KEYS,
 	MANAGE_GEN_KEY,
 	MANAGE_OPENAPI,
+	MANAGE_BACKUP,
+	MANAGE_LIST_BACKUPS,
+	MANAGE_VERIFY_BACKUP,
+	MANAGE_RESTORE,
 };
 
 enum {
@@ -52,12 +56,15 @@ struct manage_args {
 	const char	*conflict;	/* a second mode option */
 	const char	*unavailable;	/* an option of a later version */
 	bool		 roles_twice;
+	const char	*target;	/* --target of --restore */
+	bool		 yes;		/* --yes */
+	bool		 force;		/* --force */
 };
 
 /*
  * Records one administration option (its long name without "--", and its
  * argument or NULL) while the command line is parsed; a name it does not
- * know belongs to a mode of a later version (backups, audit) and
+ * know belongs to a mode of a later version (audit) and
  * is refused as unavailable.  The name must outlive the arguments.  next is the
  * following argv element or NULL: --gen-key takes it as FILE unless it
  * starts with '-'.  Returns how many further argv elements it consumed (0

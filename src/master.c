@@ -35,6 +35,7 @@
 
 #include <event2/event.h>
 
+#include "backup_sched.h"
 #include "chan.h"
 #include "conf.h"
 #include "log.h"
@@ -248,7 +249,8 @@ master_signal_cb(evutil_socket_t sig, short what, void *arg)
 		break;
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			master_reap(m, pid, status);
+			if (!backup_sched_reaped(m->backup, pid, status))
+				master_reap(m, pid, status);
 		break;
 	}
 }
@@ -392,6 +394,7 @@ master_free(struct master *m)
 		event_free(m->kill_ev);
 	if (m->admin_restart_ev != NULL)
 		event_free(m->admin_restart_ev);
+	backup_sched_free(m->backup);
 	if (m->base != NULL)
 		event_base_free(m->base);
 	if (m->listen_fds != NULL)
@@ -511,6 +514,7 @@ master_run(const char *config_path, struct conf *conf)
 		return rv;
 	}
 	master_log_listeners(m);
+	m->backup = backup_sched_new(m->base, m->gen.conf);
 	notify_status("starting %zu workers", m->nslots);
 	for (s = 0; s < m->nslots && !m->stopping; s++)
 		master_spawn_slot(m, s);

@@ -29,6 +29,7 @@
 #include <openssl/ssl.h>
 
 #include "api.h"
+#include "backup_sched.h"
 #include "chan.h"
 #include "conf.h"
 #include "dbconf.h"
@@ -408,6 +409,7 @@ master_reload(struct master *m)
 	struct conf		*conf;
 	SSL_CTX			*t;
 	enum log_level		 level;
+	enum log_format		 format;
 	const char		*err = NULL;
 	bool			 admin_kept;
 	size_t			 s;
@@ -449,8 +451,11 @@ master_reload(struct master *m)
 		log_warnx("reload: %s", err);
 	if (log_level_parse(next.conf->logging.level, &level) == 0)
 		log_set_level(level);
+	if (log_format_parse(next.conf->logging.format, &format) == 0)
+		log_set_format(format);
 	old = m->gen;
 	m->gen = next;
+	backup_sched_reload(m->backup, m->gen.conf);
 	m->generation++;
 	for (s = 0; s < m->nslots; s++) {
 		evtimer_del(m->slots[s].restart_ev);

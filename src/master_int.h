@@ -103,6 +103,7 @@ struct master {
 	int			*loop_fds;	/* the event loop's own */
 	size_t			 nloop_fds;
 
+	struct backup_sched	*backup;	/* backup_sched.h */
 	struct event		*sig_ev[5];
 	struct event		*ticket_ev;
 	struct event		*kill_ev;

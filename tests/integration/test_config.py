@@ -401,4 +401,4 @@ class TestNotYetAvailable(ConfigCase):
                                       self.path("."), bkey))
         err = self.expect(text, 9, 1, "audit: not available")
         cfg = self.path("bulwark.yaml")
-        self.assertIn("%s:12:1: backup: not available" % cfg, err)
+        self.assertNotIn("%s:12:1: backup: not available" % cfg, err)
