@@ -1,0 +1,71 @@
+/*
+ * audit_db.c - bulwark.audit_head over a blocking connection.
+ *
+ * Invariant: the recorded head only moves forward (a writer that lags, or
+ * an administration mode racing it, never moves it back).  Values are
+ * parameters of fixed statements.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit_db.h"
+#include "util.h"
+
+#define AUDIT_DB_HEAD_GET						\
+	"SELECT seq, mac FROM bulwark.audit_head WHERE instance = $1"
+#define AUDIT_DB_HEAD_SET						\
+	"INSERT INTO bulwark.audit_head AS h (instance, seq, mac) "	\
+	"VALUES ($1, $2, $3) ON CONFLICT (instance) DO UPDATE SET "	\
+	"seq = EXCLUDED.seq, mac = EXCLUDED.mac, updated_at = now() "	\
+	"WHERE h.seq < EXCLUDED.seq"
+
+int
+audit_db_head_get(PGconn *pg, const char *instance, struct audit_chain *chain,
+    const char **err)
+{
+	const char	*v[1] = { instance };
+	PGresult	*res;
+	uint64_t	 seq;
+	int		 rv = -1;
+
+	res = PQexecParams(pg, AUDIT_DB_HEAD_GET, 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		*err = "cannot read bulwark.audit_head";
+	else if (PQntuples(res) == 0)
+		rv = 0;
+	else if (bw_parse_uint(PQgetvalue(res, 0, 0), INT64_MAX, &seq) ==
+	    -1 || seq == 0 || PQgetlength(res, 0, 1) != AUDIT_HEX_LEN ||
+	    audit_hex_decode(PQgetvalue(res, 0, 1), chain->mac) == -1)
+		*err = "bulwark.audit_head holds a malformed row";
+	else {
+		chain->seq = seq;
+		rv = 1;
+	}
+	PQclear(res);
+	return rv;
+}
+
+int
+audit_db_head_set(PGconn *pg, const char *instance,
+    const struct audit_chain *chain, const char **err)
+{
+	const char	*v[3];
+	char		 seq[24], hex[AUDIT_HEX_LEN + 1];
+	PGresult	*res;
+	int		 rv = 0;
+
+	(void)snprintf(seq, sizeof(seq), "%" PRIu64, chain->seq);
+	bw_hex_encode(chain->mac, AUDIT_MAC_LEN, hex);
+	v[0] = instance;
+	v[1] = seq;
+	v[2] = hex;
+	res = PQexecParams(pg, AUDIT_DB_HEAD_SET, 3, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		*err = "cannot update bulwark.audit_head";
+		rv = -1;
+	}
+	PQclear(res);
+	return rv;
+}

@@ -1,0 +1,24 @@
+/*
+ * audit_db.h - the audit tables of the bulwark schema (SPEC 9), over a
+ * blocking connection: bulwark.audit_head, the end of each instance's
+ * chain, which lets --verify-audit see records cut from the end of the
+ * file and lets a new file after rotation continue the chain.
+ */
+#ifndef BW_AUDIT_DB_H
+#define BW_AUDIT_DB_H
+
+#include <libpq-fe.h>
+
+#include "audit.h"
+
+/*
+ * The head of instance's chain: 1 found (*chain set), 0 none, -1 error
+ * (*err: a static message).
+ */
+int	 audit_db_head_get(PGconn *, const char *instance,
+	    struct audit_chain *, const char **err);
+/* Records *chain as the head unless a later one is recorded; 0 or -1. */
+int	 audit_db_head_set(PGconn *, const char *instance,
+	    const struct audit_chain *, const char **err);
+
+#endif
