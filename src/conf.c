@@ -3665,13 +3665,13 @@ conf_keys_walk(void (*cb)(const char *, const char *, void *), void *arg)
 
 /*
  * Sections this version parses, so that the format is settled, but cannot
- * act on yet: a configuration that asks for an audit log or for backups is
+ * act on yet: a configuration that asks for backups is
  * refused rather than served without them.
  */
 void
 conf_check_available(const struct conf *conf, struct bw_diag *diag)
 {
-	static const char *const later[] = { "audit", "backup" };
+	static const char *const later[] = { "backup" };
 	const struct node	*doc = conf->doc;
 	size_t			 i, j;
 

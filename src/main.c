@@ -68,8 +68,8 @@ enum {
 
 /*
  * The administration modes of SPEC 3, run by manage.c.  Those of later
- * issues (backups, audit, OpenAPI) are recognised and refused there as
- * unavailable.
+ * issues (backups, OpenAPI) are recognised and refused there as
+ * unavailable.  --verify-audit takes the remaining arguments as files.
  */
 static const struct option long_options[] = {
 	{ "config",		required_argument, NULL, 'c' },
@@ -100,6 +100,7 @@ static const struct option long_options[] = {
 	{ "yes",		no_argument,	   NULL, OPT_ADMIN },
 	{ "force",		no_argument,	   NULL, OPT_ADMIN },
 	{ "verify-audit",	no_argument,	   NULL, OPT_ADMIN },
+	{ "from-seq",		required_argument, NULL, OPT_ADMIN },
 	{ "openapi",		no_argument,	   NULL, OPT_ADMIN },
 	{ NULL,			0,		   NULL, 0 },
 };
@@ -196,6 +197,11 @@ parse_args(int argc, char *argv[], struct options *o)
 		default:
 			return -1;
 		}
+	}
+	if (o->admin.mode == MANAGE_VERIFY_AUDIT) {
+		o->admin.files = (const char *const *)argv + optind;
+		o->admin.nfiles = (size_t)(argc - optind);
+		optind = argc;
 	}
 	if (optind != argc) {
 		fprintf(stderr, "bulwarkd: unexpected argument '%s'\n",

@@ -18,6 +18,7 @@
 #define BW_MANAGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum manage_mode {
 	MANAGE_NONE,
@@ -33,6 +34,7 @@ enum manage_mode {
 	MANAGE_LIST_API_KEYS,
 	MANAGE_GEN_KEY,
 	MANAGE_OPENAPI,
+	MANAGE_VERIFY_AUDIT,
 };
 
 enum {
@@ -52,6 +54,9 @@ struct manage_args {
 	const char	*conflict;	/* a second mode option */
 	const char	*unavailable;	/* an option of a later version */
 	bool		 roles_twice;
+	const char	*from_seq;	/* --from-seq of --verify-audit */
+	const char *const *files;	/* FILE... of --verify-audit */
+	size_t		 nfiles;
 };
 
 /*

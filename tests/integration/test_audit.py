@@ -1,0 +1,451 @@
+"""
+test_audit.py - the tamper-evident audit log of SPEC 9 as the
+administration modes write it, and bulwarkd --verify-audit, against a real
+PostgreSQL (tests/pg-tmp).
+
+Real logs are made by running the administration modes (--init-db,
+--add-user, --set-password, ...) with an audit section.  An independent
+verifier written here from bulwarkd(8) alone (hashlib/hmac/json) agrees
+with --verify-audit on an intact log.  Each kind of tampering, made on a
+copy of a real log, is detected with the right reason, record and line:
+one changed byte, a deleted record, an inserted forged record, two swapped
+records, a duplicated record, the first three records removed, the last
+three removed (seen through bulwark.audit_head), a record moved between two
+rotated files; a torn last line is reported as torn (exit 4); an intact
+chain across three rotated files verifies.  No password or API key secret
+used by the test appears in the audit file or in any output.
+
+Environment: BULWARKD; PostgreSQL server binaries and psql (skipped with
+the reason when missing).  Python 3 standard library only.
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import unittest
+
+import harness
+import pg
+
+CLUSTER = None
+LOG = None          # the shared Audit configuration and its log
+PASSWORD = "audit horse battery " + secrets.token_hex(8)
+PASSWORD2 = "audit staple " + secrets.token_hex(8)
+API_KEYS = []       # every API key printed by --add-api-key
+OUTPUTS = []        # every stdout/stderr of a mode
+
+BROKEN_RE = re.compile(r"^(.*):(\d+): seq (\d+): (\w+)", re.M)
+ZERO = "0" * 64
+
+
+class Audit:
+    """A configuration with database, auth, roles and an audit section."""
+
+    def __init__(self, instance, name="audit"):
+        self.d = pg.PgDaemon(CLUSTER, name=name)
+        self.dir = self.d.dir
+        self.log = os.path.join(self.dir, "audit.log")
+        self.keyfile = os.path.join(self.dir, "audit.key")
+        self.instance = instance
+        p = subprocess.run([harness.BULWARKD, "--gen-key", "audit",
+                            self.keyfile], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=harness.child_env(),
+                           timeout=30)
+        if p.returncode != 0:
+            raise AssertionError("--gen-key audit: %s" % p.stderr)
+        with open(self.keyfile, "rb") as fp:
+            self.key = fp.read()
+        self.signing = os.path.join(self.dir, "jwt.pem")
+        subprocess.run([harness.BULWARKD, "--gen-key", "ed25519",
+                        self.signing], check=True, stdout=subprocess.DEVNULL,
+                       env=harness.child_env(), timeout=30)
+        self.write()
+
+    def config(self, log=None):
+        return {
+            "database": self.d.database_config(),
+            "auth": {
+                "issuer": "https://bulwark.test",
+                "audience": "bulwark.test",
+                "signing_key_file": self.signing,
+                "password": {"min_length": 12, "max_length": 128,
+                             "argon2": {"memory": "19MiB", "iterations": 2,
+                                        "parallelism": 1}},
+            },
+            "roles": {"admin": {"inherits": ["reader"]}, "reader": {}},
+            "audit": {"file": log or self.log, "key_file": self.keyfile,
+                      "instance_id": self.instance, "fsync": "always"},
+        }
+
+    def write(self, log=None):
+        self.d.write_config(self.config(log))
+
+    def run(self, *args, stdin=b"", conf=None, timeout=60):
+        if isinstance(stdin, str):
+            stdin = stdin.encode("utf-8")
+        p = subprocess.run([harness.BULWARKD, "-c", conf or self.d.conf_path]
+                           + list(args), input=stdin, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=harness.child_env(),
+                           timeout=timeout)
+        out = p.stdout.decode("utf-8", "replace")
+        err = p.stderr.decode("utf-8", "replace")
+        for marker in harness.SANITIZER_MARKERS:
+            if marker in err:
+                raise AssertionError("sanitizer report:\n" + err)
+        OUTPUTS.append(out + err)
+        return p.returncode, out, err
+
+    def ok(self, *args, stdin=b""):
+        rc, out, err = self.run(*args, stdin=stdin)
+        if rc != 0:
+            raise AssertionError("%s: exit %d: %s" % (args, rc, err))
+        return out
+
+    def verify(self, *files, conf=None, extra=()):
+        return self.run("--verify-audit", *(list(files) + list(extra)),
+                        conf=conf)
+
+    def lines(self, path=None):
+        with open(path or self.log, "rb") as fp:
+            return fp.read().splitlines(keepends=True)
+
+    def cleanup(self):
+        self.d.cleanup()
+
+
+def independent_verify(key, paths):
+    """bulwarkd(8), AUDIT LOG: returns (records, error or None)."""
+    prev, seq, n = bytes(32), 1, 0
+    for path in paths:
+        with open(path, "rb") as fp:
+            data = fp.read()
+        for no, line in enumerate(data.split(b"\n")[:-1], 1):
+            cut = line.rfind(b',"mac":')
+            if cut < 0:
+                return n, "%s:%d: no mac" % (path, no)
+            rec = json.loads(line)
+            if list(rec)[-1] != "mac" or rec["seq"] != seq:
+                return n, "%s:%d: order or seq" % (path, no)
+            if rec["prev"] != prev.hex():
+                return n, "%s:%d: prev" % (path, no)
+            if seq == 1 and rec["event"] != "audit.genesis":
+                return n, "%s:%d: no genesis" % (path, no)
+            mac = hmac.new(key, prev + line[:cut], hashlib.sha256).digest()
+            if not hmac.compare_digest(mac.hex(), rec["mac"]):
+                return n, "%s:%d: mac" % (path, no)
+            prev, seq, n = mac, seq + 1, n + 1
+        if data and not data.endswith(b"\n"):
+            return n, "%s: torn" % path
+    return n, None
+
+
+def add_user(a, name, roles="reader"):
+    return a.ok("--add-user", name, "--roles", roles,
+                stdin=PASSWORD + "\n")
+
+
+def make_history(a):
+    """One record of each administration mode (and its genesis)."""
+    a.ok("--init-db")
+    add_user(a, "alice")
+    a.ok("--set-password", "alice", stdin=PASSWORD2 + "\n")
+    a.ok("--disable-user", "alice")
+    a.ok("--enable-user", "alice")
+    a.ok("--revoke-sessions", "alice")
+    out = a.ok("--add-api-key", "robot", "--roles", "reader")
+    API_KEYS.append(out.strip().split()[-1])
+    a.ok("--revoke-api-key", "robot")
+    add_user(a, "bob", roles="admin,reader")
+    add_user(a, "carol")
+    add_user(a, "dave")
+    add_user(a, "erin")
+
+
+def setUpModule():
+    global CLUSTER, LOG
+    harness.require_binary()
+    CLUSTER = pg.Cluster.start()
+    try:
+        LOG = Audit("inst-main")
+        make_history(LOG)
+    except BaseException:
+        tearDownModule()
+        raise
+
+
+def tearDownModule():
+    global CLUSTER, LOG
+    if LOG is not None:
+        LOG.cleanup()
+        LOG = None
+    if CLUSTER is not None:
+        CLUSTER.destroy()
+        CLUSTER = None
+
+
+class TestRecords(unittest.TestCase):
+    def test_every_mode_recorded_with_its_fields(self):
+        recs = [json.loads(x) for x in LOG.lines()]
+        self.assertEqual([r["event"] for r in recs[:9]], [
+            "audit.genesis", "admin.init_db", "admin.add_user",
+            "admin.set_password", "admin.disable_user", "admin.enable_user",
+            "admin.revoke_sessions", "admin.add_api_key",
+            "admin.revoke_api_key"])
+        for i, r in enumerate(recs, 1):
+            self.assertEqual(list(r), [
+                "seq", "time", "instance", "event", "request_id", "actor",
+                "route", "method", "path", "status", "detail", "prev", "mac"])
+            self.assertEqual(list(r["actor"]), ["user", "ip", "api_key"])
+            self.assertEqual(r["seq"], i)
+            self.assertEqual(r["instance"], "inst-main")
+            self.assertRegex(r["time"],
+                             r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+            self.assertRegex(r["mac"], "^[0-9a-f]{64}$")
+        self.assertEqual(recs[0]["prev"], ZERO)
+        add = recs[2]
+        self.assertEqual(add["actor"]["user"], "root")
+        self.assertIsNone(add["actor"]["ip"])
+        self.assertEqual(add["detail"], {"exit": 0, "name": "alice",
+                                         "roles": "reader"})
+        self.assertEqual(recs[9]["detail"]["roles"], "admin,reader")
+        self.assertEqual(os.stat(LOG.log).st_mode & 0o777, 0o600)
+
+    def test_refused_mode_recorded_with_its_exit(self):
+        a = Audit("inst-refused", name="refused")
+        try:
+            rc, _, _ = a.run("--disable-user", "nobody-here")
+            self.assertEqual(rc, 1)
+            last = json.loads(a.lines()[-1])
+            self.assertEqual(last["event"], "admin.disable_user")
+            self.assertEqual(last["detail"], {"exit": 1,
+                                              "name": "nobody-here"})
+        finally:
+            a.cleanup()
+
+    def test_unwritable_log_refuses_the_mode(self):
+        a = Audit("inst-nolog", name="nolog")
+        try:
+            a.ok("--init-db")
+            a.write(log=os.path.join(a.dir, "missing", "audit.log"))
+            rc, _, err = a.run("--add-user", "zed", "--roles", "reader",
+                               stdin=PASSWORD + "\n")
+            self.assertEqual(rc, 3)
+            self.assertIn("not run", err)
+            self.assertEqual(CLUSTER.value(
+                "SELECT count(*) FROM bulwark.users WHERE username = 'zed'"),
+                "0")
+        finally:
+            a.cleanup()
+
+    def test_check_config_accepts_audit(self):
+        rc, out, err = LOG.d.check("--no-db")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("configuration OK", out)
+
+    def test_no_secret_anywhere(self):
+        with open(LOG.log, "rb") as fp:
+            data = fp.read()
+        secrets_used = [PASSWORD, PASSWORD2] + API_KEYS
+        secrets_used += [k[len("bwk_12345678_"):] for k in API_KEYS]
+        self.assertTrue(API_KEYS)
+        for s in secrets_used:
+            self.assertNotIn(s.encode(), data)
+            for o in OUTPUTS:
+                if any(k in o for k in API_KEYS):
+                    continue    # --add-api-key prints it once, by design
+                self.assertNotIn(s, o)
+        self.assertNotIn(LOG.key.hex().encode(), data)
+
+
+class TestVerify(unittest.TestCase):
+    def setUp(self):
+        self.lines = LOG.lines()
+        self.copy = os.path.join(LOG.dir, "copy-%s.log" % self._testMethodName)
+
+    def write(self, lines, path=None, tail=b""):
+        with open(path or self.copy, "wb") as fp:
+            fp.write(b"".join(lines) + tail)
+        return path or self.copy
+
+    def broken(self, path, reason, seq, line, conf=None):
+        rc, out, err = LOG.verify(path, conf=conf)
+        self.assertEqual(rc, 1, out + err)
+        m = BROKEN_RE.search(out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual(m.group(1), path)
+        self.assertEqual((m.group(4), int(m.group(3)), int(m.group(2))),
+                         (reason, seq, line), out)
+        return out
+
+    def test_intact_agrees_with_independent_verifier(self):
+        n, problem = independent_verify(LOG.key, [LOG.log])
+        self.assertIsNone(problem)
+        self.assertGreaterEqual(n, 13)
+        rc, out, err = LOG.verify()
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("%d records verified (seq 1 to %d)" % (n, n), out)
+        self.assertIn("bulwark.audit_head checked (seq %d)" % n, out)
+        self.assertEqual(int(CLUSTER.value(
+            "SELECT seq FROM bulwark.audit_head WHERE instance = "
+            "'inst-main'")), n)
+        rc, out, _ = LOG.verify(self.write(self.lines))
+        self.assertEqual(rc, 0)
+        self.assertIn("not checked (the last file is not audit.file)", out)
+
+    def test_changed_byte(self):
+        lines = list(self.lines)
+        rec = bytearray(lines[4])
+        i = rec.index(b'"admin.') + 2
+        rec[i] ^= 0x01
+        lines[4] = bytes(rec)
+        self.broken(self.write(lines), "changed", 5, 5)
+        n, problem = independent_verify(LOG.key, [self.copy])
+        self.assertEqual(n, 4)
+        self.assertIn(":5: mac", problem)
+
+    def test_deleted_record(self):
+        lines = self.lines[:6] + self.lines[7:]
+        out = self.broken(self.write(lines), "removed", 7, 7)
+        self.assertIn("6 records verified before it", out)
+
+    def test_inserted_forged_record(self):
+        forged = json.loads(self.lines[5])
+        forged["event"] = "admin.enable_user"
+        forged["detail"] = {"exit": 0, "name": "mallory"}
+        body = json.dumps(forged, separators=(",", ":")).encode()
+        cut = body.rfind(b',"mac":')
+        fake = hmac.new(b"k" * 32, bytes.fromhex(forged["prev"]) +
+                        body[:cut], hashlib.sha256).hexdigest()
+        forged["mac"] = fake
+        line = json.dumps(forged, separators=(",", ":")).encode() + b"\n"
+        lines = self.lines[:5] + [line] + self.lines[5:]
+        self.broken(self.write(lines), "inserted", 6, 6)
+
+    def test_swapped_records(self):
+        lines = list(self.lines)
+        lines[6], lines[7] = lines[7], lines[6]
+        self.broken(self.write(lines), "reordered", 8, 7)
+
+    def test_duplicated_record(self):
+        lines = self.lines[:9] + [self.lines[3]] + self.lines[9:]
+        self.broken(self.write(lines), "duplicated", 4, 10)
+
+    def test_first_three_removed(self):
+        out = self.broken(self.write(self.lines[3:]), "removed", 1, 1)
+        self.assertIn("seq 1 to 3 missing", out)
+        rc, out, _ = LOG.verify(self.copy, extra=["--from-seq", "4"])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("%d records verified (seq 4 to" %
+                      (len(self.lines) - 3), out)
+
+    def test_last_three_removed_seen_through_audit_head(self):
+        n = len(self.lines)
+        path = self.write(self.lines[:-3])
+        rc, out, _ = LOG.verify(path)
+        self.assertEqual(rc, 0, "a copy is not audit.file: no head")
+        # The same file as audit.file of a configuration: head checked.
+        conf = os.path.join(LOG.dir, "truncated.yaml")
+        text = LOG.d.render(LOG.config(log=path))
+        with open(conf, "w") as fp:
+            fp.write(text)
+        out = self.broken(path, "truncated", n - 2, n - 2, conf=conf)
+        self.assertIn("seq %d to %d missing" % (n - 2, n), out)
+        self.assertIn("bulwark.audit_head checked (seq %d)" % n, out)
+        # Without a database the head cannot be checked, and it says so.
+        db = LOG.config(log=path)
+        db["database"] = {"conninfo": "host=%s dbname=x" %
+                          os.path.join(LOG.dir, "nodb"),
+                          "connect_timeout": "1s"}
+        with open(conf, "w") as fp:
+            fp.write(LOG.d.render(db))
+        rc, out, _ = LOG.verify(path, conf=conf)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("not checked (the database is not reachable)", out)
+
+    def test_torn_last_line(self):
+        path = self.write(self.lines, tail=self.lines[-1][:30])
+        rc, out, err = LOG.verify(path)
+        self.assertEqual(rc, 4, out + err)
+        m = BROKEN_RE.search(out)
+        self.assertEqual((m.group(4), int(m.group(2))),
+                         ("torn", len(self.lines) + 1))
+        self.assertIn("%d records verified before it" % len(self.lines), out)
+
+    def test_key_of_another_log_fails_everything(self):
+        other = Audit("inst-other", name="other")
+        try:
+            rc, out, _ = other.verify(LOG.log)
+            self.assertEqual(rc, 1)
+            self.assertRegex(out, r":1: seq 1: changed")
+        finally:
+            other.cleanup()
+
+
+class TestRotation(unittest.TestCase):
+    """Three files, renamed between administration runs as logrotate
+    would: each new file continues the chain from bulwark.audit_head."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.a = Audit("inst-rot", name="rot")
+        a = cls.a
+        a.ok("--init-db")
+        add_user(a, "rot1")
+        a.ok("--disable-user", "rot1")
+        os.rename(a.log, a.log + ".2")
+        add_user(a, "rot2")
+        a.ok("--disable-user", "rot2")
+        a.ok("--enable-user", "rot2")
+        os.rename(a.log, a.log + ".1")
+        add_user(a, "rot3")
+        a.ok("--disable-user", "rot3")
+        cls.files = [a.log + ".2", a.log + ".1", a.log]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.a.cleanup()
+
+    def test_three_files_one_chain(self):
+        a = self.a
+        first = json.loads(a.lines(self.files[1])[0])
+        last = json.loads(a.lines(self.files[0])[-1])
+        self.assertEqual(first["seq"], last["seq"] + 1)
+        self.assertEqual(first["prev"], last["mac"])
+        self.assertNotEqual(first["event"], "audit.genesis")
+        rc, out, err = a.verify(*self.files)
+        self.assertEqual(rc, 0, out + err)
+        n, problem = independent_verify(a.key, self.files)
+        self.assertIsNone(problem)
+        self.assertIn("%d records verified (seq 1 to %d)" % (n, n), out)
+        self.assertIn("audit_head checked", out)
+        rc, out, _ = a.verify(*self.files[1:])
+        self.assertEqual(rc, 1, "a later file alone does not start at "
+                         "genesis")
+        rc, out, _ = a.verify(*self.files[1:], extra=["--from-seq",
+                                                      str(first["seq"])])
+        self.assertEqual(rc, 0, out)
+
+    def test_record_moved_between_files(self):
+        a = self.a
+        old = a.lines(self.files[0])
+        mid = a.lines(self.files[1])
+        f2, f1 = [os.path.join(a.dir, "moved.%d" % i) for i in (2, 1)]
+        moved = old[1]
+        with open(f2, "wb") as fp:
+            fp.write(b"".join(old[:1] + old[2:]))
+        with open(f1, "wb") as fp:
+            fp.write(b"".join(mid[:1] + [moved] + mid[1:]))
+        rc, out, _ = a.verify(f2, f1, a.log)
+        self.assertEqual(rc, 1, out)
+        m = BROKEN_RE.search(out)
+        self.assertEqual((m.group(1), m.group(4), int(m.group(3)),
+                          int(m.group(2))), (f2, "reordered", 3, 2), out)
+
+
+if __name__ == "__main__":
+    unittest.main()
