@@ -2,10 +2,13 @@
  * audit_admin.c - audit records of the administration modes, and
  * --verify-audit.
  *
- * A mode that changes state opens and locks audit.file before it runs
- * (no record, no change) and appends its admin.* record after, continuing
- * the chain from the file's last line, or from bulwark.audit_head when
- * the file is new (rotated).  The record is synced before the mode exits.
+ * A mode that changes state makes sure before it runs that its record
+ * can be written (no record, no change): it connects to the running
+ * daemon's writer, or, when no daemon answers on audit.control_socket,
+ * opens and locks audit.file.  It sends or appends its admin.* record
+ * after, continuing the chain from the file's last line, or from
+ * bulwark.audit_head when the file is new (rotated).  Either way the
+ * record is synced before the mode exits.
  *
  * Threat model: the operator's arguments (names, roles) are recorded,
  * escaped; passwords and API keys never reach this file (the detail is
@@ -23,6 +26,7 @@
 
 #include "audit_admin.h"
 #include "audit_db.h"
+#include "audit_msg.h"
 #include "audit_verify.h"
 #include "conf.h"
 #include "util.h"
@@ -33,8 +37,13 @@ audit_admin_begin(struct audit_admin *a, const struct conf *conf,
 {
 	memset(a, 0, sizeof(*a));
 	a->file.fd = -1;
+	a->sock = -1;
 	if (conf->audit == NULL)
 		return 0;
+	if ((a->sock = audit_msg_connect(conf->audit->control_socket)) != -1) {
+		a->on = true;
+		return 0;
+	}
 	if (audit_instance(conf, NULL, a->instance, sizeof(a->instance),
 	    err) == -1 || audit_key_load(conf, &a->key, err) == -1)
 		return -1;
@@ -69,6 +78,7 @@ audit_admin_record(struct audit_admin *a, PGconn *pg, const char *mode,
 	struct audit_event	 ev = { .detail = detail };
 	struct passwd		*pw;
 	char			 event[64], uid[24];
+	uint64_t		 seq;
 	size_t			 i;
 
 	if (!a->on)
@@ -81,6 +91,8 @@ audit_admin_record(struct audit_admin *a, PGconn *pg, const char *mode,
 	pw = getpwuid(getuid());
 	ev.event = event;
 	ev.user = pw != NULL ? pw->pw_name : uid;
+	if (a->sock != -1)
+		return audit_msg_call(a->sock, &ev, &seq, err);
 	audit_admin_head(a, pg);
 	if (audit_file_append(&a->file, &ev, a->instance, &a->key, err) == -1 ||
 	    audit_file_sync(&a->file, err) == -1)
@@ -94,6 +106,9 @@ audit_admin_record(struct audit_admin *a, PGconn *pg, const char *mode,
 void
 audit_admin_end(struct audit_admin *a)
 {
+	if (a->sock != -1)
+		close(a->sock);
+	a->sock = -1;
 	audit_file_close(&a->file);
 	audit_key_wipe(&a->key);
 	a->on = false;

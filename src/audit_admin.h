@@ -21,16 +21,18 @@ struct conf;
 
 struct audit_admin {
 	bool			 on;	/* the configuration has an audit log */
+	int			 sock;	/* to the running daemon's writer, or -1 */
 	struct audit_file	 file;
 	struct audit_key	 key;
 	char			 instance[AUDIT_INSTANCE_MAX + 1];
 };
 
 /*
- * Before a mode changes anything: loads the key and instance, opens and
- * locks audit.file, so that a mode whose record could not be written
- * does not run.  Nothing to do without an audit section.  0, or -1 with
- * *err.
+ * Before a mode changes anything: connects to the running daemon's
+ * writer over audit.control_socket, or, when none answers, loads the key
+ * and instance, opens and locks audit.file, so that a mode whose record
+ * could not be written does not run.  Nothing to do without an audit
+ * section.  0, or -1 with *err.
  */
 int	 audit_admin_begin(struct audit_admin *, const struct conf *,
 	    const char **err);

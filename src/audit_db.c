@@ -21,6 +21,14 @@
 	"seq = EXCLUDED.seq, mac = EXCLUDED.mac, updated_at = now() "	\
 	"WHERE h.seq < EXCLUDED.seq"
 
+#define AUDIT_DB_UNWRITTEN						\
+	"SELECT id, (extract(epoch FROM created) * 1000000)::bigint, "	\
+	"event, request_id, actor_user, actor_ip, actor_api_key, route, "	\
+	"method, path, status, detail::text FROM bulwark.audit "		\
+	"WHERE instance = $1 AND seq IS NULL ORDER BY id LIMIT $2"
+#define AUDIT_DB_ROW_WRITTEN						\
+	"UPDATE bulwark.audit SET seq = $2 WHERE id = $1 AND seq IS NULL"
+
 int
 audit_db_head_get(PGconn *pg, const char *instance, struct audit_chain *chain,
     const char **err)
@@ -64,6 +72,48 @@ audit_db_head_set(PGconn *pg, const char *instance,
 	res = PQexecParams(pg, AUDIT_DB_HEAD_SET, 3, NULL, v, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		*err = "cannot update bulwark.audit_head";
+		rv = -1;
+	}
+	PQclear(res);
+	return rv;
+}
+
+PGresult *
+audit_db_unwritten(PGconn *pg, const char *instance, int limit,
+    const char **err)
+{
+	const char	*v[2];
+	char		 lim[16];
+	PGresult	*res;
+
+	(void)snprintf(lim, sizeof(lim), "%d", limit);
+	v[0] = instance;
+	v[1] = lim;
+	res = PQexecParams(pg, AUDIT_DB_UNWRITTEN, 2, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		*err = "cannot read the unwritten rows of bulwark.audit";
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+int
+audit_db_row_written(PGconn *pg, int64_t id, uint64_t seq, const char **err)
+{
+	const char	*v[2];
+	char		 ids[24], seqs[24];
+	PGresult	*res;
+	int		 rv = 0;
+
+	(void)snprintf(ids, sizeof(ids), "%" PRId64, id);
+	(void)snprintf(seqs, sizeof(seqs), "%" PRIu64, seq);
+	v[0] = ids;
+	v[1] = seqs;
+	res = PQexecParams(pg, AUDIT_DB_ROW_WRITTEN, 2, NULL, v, NULL, NULL,
+	    0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		*err = "cannot store the seq of a bulwark.audit row";
 		rv = -1;
 	}
 	PQclear(res);

@@ -21,4 +21,16 @@ int	 audit_db_head_get(PGconn *, const char *instance,
 int	 audit_db_head_set(PGconn *, const char *instance,
 	    const struct audit_chain *, const char **err);
 
+/*
+ * Rows of audited writes of instance not yet in the file, in id order, at
+ * most limit: columns id, time (microseconds since the epoch), event,
+ * request_id, actor_user, actor_ip, actor_api_key, route, method, path,
+ * status, detail (JSON text).  NULL with *err on failure.
+ */
+PGresult *audit_db_unwritten(PGconn *, const char *instance, int limit,
+	    const char **err);
+/* The row is in the file as seq; 0 or -1. */
+int	 audit_db_row_written(PGconn *, int64_t id, uint64_t seq,
+	    const char **err);
+
 #endif

@@ -3081,6 +3081,8 @@ static const struct conf_key conf_audit_keys[] = {
 	  .parse = conf_fsync_parse, .dump = conf_fsync_dump },
 	{ .name = "on_failure", .type = CT_CUSTOM, .def = "reject",
 	  .parse = conf_on_failure_parse, .dump = conf_on_failure_dump },
+	{ .name = "control_socket", .type = CT_PATH, AD(control_socket),
+	  .def = "/run/bulwark/control.sock" },
 };
 #undef AD
 

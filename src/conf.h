@@ -241,6 +241,7 @@ struct conf_audit {
 	enum conf_fsync	 fsync;
 	int64_t		 fsync_interval_ms;
 	bool		 on_failure_reject;
+	char		*control_socket;
 };
 
 struct conf_backup {

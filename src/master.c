@@ -57,6 +57,7 @@
 #include "api.h"
 #include "chan.h"
 #include "conf.h"
+#include "audit_writer.h"
 #include "dbconf.h"
 #include "keys.h"
 #include "log.h"
@@ -1211,6 +1212,7 @@ master_reload(struct master *m)
 		log_set_level(level);
 	old = m->gen;
 	m->gen = next;
+	audit_writer_conf(m->gen.conf);
 	m->generation++;
 	m->reloading = true;
 	for (s = 0; s < m->nslots; s++) {
@@ -1228,6 +1230,7 @@ master_reopen(struct master *m)
 	size_t	 i;
 
 	log_info("reopening log files");
+	audit_writer_reopen();
 	if (log_access_reopen() == -1)
 		log_warnx("cannot reopen the access log: %s", strerror(errno));
 	/*
@@ -1288,7 +1291,8 @@ master_signal_cb(evutil_socket_t sig, short what, void *arg)
 		break;
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			master_reap(m, pid, status);
+			if (!audit_writer_reaped(pid, status))
+				master_reap(m, pid, status);
 		break;
 	}
 }
@@ -1549,6 +1553,11 @@ master_run(const char *config_path, struct conf *conf)
 		return rv;
 	}
 	master_log_listeners(m);
+	if (audit_writer_start(m->gen.conf, m->base, &err) == -1) {
+		log_errorx("%s", err);
+		master_free(m);
+		return 3;
+	}
 	notify_status("starting %zu workers", m->nslots);
 	for (s = 0; s < m->nslots && !m->stopping; s++)
 		master_spawn_slot(m, s);
@@ -1559,6 +1568,7 @@ master_run(const char *config_path, struct conf *conf)
 		m->exit_status = 3;
 	}
 	rv = m->exit_status;
+	audit_writer_stop();
 	log_notice("stopped");
 	master_free(m);
 	return rv;

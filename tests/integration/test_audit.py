@@ -25,8 +25,9 @@ import json
 import os
 import re
 import secrets
-import shutil
+import signal
 import subprocess
+import time
 import unittest
 
 import harness
@@ -79,7 +80,9 @@ class Audit:
             },
             "roles": {"admin": {"inherits": ["reader"]}, "reader": {}},
             "audit": {"file": log or self.log, "key_file": self.keyfile,
-                      "instance_id": self.instance, "fsync": "always"},
+                      "instance_id": self.instance, "fsync": "always",
+                      "control_socket": os.path.join(self.dir,
+                                                     "control.sock")},
         }
 
     def write(self, log=None):
@@ -445,6 +448,130 @@ class TestRotation(unittest.TestCase):
         m = BROKEN_RE.search(out)
         self.assertEqual((m.group(1), m.group(4), int(m.group(3)),
                           int(m.group(2))), (f2, "reordered", 3, 2), out)
+
+
+def writer_pid(d):
+    """The pid of the latest audit writer the daemon's log names."""
+    pids = re.findall(r"audit writer started \(pid (\d+)\)",
+                      d.stderr_text())
+    return int(pids[-1]) if pids else None
+
+
+def wait_for(cond, timeout=10.0):
+    deadline = time.monotonic() + timeout * harness.SLOW
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("condition not met within %.0fs" % timeout)
+
+
+class TestDaemon(unittest.TestCase):
+    """The daemon's audit writer: server.start/stop, administration modes
+    while it runs and while it is stopped in one chain, a killed writer
+    replaced, SIGUSR1 rotation, recovery of committed rows."""
+
+    def setUp(self):
+        self.inst = "inst-d%d" % (len(OUTPUTS) % 100000)
+        self.a = Audit(self.inst, name="daemon")
+        self.a.ok("--init-db")
+        self.started = False
+
+    def tearDown(self):
+        if self.started:
+            self.a.d.stop_and_check()
+        else:
+            self.a.cleanup()
+
+    def start(self):
+        self.a.d.start()
+        self.started = True
+
+    def events(self, path=None):
+        return [json.loads(x)["event"] for x in self.a.lines(path)]
+
+    def test_admin_modes_with_and_without_daemon_one_chain(self):
+        a = self.a
+        self.start()
+        self.assertEqual(self.events()[-1], "server.start")
+        sock = os.path.join(a.dir, "control.sock")
+        self.assertEqual(os.stat(sock).st_mode & 0o777, 0o600)
+        add_user(a, "live")
+        self.assertEqual(self.events()[-1], "admin.add_user")
+        problems = a.d.stop()
+        self.assertEqual(problems, [])
+        self.started = False
+        self.assertEqual(self.events()[-1], "server.stop")
+        self.assertFalse(os.path.exists(sock))
+        a.ok("--disable-user", "live")
+        self.assertEqual(self.events()[-3:], ["admin.add_user",
+                                              "server.stop",
+                                              "admin.disable_user"])
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+        n, problem = independent_verify(a.key, [a.log])
+        self.assertIsNone(problem)
+        self.assertIn("%d records verified" % n, out)
+
+    def test_writer_killed_is_replaced(self):
+        a = self.a
+        self.start()
+        first = writer_pid(a.d)
+        self.assertIsNotNone(first)
+        os.kill(first, signal.SIGKILL)
+        second = wait_for(lambda: (writer_pid(a.d) != first and
+                                   writer_pid(a.d)))
+        wait_for(lambda: os.path.exists(os.path.join(a.dir,
+                                                     "control.sock")))
+        time.sleep(0.2 * harness.SLOW)
+        add_user(a, "after-kill")
+        self.assertEqual(self.events()[-1], "admin.add_user")
+        self.assertEqual(self.events().count("server.start"), 1)
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotEqual(first, second)
+
+    def test_rotation_by_sigusr1(self):
+        a = self.a
+        self.start()
+        add_user(a, "before-rot")
+        os.rename(a.log, a.log + ".1")
+        a.d.signal(signal.SIGUSR1)
+        wait_for(lambda: "reopened" in a.d.stderr_text())
+        add_user(a, "after-rot")
+        self.assertEqual(self.events(), ["admin.add_user"])
+        rc, out, err = a.verify(a.log + ".1", a.log)
+        self.assertEqual(rc, 0, out + err)
+
+    def test_recovery_appends_committed_rows_of_this_instance_only(self):
+        a = self.a
+        CLUSTER.psql(
+            "INSERT INTO bulwark.audit (instance, event, actor_user, route, "
+            "method, path, status, detail) VALUES "
+            "(:'i', 'request', 'u1', 'notes', 'POST', '/notes', "
+            "201, '{\"title\": \"one\"}'), "
+            "('inst-elsewhere', 'request', 'u2', 'notes', 'POST', '/notes', "
+            "201, '{}'), "
+            "(:'i', 'request', 'u3', 'notes', 'DELETE', "
+            "'/notes/1', 204, '{}')", {"i": self.inst})
+        self.start()
+        recs = [json.loads(x) for x in a.lines()]
+        req = [r for r in recs if r["event"] == "request"]
+        self.assertEqual([r["actor"]["user"] for r in req], ["u1", "u3"])
+        self.assertEqual(req[0]["detail"], {"title": "one"})
+        self.assertEqual(req[0]["route"], "notes")
+        self.assertEqual(req[1]["status"], 204)
+        rows = CLUSTER.rows(
+            "SELECT actor_user, seq FROM bulwark.audit WHERE instance = "
+            ":'i' ORDER BY id", {"i": self.inst})
+        self.assertEqual([(r[0], int(r[1])) for r in rows],
+                         [("u1", req[0]["seq"]), ("u3", req[1]["seq"])])
+        self.assertEqual(CLUSTER.value(
+            "SELECT count(*) FROM bulwark.audit WHERE instance = "
+            "'inst-elsewhere' AND seq IS NULL"), "1")
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
 
 
 if __name__ == "__main__":
