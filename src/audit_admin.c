@@ -41,6 +41,10 @@ audit_admin_begin(struct audit_admin *a, const struct conf *conf,
 	if (conf->audit == NULL)
 		return 0;
 	if ((a->sock = audit_msg_connect(conf->audit->control_socket)) != -1) {
+		if (audit_msg_probe(a->sock, err) == -1) {
+			audit_admin_end(a);
+			return -1;
+		}
 		a->on = true;
 		return 0;
 	}

@@ -15,6 +15,7 @@
  */
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -321,6 +322,30 @@ audit_file_append(struct audit_file *f, const struct audit_event *ev,
 	f->dirty = true;
 	f->err = 0;
 	return 0;
+}
+
+int
+audit_file_writable(struct audit_file *f, const char **err)
+{
+	struct statvfs	 vfs;
+	struct stat	 st;
+
+	if (f->fd == -1 || fstat(f->fd, &st) == -1 ||
+	    fstatvfs(f->fd, &vfs) == -1)
+		f->err = f->fd == -1 ? EBADF : errno;
+	else if (st.st_nlink == 0)
+		f->err = ENOENT;
+	else if (vfs.f_flag & ST_RDONLY)
+		f->err = EROFS;
+	else if ((uint64_t)vfs.f_bavail * vfs.f_frsize < AUDIT_LINE_MAX)
+		f->err = ENOSPC;
+	else {
+		f->err = 0;
+		return 0;
+	}
+	*err = f->err == ENOENT ? "the audit file was removed" :
+	    strerror(f->err);
+	return -1;
 }
 
 int

@@ -57,6 +57,12 @@ void	 audit_file_close(struct audit_file *);
  */
 int	 audit_file_append(struct audit_file *, const struct audit_event *,
 	    const char *instance, const struct audit_key *, const char **err);
+/*
+ * Whether a record could be written now: the file still has a name
+ * (st_nlink), its file system is writable and has room for a record.
+ * 0, or -1 with f->err (ENOENT, EROFS, ENOSPC...) and *err.
+ */
+int	 audit_file_writable(struct audit_file *, const char **err);
 /* fdatasync() when anything was written since the last one; 0 or -1. */
 int	 audit_file_sync(struct audit_file *, const char **err);
 /*

@@ -117,6 +117,9 @@ audit_msg_decode(const char *buf, size_t len, json_t **root,
 	*root = o;
 	if (!json_is_object(o))
 		return -1;
+	if (json_object_size(o) == 1 && json_is_true(json_object_get(o,
+	    "probe")))
+		return 1;
 	for (i = 0; i < BW_ARRAY_LEN(audit_msg_strs); i++) {
 		if ((v = json_object_get(o, audit_msg_strs[i])) == NULL)
 			continue;
@@ -178,25 +181,58 @@ audit_msg_connect(const char *path)
 	return fd;
 }
 
-int
-audit_msg_call(int fd, const struct audit_event *ev, uint64_t *seq,
-    const char **err)
+/* The writer's answer on fd, within AUDIT_MSG_TIMEOUT_MS; NULL, *err. */
+static json_t *
+audit_msg_answer(int fd, const char **err)
 {
 	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
 	char		 buf[512];
-	json_t		*o, *v;
+	json_t		*o;
 	ssize_t		 n;
-	int		 rv = -1;
 
 	*err = "the audit writer did not answer";
-	if (audit_msg_send(fd, ev, 0) == -1) {
-		*err = strerror(errno);
-		return -1;
-	}
 	while (poll(&pfd, 1, AUDIT_MSG_TIMEOUT_MS) == -1 && errno == EINTR)
 		;
 	if (!(pfd.revents & POLLIN) || (n = recv(fd, buf, sizeof(buf),
 	    0)) <= 0 || (o = json_loadb(buf, (size_t)n, 0, NULL)) == NULL)
+		return NULL;
+	if (json_object_get(o, "error") != NULL) {
+		*err = "the audit log cannot be written (see the daemon's log)";
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int
+audit_msg_probe(int fd, const char **err)
+{
+	static const char	 probe[] = "{\"probe\":true}";
+	json_t			*o;
+
+	if (send(fd, probe, sizeof(probe) - 1, MSG_NOSIGNAL) !=
+	    (ssize_t)sizeof(probe) - 1) {
+		*err = strerror(errno);
+		return -1;
+	}
+	if ((o = audit_msg_answer(fd, err)) == NULL)
+		return -1;
+	json_decref(o);
+	return 0;
+}
+
+int
+audit_msg_call(int fd, const struct audit_event *ev, uint64_t *seq,
+    const char **err)
+{
+	json_t	*o, *v;
+	int	 rv = -1;
+
+	if (audit_msg_send(fd, ev, 0) == -1) {
+		*err = strerror(errno);
+		return -1;
+	}
+	if ((o = audit_msg_answer(fd, err)) == NULL)
 		return -1;
 	if (json_is_integer(v = json_object_get(o, "seq")) &&
 	    json_integer_value(v) > 0) {

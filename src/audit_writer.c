@@ -173,6 +173,31 @@ audit_writer_failed(struct audit_writer *w, const char *err)
 	evtimer_add(w->timer_ev, &tv);
 }
 
+/*
+ * Whether writing works now; clears the failing state when it does.  A
+ * removed file is opened again (a new one).
+ */
+static int
+audit_writer_check(struct audit_writer *w)
+{
+	const char	*err;
+
+	if (w->f.err == ENOENT || w->f.fd == -1) {
+		if (audit_file_reopen(&w->f, &err) == -1) {
+			audit_writer_failed(w, err);
+			return -1;
+		}
+	}
+	if (audit_file_writable(&w->f, &err) == -1) {
+		audit_writer_failed(w, err);
+		return -1;
+	}
+	if (w->failing)
+		log_notice("audit: %s: writing works again", w->f.path);
+	w->failing = false;
+	return 0;
+}
+
 /* The flush runs once the messages ready in this turn are all read. */
 static void
 audit_writer_arm(struct audit_writer *w)
@@ -223,6 +248,8 @@ audit_writer_send_acks(struct audit_conn *c)
 		if (c->acks[i] > 0)
 			n = snprintf(buf, sizeof(buf), "{\"seq\":%" PRId64 "}",
 			    c->acks[i]);
+		else if (c->acks[i] == 0)
+			n = snprintf(buf, sizeof(buf), "{\"ok\":true}");
 		else
 			n = snprintf(buf, sizeof(buf), "{\"error\":"
 			    "\"unwritable\"}");
@@ -343,10 +370,8 @@ audit_writer_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (w->f.err == ENOENT || w->f.fd == -1) {
-		if (audit_file_reopen(&w->f, &err) == -1)
-			log_debug("audit: reopen: %s", err);
-	}
+	if (w->failing)
+		(void)audit_writer_check(w);
 	if (w->conf->audit->fsync == FSYNC_INTERVAL &&
 	    audit_file_sync_due(&w->f, w->conf->audit->fsync_interval_ms,
 	    bw_now_ms())) {
@@ -356,8 +381,6 @@ audit_writer_timer_cb(evutil_socket_t fd, short what, void *arg)
 			audit_writer_publish(w);
 	}
 	audit_writer_recover(w);
-	if (w->failing && w->f.fd != -1 && w->f.err == 0)
-		w->failing = false;
 	bw_ms_to_tv(w->conf->audit->fsync == FSYNC_INTERVAL ?
 	    w->conf->audit->fsync_interval_ms : AUDIT_WRITER_RETRY_MS, &tv);
 	if (w->failing || !w->recovered || w->conf->audit->fsync ==
@@ -391,14 +414,17 @@ audit_conn_message(struct audit_writer *w, struct audit_conn *c, size_t len)
 	struct audit_event	 ev;
 	json_t			*root;
 	int64_t			 row_id, seq = -1;
+	int			 rv;
 
-	if (audit_msg_decode(w->msg, len, &root, &ev, &row_id) == 0)
+	if ((rv = audit_msg_decode(w->msg, len, &root, &ev, &row_id)) == 0)
 		seq = audit_writer_append(w, &ev, row_id);
+	else if (rv == 1)
+		seq = audit_writer_check(w) == 0 ? 0 : -1;
 	else
 		log_warnx("audit: a malformed record was refused");
 	json_decref(root);
 	c->acks[c->nacks++] = seq;
-	if (w->conf->audit->fsync != FSYNC_ALWAYS || seq == -1)
+	if (w->conf->audit->fsync != FSYNC_ALWAYS || seq <= 0)
 		audit_writer_arm(w);
 }
 

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -572,6 +573,81 @@ class TestDaemon(unittest.TestCase):
             "'inst-elsewhere' AND seq IS NULL"), "1")
         rc, out, err = a.verify()
         self.assertEqual(rc, 0, out + err)
+
+
+class TestUnwritable(unittest.TestCase):
+    """Disk full (a small tmpfs) and a removed file: the daemon's writer
+    reports the log unwritable, administration modes are refused before
+    they change anything, and it clears by itself."""
+
+    def setUp(self):
+        if os.geteuid() != 0 or shutil.which("mount") is None:
+            self.skipTest("needs root to mount a tmpfs")
+        self.a = Audit("inst-full-%d" % len(OUTPUTS), name="full")
+        self.mnt = os.path.join(self.a.dir, "full")
+        os.mkdir(self.mnt)
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k",
+                            "tmpfs", self.mnt], stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            self.a.cleanup()
+            self.skipTest("cannot mount a tmpfs: %s" % p.stderr)
+        self.a.write(log=os.path.join(self.mnt, "audit.log"))
+        self.a.log = os.path.join(self.mnt, "audit.log")
+        self.a.ok("--init-db")
+        self.a.d.start()
+
+    def tearDown(self):
+        problems = self.a.d.stop()
+        subprocess.run(["umount", "-l", self.mnt])
+        self.a.cleanup()
+        self.assertEqual(problems, [])
+
+    def users(self, name):
+        return CLUSTER.value("SELECT count(*) FROM bulwark.users WHERE "
+                             "username = :'u'", {"u": name})
+
+    def test_disk_full_refuses_then_recovers(self):
+        a = self.a
+        add_user(a, "full-before")
+        filler = os.path.join(self.mnt, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"x" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        rc, _, err = a.run("--add-user", "full-during", "--roles", "reader",
+                           stdin=PASSWORD + "\n")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("cannot be written", err)
+        self.assertEqual(self.users("full-during"), "0")
+        wait_for(lambda: "cannot write" in a.d.stderr_text())
+        os.unlink(filler)
+        add_user(a, "full-after")
+        self.assertEqual(self.users("full-after"), "1")
+        self.assertIn("writing works again", a.d.stderr_text())
+        self.assertEqual(a.d.stderr_text().count("cannot write"), 1)
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_removed_file_is_replaced(self):
+        a = self.a
+        add_user(a, "rm-before")
+        last = json.loads(a.lines()[-1])
+        os.unlink(a.log)
+        rc, _, err = a.run("--add-user", "rm-during", "--roles", "reader",
+                           stdin=PASSWORD + "\n")
+        self.assertEqual(rc, 3, err)
+        self.assertEqual(self.users("rm-during"), "0")
+        wait_for(lambda: os.path.exists(a.log))
+        add_user(a, "rm-after")
+        first = json.loads(a.lines()[0])
+        self.assertEqual((first["seq"], first["prev"]),
+                         (last["seq"] + 1, last["mac"]))
+        rc, out, _ = a.verify(extra=["--from-seq", str(first["seq"])])
+        self.assertEqual(rc, 0, out)
 
 
 if __name__ == "__main__":

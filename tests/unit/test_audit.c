@@ -22,6 +22,7 @@
 #include "unit.h"
 #include "audit.h"
 #include "audit_file.h"
+#include "audit_msg.h"
 #include "audit_verify.h"
 #include "conf.h"
 #include "util.h"
@@ -690,6 +691,97 @@ START_TEST(test_verify_long_line)
 }
 END_TEST
 
+/*
+ * Messages to the writer
+ */
+
+START_TEST(test_msg_roundtrip)
+{
+	json_t			*detail = json_pack("{s:s}", "title", "t");
+	struct audit_event	 ev = { .event = "request", .user = "u\xff",
+				    .path = "/notes", .status = 201,
+				    .detail = detail, .time_us = 5 }, out;
+	json_t			*root;
+	int64_t			 row;
+	size_t			 len;
+	char			*m;
+
+	m = audit_msg_encode(&ev, 42, &len);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(audit_msg_decode(m, len, &root, &out, &row), 0);
+	ck_assert_str_eq(out.event, "request");
+	ck_assert_str_eq(out.user, "u?");	/* ill-formed UTF-8 */
+	ck_assert_str_eq(out.path, "/notes");
+	ck_assert_ptr_null(out.ip);
+	ck_assert_int_eq(out.status, 201);
+	ck_assert_int_eq(out.time_us, 5);
+	ck_assert_int_eq(row, 42);
+	ck_assert_str_eq(json_string_value(json_object_get(out.detail,
+	    "title")), "t");
+	json_decref(root);
+	free(m);
+	json_decref(detail);
+}
+END_TEST
+
+START_TEST(test_msg_refused)
+{
+	static const char *const bad[] = {
+		"[]", "{}", "{\"event\":1}", "{\"event\":\"x\",\"status\":99}",
+		"{\"event\":\"x\",\"status\":1000}",
+		"{\"event\":\"x\",\"row_id\":-1}",
+		"{\"event\":\"x\",\"detail\":[]}",
+		"{\"event\":\"x\",\"event\":\"y\"}",
+		"{\"event\":\"a\\u0000b\"}", "{\"probe\":false}", "not json",
+	};
+	struct audit_event	 ev;
+	json_t			*root, *big;
+	int64_t			 row;
+	size_t			 i, len;
+	char			*m, *pad;
+
+	for (i = 0; i < BW_ARRAY_LEN(bad); i++) {
+		ck_assert_msg(audit_msg_decode(bad[i], strlen(bad[i]), &root,
+		    &ev, &row) == -1, "%s", bad[i]);
+		json_decref(root);
+	}
+	ck_assert_int_eq(audit_msg_decode("{\"probe\":true}", 14, &root, &ev,
+	    &row), 1);
+	json_decref(root);
+	/* The bound: a message over AUDIT_MSG_MAX is neither made nor read. */
+	pad = malloc(AUDIT_MSG_MAX + 1);
+	memset(pad, 'a', AUDIT_MSG_MAX);
+	pad[AUDIT_MSG_MAX] = '\0';
+	big = json_pack("{s:s}", "x", pad);
+	ev = (struct audit_event){ .event = "e", .detail = big };
+	ck_assert_ptr_null(audit_msg_encode(&ev, 0, &len));
+	ck_assert_int_eq(audit_msg_decode(pad, AUDIT_MSG_MAX + 1, &root, &ev,
+	    &row), -1);
+	json_decref(big);
+	free(pad);
+	m = audit_msg_encode(&(struct audit_event){ .event = "e" }, 0, &len);
+	ck_assert_int_eq(audit_msg_decode(m, len, &root, &ev, &row), 0);
+	json_decref(root);
+	free(m);
+}
+END_TEST
+
+START_TEST(test_writable)
+{
+	struct audit_file	 f = { .fd = -1 };
+	const char		*err;
+
+	ck_assert_int_eq(audit_file_writable(&f, &err), -1);
+	ck_assert_int_eq(f.err, EBADF);
+	ck_assert_int_eq(audit_file_open(&f, path, 0, NULL, &err), 0);
+	ck_assert_int_eq(audit_file_writable(&f, &err), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(audit_file_writable(&f, &err), -1);
+	ck_assert_int_eq(f.err, ENOENT);
+	audit_file_close(&f);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -715,6 +807,9 @@ unit_suite(void)
 	tcase_add_test(tc, test_verify_classifies);
 	tcase_add_test(tc, test_verify_inserted_and_from_seq);
 	tcase_add_test(tc, test_verify_long_line);
+	tcase_add_test(tc, test_msg_roundtrip);
+	tcase_add_test(tc, test_msg_refused);
+	tcase_add_test(tc, test_writable);
 	suite_add_tcase(s, tc);
 	return s;
 }
