@@ -246,6 +246,23 @@ class TestRecords(unittest.TestCase):
         finally:
             a.cleanup()
 
+    def test_file_made_by_root_belongs_to_its_directory_owner(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root")
+        a = Audit("inst-owner", name="owner")
+        try:
+            logdir = os.path.join(a.dir, "logs")
+            os.mkdir(logdir)
+            os.chown(logdir, 65534, 65534)
+            log = os.path.join(logdir, "audit.log")
+            a.write(log=log)
+            a.ok("--init-db")
+            st = os.stat(log)
+            self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777),
+                             (65534, 65534, 0o600))
+        finally:
+            a.cleanup()
+
     def test_check_config_accepts_audit(self):
         rc, out, err = LOG.d.check("--no-db")
         self.assertEqual(rc, 0, err)
