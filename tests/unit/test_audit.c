@@ -15,12 +15,15 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
+#include <sys/socket.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include "unit.h"
 #include "audit.h"
+#include "audit_client.h"
 #include "audit_file.h"
 #include "audit_msg.h"
 #include "audit_verify.h"
@@ -782,6 +785,99 @@ START_TEST(test_writable)
 }
 END_TEST
 
+/*
+ * A worker's client, against a scripted writer on a socket pair
+ */
+
+static int64_t	 got[8];
+static int	 ngot;
+
+static void
+client_cb(int64_t seq, void *arg)
+{
+	(void)arg;
+	got[ngot++ % 8] = seq;
+}
+
+/* Reads one message on the writer's side; 1 probe, 0 record. */
+static int
+writer_read(int fd)
+{
+	struct audit_event	 ev;
+	json_t			*root;
+	int64_t			 row;
+	char			 buf[AUDIT_MSG_MAX];
+	ssize_t			 n;
+	int			 rv;
+
+	n = recv(fd, buf, sizeof(buf), 0);
+	ck_assert_int_gt(n, 0);
+	rv = audit_msg_decode(buf, (size_t)n, &root, &ev, &row);
+	json_decref(root);
+	ck_assert_int_ge(rv, 0);
+	return rv;
+}
+
+static void
+writer_say(int fd, const char *s)
+{
+	ck_assert_int_eq(send(fd, s, strlen(s), 0), (ssize_t)strlen(s));
+}
+
+START_TEST(test_client)
+{
+	struct event_base	*base = event_base_new();
+	struct audit_client	*c;
+	struct audit_event	 ev = { .event = "request" };
+	int			 fds[2], fd, i, n;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds), 0);
+	ngot = 0;
+	c = audit_client_new(base, fds[0]);
+	ck_assert(!audit_client_ok(c));
+	ck_assert_int_eq(writer_read(fds[1]), 1);	/* the first probe */
+	writer_say(fds[1], "{\"ok\":true}");
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert(audit_client_ok(c));
+
+	ck_assert_int_eq(audit_client_submit(c, &ev, 9, client_cb, NULL), 0);
+	ck_assert_int_eq(audit_client_submit(c, &ev, 0, client_cb, NULL), 0);
+	ck_assert_int_eq(writer_read(fds[1]), 0);
+	ck_assert_int_eq(writer_read(fds[1]), 0);
+	writer_say(fds[1], "{\"seq\":7}");
+	writer_say(fds[1], "{\"error\":\"unwritable\"}");
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(ngot, 2);
+	ck_assert_int_eq(got[0], 7);
+	ck_assert_int_eq(got[1], -1);
+	ck_assert(!audit_client_ok(c));
+
+	/* The bound on answers awaited. */
+	for (n = 0; audit_client_submit(c, &ev, 0, NULL, NULL) == 0; n++)
+		if (n % 64 == 63)
+			for (i = 0; i < 64; i++)
+				(void)writer_read(fds[1]);
+	ck_assert_int_eq(n, AUDIT_CLIENT_MAX_PENDING);
+
+	/* The writer is lost: every waiting callback fails once. */
+	fd = dup(fds[0]);
+	audit_client_free(c);
+	for (i = 0; i < n % 64; i++)
+		(void)writer_read(fds[1]);
+	c = audit_client_new(base, fd);
+	ck_assert_int_eq(audit_client_submit(c, &ev, 0, client_cb, NULL), 0);
+	ngot = 0;
+	close(fds[1]);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(ngot, 1);
+	ck_assert_int_eq(got[0], -1);
+	ck_assert(!audit_client_ok(c));
+	ck_assert_int_eq(audit_client_submit(c, &ev, 0, client_cb, NULL), -1);
+	audit_client_free(c);
+	event_base_free(base);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -810,6 +906,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_msg_roundtrip);
 	tcase_add_test(tc, test_msg_refused);
 	tcase_add_test(tc, test_writable);
+	tcase_add_test(tc, test_client);
 	suite_add_tcase(s, tc);
 	return s;
 }
