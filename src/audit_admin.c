@@ -118,6 +118,21 @@ audit_admin_end(struct audit_admin *a)
 	a->on = false;
 }
 
+int
+audit_admin_check(const struct conf *conf, const char **err)
+{
+	struct audit_key	 key;
+	char			 inst[AUDIT_INSTANCE_MAX + 1];
+
+	if (conf->audit == NULL)
+		return 0;
+	if (audit_instance(conf, NULL, inst, sizeof(inst), err) == -1 ||
+	    audit_key_load(conf, &key, err) == -1)
+		return -1;
+	audit_key_wipe(&key);
+	return 0;
+}
+
 /* Whether path names the same file as audit.file. */
 static bool
 audit_admin_is_log(const struct conf *conf, const char *path)

@@ -46,6 +46,12 @@ int	 audit_admin_record(struct audit_admin *, PGconn *pg, const char *mode,
 void	 audit_admin_end(struct audit_admin *);
 
 /*
+ * For -t and start-up: the audit key loads (then is wiped) and the
+ * instance id is known.  0, or -1 with *err.
+ */
+int	 audit_admin_check(const struct conf *, const char **err);
+
+/*
  * --verify-audit FILE... (default: audit.file) [--from-seq N]: pg NULL
  * when the database is unreachable or not configured (audit_head then
  * not checked, and the report says so).  An exit status of SPEC 3.

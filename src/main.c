@@ -23,6 +23,7 @@
 #include <yaml.h>
 
 #include "api.h"
+#include "audit_admin.h"
 #include "conf.h"
 #include "dbconf.h"
 #include "keys.h"
@@ -236,6 +237,8 @@ load_checked(const char *path)
 	}
 	if (conf != NULL && master_check_rlimit(conf, &err) == -1)
 		bw_diag_add(&diag, path, 1, 1, "%s", err);
+	if (conf != NULL && audit_admin_check(conf, &err) == -1)
+		bw_diag_add(&diag, path, 1, 1, "audit: %s", err);
 	bw_diag_print(&diag, stderr);
 	if (diag.errors > 0) {
 		conf_free(conf);

@@ -268,6 +268,24 @@ class TestRecords(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("configuration OK", out)
 
+    def test_check_config_loads_the_key(self):
+        a = Audit("inst-shortkey", name="shortkey")
+        try:
+            short = os.path.join(a.dir, "short.key")
+            fd = os.open(short, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.write(fd, b"k" * 16)
+            os.close(fd)
+            cfg = a.config()
+            cfg["audit"]["key_file"] = short
+            a.d.write_config(cfg)
+            rc, out, err = a.d.check("--no-db")
+            self.assertEqual(rc, 1, out + err)
+            self.assertIn("audit: the audit key must hold 32 to 64 bytes",
+                          err)
+            self.assertNotIn("k" * 16, out + err)
+        finally:
+            a.cleanup()
+
     def test_no_secret_anywhere(self):
         with open(LOG.log, "rb") as fp:
             data = fp.read()
@@ -531,6 +549,30 @@ class TestDaemon(unittest.TestCase):
         n, problem = independent_verify(a.key, [a.log])
         self.assertIsNone(problem)
         self.assertIn("%d records verified" % n, out)
+
+    def test_control_socket_checks_peer_credentials(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root")
+        a = self.a
+        self.start()
+        sock = os.path.join(a.dir, "control.sock")
+        os.chmod(sock, 0o666)   # let the mode pass, so that only the
+        os.chmod(a.dir, 0o755)  # peer check stands in the way
+        probe = ("import socket,sys\n"
+                 "s=socket.socket(socket.AF_UNIX,socket.SOCK_SEQPACKET)\n"
+                 "s.connect(sys.argv[1])\n"
+                 "s.settimeout(5)\n"
+                 "try:\n"
+                 "    s.send(b'{\"event\":\"admin.forged\"}')\n"
+                 "    print('answer' if s.recv(100) else 'closed')\n"
+                 "except (BrokenPipeError, ConnectionResetError):\n"
+                 "    print('closed')\n")
+        p = subprocess.run(["python3", "-c", probe, sock], user=65534,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+        self.assertEqual(p.stdout, b"closed\n", p.stderr)
+        self.assertIn("peer not allowed", a.d.stderr_text())
+        self.assertNotIn("admin.forged", self.events())
 
     def test_writer_killed_is_replaced(self):
         a = self.a
