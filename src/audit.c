@@ -31,37 +31,32 @@
 #include "audit.h"
 #include "conf.h"
 #include "jsonw.h"
+#include "secret.h"
 #include "util.h"
 
 int
 audit_key_load(const struct conf *conf, struct audit_key *key,
     const char **err)
 {
-	ssize_t	 n;
 	size_t	 len = 0;
-	char	 extra;
-	int	 fd;
+	int	 fd, rv;
 
 	memset(key, 0, sizeof(*key));
 	if (conf->audit == NULL) {
 		*err = "no audit section";
 		return -1;
 	}
-	if ((fd = conf_secret_open(conf, conf->audit->key_file, err)) == -1)
+	if ((fd = secret_open(conf->audit->key_file, conf->server.user,
+	    err)) == -1)
 		return -1;
-	for (;;) {
-		n = read(fd, key->k + len, sizeof(key->k) - len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0 || (len += (size_t)n) == sizeof(key->k))
-			break;
-	}
-	if (n > 0 && read(fd, &extra, 1) > 0)
-		len = 0;
+	rv = secret_read(fd, key->k, sizeof(key->k), &len, err);
 	close(fd);
-	if (n == -1 || len < AUDIT_KEY_MIN) {
-		*err = n == -1 ? "cannot read the audit key" : "the audit key "
-		    "must hold 32 to 64 bytes (bulwarkd --gen-key audit)";
+	if (rv == 0 && (len < AUDIT_KEY_MIN || len > AUDIT_KEY_MAX)) {
+		*err = "the audit key must hold 32 to 64 bytes (bulwarkd "
+		    "--gen-key audit)";
+		rv = -1;
+	}
+	if (rv == -1) {
 		audit_key_wipe(key);
 		return -1;
 	}

@@ -63,13 +63,12 @@ struct audit_chain {
 };
 
 struct audit_key {
-	unsigned char	 k[AUDIT_KEY_MAX];
+	unsigned char	 k[AUDIT_KEY_MAX + 1];	/* one more: a longer file fails */
 	size_t		 len;
 };
 
 /*
- * Reads audit.key_file through conf_secret_open() (owner and mode
- * checked): AUDIT_KEY_MIN to AUDIT_KEY_MAX bytes.  0, or -1 with *err.
+ * Reads audit.key_file through secret_open() (owner and mode checked): AUDIT_KEY_MIN to AUDIT_KEY_MAX bytes.  0, or -1 with *err.
  */
 int	 audit_key_load(const struct conf *, struct audit_key *,
 	    const char **err);

@@ -2,10 +2,11 @@
  * conf.h - the typed configuration (SPEC 4).
  *
  * conf_load() turns one strict-YAML file into a struct conf.  Every key is
- * described once in the declarative key table in conf.c (name, type,
- * default, bounds, setter); that table drives parsing, defaults and the -T
- * dump.  Durations are milliseconds, sizes bytes.  Positions (struct
- * conf_pos) point into the file for later load-time checks (SQL, schemas).
+ * described once in the declarative key tables in conf_keys.c (name, type,
+ * default, bounds, hooks); the engine in conf.c walks them for parsing,
+ * defaults, the -T dump and the manual page check.  Durations are
+ * milliseconds, sizes bytes.  Positions (struct conf_pos) point into the
+ * file for later load-time checks (SQL, schemas).
  *
  * The configuration holds no secret: only paths of secret files, stored
  * with "credential:NAME" already expanded to $CREDENTIALS_DIRECTORY/NAME.
@@ -23,6 +24,7 @@
 #include <stdint.h>
 
 #include "node.h"
+#include "secret.h"
 #include "util.h"
 
 struct conf_pos {
@@ -241,7 +243,7 @@ struct conf_audit {
 	enum conf_fsync	 fsync;
 	int64_t		 fsync_interval_ms;
 	bool		 on_failure_reject;
-	char		*control_socket;
+	char		*control_socket;	/* administration modes' records */
 };
 
 struct conf_backup {
@@ -310,36 +312,26 @@ void		 conf_check_available(const struct conf *, struct bw_diag *);
 void		 conf_dump(const struct conf *, FILE *);
 
 /* The service user (SPEC 2): may own secret files, with its group. */
-#define CONF_SERVICE_USER	"bulwark"
-
-/*
- * Checks a secret file per SPEC 4 and opens it read-only; returns an fd or
- * -1 with *err set.  "credential:NAME" is expanded.  The owner must be
- * root, the effective user or service_user (may be NULL); others have no
- * permission bit; the group may only read, and only when it is the
- * effective group or service_user's group.  conf_open_secret_worker() also
- * refuses a file that worker_user (server.user) could read.
- */
-int		 conf_open_secret(const char *path, const char *service_user,
-		    const char **err);
-int		 conf_open_secret_worker(const char *path,
-		    const char *service_user, const char *worker_user,
-		    const char **err);
-/* The same with CONF_SERVICE_USER and the configuration's server.user. */
-int		 conf_secret_open(const struct conf *, const char *path,
-		    const char **err);
-/* Expands "credential:NAME"; returns a malloc'd path or NULL with *err. */
-char		*conf_expand_path(const char *path, const char **err);
+#define CONF_SERVICE_USER	SECRET_SERVICE_USER
 
 const char	*conf_method_name(enum conf_method);
 const char	*conf_result_name(enum conf_result);
 
 /*
- * Every key of the key tables as a dotted path ("server.limits.max_headers",
- * "routes[].sql") with its default as YAML text (NULL: none), in table
- * order; for the manual page check.
+ * Every key of the key tables, in table order, for the manual page check:
+ * its dotted path ("server.limits.max_headers", "routes[].sql",
+ * "roles.NAME.inherits"), its type as bulwark.yaml(5) writes it after the
+ * name ("Ar integer", "Li modern | intermediate", "Ar path | Li null"), its
+ * default as YAML text (NULL: none) and whether it is required.
  */
-void		 conf_keys_walk(void (*)(const char *path, const char *def,
-		    void *), void *);
+struct conf_keydoc {
+	const char	*path;
+	const char	*type;
+	const char	*def;
+	bool		 required;
+};
+
+void		 conf_keys_walk(void (*)(const struct conf_keydoc *, void *),
+		    void *);
 
 #endif

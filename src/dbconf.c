@@ -21,6 +21,7 @@
 #include "dbconf.h"
 #include "log.h"
 #include "result.h"
+#include "secret.h"
 #include "util.h"
 
 #define DBCONF_PASSWORD_MAX	1024
@@ -64,7 +65,7 @@ dbconf_password(const struct conf *conf, struct dbconf *dc, const char **err)
 	ssize_t	 n;
 	int	 fd;
 
-	fd = conf_secret_open(conf, conf->database->password_file, err);
+	fd = secret_open(conf->database->password_file, conf->server.user, err);
 	if (fd == -1)
 		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);

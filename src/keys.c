@@ -1,7 +1,7 @@
 /*
  * keys.c - token keys: loading, RFC 7638 thumbprints, key sets, --gen-key.
  *
- * Threat model.  Key files are trusted only once conf_secret_open() has
+ * Threat model.  Key files are trusted only once secret_open() has
  * accepted their owner and mode; their contents are still parsed strictly
  * (one PEM block of a known label, a named curve, a valid point).  The one
  * dangerous ambiguity is a public key taken as an HMAC secret: an attacker
@@ -39,6 +39,7 @@
 #include "json.h"
 #include "keys.h"
 #include "node.h"
+#include "secret.h"
 #include "util.h"
 
 #define KEYS_EC_COORD	32
@@ -399,31 +400,6 @@ keys_key_parse(const unsigned char *buf, size_t len, const char **err)
 	return keys_from_secret(buf, len, err);
 }
 
-static int
-keys_read_fd(int fd, unsigned char *buf, size_t cap, size_t *len,
-    const char **err)
-{
-	ssize_t	 r;
-
-	*len = 0;
-	for (;;) {
-		r = read(fd, buf + *len, cap - *len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1) {
-			*err = strerror(errno);
-			return -1;
-		}
-		if (r == 0)
-			return 0;
-		*len += (size_t)r;
-		if (*len == cap) {
-			*err = "key file larger than 16 KiB";
-			return -1;
-		}
-	}
-}
-
 struct keys_key *
 keys_key_load(const struct conf *conf, const char *path, const char **err)
 {
@@ -432,15 +408,14 @@ keys_key_load(const struct conf *conf, const char *path, const char **err)
 	size_t		 len, cap = KEYS_FILE_MAX + 1;
 	int		 fd;
 
-	if (conf != NULL)
-		fd = conf_secret_open(conf, path, err);
-	else
-		fd = conf_open_secret(path, CONF_SERVICE_USER, err);
+	fd = secret_open(path, conf != NULL ? conf->server.user : NULL, err);
 	if (fd == -1)
 		return NULL;
 	buf = bw_malloc(cap);
-	if (keys_read_fd(fd, buf, cap, &len, err) == 0)
+	if (secret_read(fd, buf, cap, &len, err) == 0)
 		k = keys_key_parse(buf, len, err);
+	else if (len == cap)
+		*err = "key file larger than 16 KiB";
 	close(fd);
 	bw_wipe(buf, cap);
 	free(buf);

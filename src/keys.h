@@ -12,7 +12,7 @@
  * are, 32 to KEYS_HMAC_MAX of them.  A file that holds a PEM block, a DER
  * key or an OpenSSH public key is never taken as an HMAC secret, so a
  * public key can never become the secret of an HS256 token (the classic
- * algorithm confusion).  Every file is opened through conf_secret_open()
+ * algorithm confusion).  Every file is opened through secret_open()
  * (no symbolic link, type, owner and mode of SPEC 4).
  *
  * The kid of a key is its RFC 7638 JWK thumbprint: base64url of SHA-256 of

@@ -41,6 +41,10 @@
  * Statement rule: the first token must be one of the verbs below (any
  * case); a ';' ends the statement and only whitespace and comments may
  * follow it.  The ';' and what follows are not part of the rewritten text.
+ * SELECT ... INTO (which creates a table) is refused: an INTO outside
+ * parentheses whose nearest verb before it, outside parentheses, is
+ * SELECT.  INSERT INTO, and an INTO inside a subquery or a CTE body (which
+ * PostgreSQL refuses itself), pass.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -59,6 +63,8 @@ struct sqltext_lex {
 	size_t			 mark;		/* first byte not yet copied */
 	size_t			 end;		/* the ';' or len */
 	size_t			 brackets;	/* depth of [ ] */
+	size_t			 parens;	/* depth of ( ) */
+	const char		*verb;		/* last verb outside ( ) */
 	bool			 operand;	/* last token ends an operand */
 	bool			 started;	/* the verb was seen */
 	bool			 ended;		/* a ';' was seen */
@@ -356,7 +362,14 @@ sqltext_step(struct sqltext_lex *l)
 		l->operand = true;
 		l->pos++;
 		return 0;
+	case '(':
+		l->parens++;
+		l->operand = false;
+		l->pos++;
+		return 0;
 	case ')':
+		if (l->parens > 0)
+			l->parens--;
 		l->operand = true;
 		l->pos++;
 		return 0;
@@ -388,6 +401,7 @@ sqltext_first(struct sqltext_lex *l)
 			    strncasecmp(sqltext_verbs[i], l->s + start,
 			    n) == 0) {
 				l->st->verb = sqltext_verbs[i];
+				l->verb = sqltext_verbs[i];
 				l->started = true;
 				l->operand = false;
 				return 0;
@@ -396,6 +410,25 @@ sqltext_first(struct sqltext_lex *l)
 	}
 	return sqltext_fail(l, start, "the SQL statement must begin with "
 	    "SELECT, WITH, INSERT, UPDATE, DELETE, VALUES, TABLE or CALL");
+}
+
+/* A word outside parentheses: remembers verbs, refuses SELECT ... INTO. */
+static int
+sqltext_top_word(struct sqltext_lex *l, size_t start, size_t n)
+{
+	size_t	 i;
+
+	if (l->parens > 0)
+		return 0;
+	if (n == 4 && strncasecmp(l->s + start, "INTO", 4) == 0 &&
+	    l->verb != NULL && strcmp(l->verb, "SELECT") == 0)
+		return sqltext_fail(l, start, "SELECT ... INTO creates a "
+		    "table and is not allowed");
+	for (i = 0; i < BW_ARRAY_LEN(sqltext_verbs); i++)
+		if (strlen(sqltext_verbs[i]) == n &&
+		    strncasecmp(sqltext_verbs[i], l->s + start, n) == 0)
+			l->verb = sqltext_verbs[i];
+	return 0;
 }
 
 static int
@@ -409,7 +442,7 @@ sqltext_ident(struct sqltext_lex *l)
 	    sqltext_at(l, l->pos) == '\'')
 		return sqltext_string(l, l->pos, true);
 	l->operand = !sqltext_keyword(l->s + start, l->pos - start);
-	return 0;
+	return sqltext_top_word(l, start, l->pos - start);
 }
 
 /* Digits and what sticks to them ("1.5e10", "0x1f", "1_000"). */

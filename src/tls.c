@@ -38,6 +38,7 @@
 #include "chan.h"
 #include "conf.h"
 #include "log.h"
+#include "secret.h"
 #include "tls.h"
 #include "util.h"
 
@@ -50,6 +51,7 @@
 #define TLS_GROUPS	"X25519:P-256:P-384"
 #define TLS_SID_CTX	"bulwark"
 #define TLS_KEY_MAX	((size_t)64 * 1024)	/* private key file size bound */
+#define TLS_CERT_MAX	((size_t)1024 * 1024)	/* certificate chain file */
 #define TLS_VERIFY_DEPTH 5
 #define TLS_TICKET_LIFETIME 7200	/* seconds: current + previous hour */
 
@@ -262,51 +264,97 @@ tls_no_passphrase(char *buf, int size, int rwflag, void *arg)
 }
 
 /*
- * Read the private key into memory that is wiped afterwards.  The file
- * was checked by conf_load (owner, mode); here it must still be a regular
- * file reached without following a symbolic link.
+ * The private key is read from the descriptor secret_open() checked (no
+ * symbolic link, regular file, owner and mode), into memory that is wiped
+ * afterwards; the path is never opened again.
  */
 static EVP_PKEY *
 tls_load_key(const char *path, const char **err)
 {
-	struct stat	 sb;
 	EVP_PKEY	*pkey = NULL;
 	BIO		*bio;
-	char		*buf;
-	ssize_t		 r;
-	size_t		 len = 0;
+	unsigned char	*buf;
+	size_t		 len;
 	int		 fd;
 
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		*err = "cannot open the private key file";
+	if ((fd = secret_open(path, NULL, err)) == -1)
 		return NULL;
-	}
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
-	    (size_t)sb.st_size > TLS_KEY_MAX) {
-		close(fd);
-		*err = "the private key is not a regular file of at most 64 KiB";
-		return NULL;
-	}
 	buf = bw_malloc(TLS_KEY_MAX);
-	while (len < TLS_KEY_MAX) {
-		r = read(fd, buf + len, TLS_KEY_MAX - len);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
-	if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL) {
+	if (secret_read(fd, buf, TLS_KEY_MAX, &len, err) == -1)
+		*err = "the private key is unreadable or larger than 64 KiB";
+	else if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL) {
 		pkey = PEM_read_bio_PrivateKey(bio, NULL, tls_no_passphrase,
 		    NULL);
 		BIO_free(bio);
+		if (pkey == NULL)
+			*err = tls_err("cannot read the private key (PEM, "
+			    "unencrypted)");
 	}
+	close(fd);
 	bw_wipe(buf, TLS_KEY_MAX);
 	free(buf);
-	if (pkey == NULL)
-		*err = tls_err("cannot read the private key (PEM, unencrypted)");
 	return pkey;
+}
+
+/* The leaf, then the chain certificates, from PEM text; 1 on success. */
+static int
+tls_use_chain(SSL_CTX *ctx, const unsigned char *buf, size_t len)
+{
+	BIO		*bio;
+	X509		*x;
+	unsigned long	 e;
+	int		 ok;
+
+	if ((bio = BIO_new_mem_buf(buf, (int)len)) == NULL)
+		return 0;
+	x = PEM_read_bio_X509_AUX(bio, NULL, tls_no_passphrase, NULL);
+	ok = x != NULL && SSL_CTX_use_certificate(ctx, x) == 1 &&
+	    SSL_CTX_clear_chain_certs(ctx) == 1;
+	X509_free(x);
+	while (ok && (x = PEM_read_bio_X509(bio, NULL, tls_no_passphrase,
+	    NULL)) != NULL) {
+		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
+			X509_free(x);
+			ok = 0;
+		}
+	}
+	BIO_free(bio);
+	e = ERR_peek_last_error();
+	if (ok && ERR_GET_LIB(e) == ERR_LIB_PEM &&
+	    ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+		ERR_clear_error();
+	else if (e != 0)
+		ok = 0;
+	return ok;
+}
+
+/*
+ * The certificate chain, from one descriptor of a regular file: the leaf
+ * first, then its chain.
+ */
+static int
+tls_load_chain(SSL_CTX *ctx, const char *path, const char **err)
+{
+	struct stat	 sb;
+	unsigned char	*buf;
+	size_t		 len = 0;
+	int		 fd, ok = 0;
+
+	*err = "cannot load the certificate chain";
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd == -1)
+		return -1;
+	buf = bw_malloc(TLS_CERT_MAX);
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    secret_read(fd, buf, TLS_CERT_MAX, &len, err) == 0)
+		ok = tls_use_chain(ctx, buf, len);
+	close(fd);
+	free(buf);
+	if (ok != 1) {
+		*err = tls_err("cannot load the certificate chain");
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -359,10 +407,8 @@ tls_ctx_cert(SSL_CTX *ctx, const struct conf_tls *c, const char **err)
 		*err = "a certificate and a private key are required";
 		return -1;
 	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, c->certificate) != 1) {
-		*err = tls_err("cannot load the certificate chain");
+	if (tls_load_chain(ctx, c->certificate, err) == -1)
 		return -1;
-	}
 	if ((pkey = tls_load_key(c->private_key, err)) == NULL)
 		return -1;
 	ok = SSL_CTX_use_PrivateKey(ctx, pkey);

@@ -24,9 +24,10 @@ struct chan_ticket_keys;
  * Build a server context.  hostnames (n of them, may be 0) are copied;
  * when n > 0 an SNI name outside the list is recorded on the connection
  * (tls_sni_mismatch) and the request is later answered 421; the handshake
- * itself goes on.  The private key file is opened O_NOFOLLOW|O_CLOEXEC and
- * must be a regular file (its owner and mode were checked by conf_load);
- * the bytes read are wiped.  Returns NULL with *err set.  Until
+ * itself goes on.  The private key is opened by secret_open() (owner,
+ * mode, no symbolic link) and read from that descriptor into memory that is
+ * wiped; the certificate chain is read from one descriptor of a regular
+ * file (at most 1 MiB).  Returns NULL with *err set.  Until
  * tls_ticket_keys_set is called no session ticket is issued.
  */
 SSL_CTX	*tls_ctx_new(const struct conf_tls *, char *const *hostnames,

@@ -14,7 +14,8 @@
  * aliases, tags and %TAG directives at their exact token position (the
  * event API reports only where a node's properties begin), then the event
  * parser builds the tree.  Positions are libyaml marks plus one: lines and
- * columns are 1-based and columns count code points.
+ * columns are 1-based and columns count code points (a leading byte order
+ * mark is stripped before libyaml sees the text and counted as column 1).
  */
 #include <sys/stat.h>
 
@@ -55,9 +56,11 @@ struct yaml_parse {
 	struct node		*root;
 	struct yaml_tokdiag	*tok;		/* token-pass errors */
 	size_t			 ntok;
+	bool			 bom;		/* a BOM was stripped from buf */
 };
 
 static void	 yaml_offset_pos(const char *, size_t, size_t, int *, int *);
+static int	 yaml_col(const struct yaml_parse *, const yaml_mark_t *);
 static size_t	 yaml_utf8_check(const char *, size_t);
 static void	 yaml_scan_tokens(struct yaml_parse *);
 static int	 yaml_events(struct yaml_parse *, int *, int *);
@@ -66,7 +69,8 @@ static void	 yaml_attach(struct yaml_parse *, struct node *);
 static void	 yaml_push(struct yaml_parse *, enum node_kind, int, int);
 static void	 yaml_pop(struct yaml_parse *);
 static void	 yaml_map_dedupe(struct yaml_parse *, struct node *);
-static struct node *yaml_scalar(const yaml_event_t *);
+static struct node *yaml_scalar(const struct yaml_parse *,
+		    const yaml_event_t *);
 static void	 yaml_syntax_error(struct yaml_parse *,
 		    const yaml_parser_t *, int *, int *);
 
@@ -131,6 +135,17 @@ yaml_offset_pos(const char *buf, size_t len, size_t off, int *line, int *col)
 		(*line)++;
 		*col = 1;
 	}
+}
+
+/*
+ * A libyaml mark as a 1-based column.  libyaml is given the text after a
+ * leading BOM (told the encoding, it would take the BOM for an indented
+ * first character); the BOM stays column 1 of line 1.
+ */
+static int
+yaml_col(const struct yaml_parse *p, const yaml_mark_t *m)
+{
+	return (int)m->column + 1 + (p->bom && m->line == 0);
 }
 
 /* Offset of the first ill-formed UTF-8 sequence, or len. */
@@ -244,6 +259,11 @@ yaml_load_buffer(const char *name, const char *buf, size_t len,
 	p.name = name;
 	p.buf = buf;
 	p.len = len;
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+		p.buf += 3;
+		p.len -= 3;
+		p.bom = true;
+	}
 	p.diag = diag;
 	yaml_scan_tokens(&p);
 	ok = yaml_events(&p, &eline, &ecol);
@@ -317,7 +337,7 @@ yaml_scan_tokens(struct yaml_parse *p)
 			p->tok = bw_reallocarray(p->tok, p->ntok + 1,
 			    sizeof(*p->tok));
 			p->tok[p->ntok].line = (int)tok.start_mark.line + 1;
-			p->tok[p->ntok].col = (int)tok.start_mark.column + 1;
+			p->tok[p->ntok].col = yaml_col(p, &tok.start_mark);
 			p->tok[p->ntok].msg = msg;
 			p->ntok++;
 		}
@@ -366,11 +386,12 @@ yaml_syntax_error(struct yaml_parse *p, const yaml_parser_t *parser,
 	case YAML_READER_ERROR:
 		yaml_offset_pos(p->buf, p->len, parser->problem_offset, line,
 		    col);
+		*col += p->bom && *line == 1;
 		break;
 	case YAML_SCANNER_ERROR:
 	case YAML_PARSER_ERROR:
 		*line = (int)parser->problem_mark.line + 1;
-		*col = (int)parser->problem_mark.column + 1;
+		*col = yaml_col(p, &parser->problem_mark);
 		break;
 	default:
 		*line = *col = 1;
@@ -381,7 +402,7 @@ yaml_syntax_error(struct yaml_parse *p, const yaml_parser_t *parser,
 		bw_diag_add(p->diag, p->name, *line, *col,
 		    "syntax error: %s (%s at %d:%d)", problem, parser->context,
 		    (int)parser->context_mark.line + 1,
-		    (int)parser->context_mark.column + 1);
+		    yaml_col(p, &parser->context_mark));
 	else
 		bw_diag_add(p->diag, p->name, *line, *col, "syntax error: %s",
 		    problem);
@@ -392,7 +413,7 @@ static int
 yaml_event(struct yaml_parse *p, yaml_event_t *ev)
 {
 	int	line = (int)ev->start_mark.line + 1;
-	int	col = (int)ev->start_mark.column + 1;
+	int	col = yaml_col(p, &ev->start_mark);
 
 	switch (ev->type) {
 	case YAML_STREAM_END_EVENT:
@@ -404,7 +425,7 @@ yaml_event(struct yaml_parse *p, yaml_event_t *ev)
 		break;
 	case YAML_SCALAR_EVENT:
 		if (p->skip == 0)
-			yaml_attach(p, yaml_scalar(ev));
+			yaml_attach(p, yaml_scalar(p, ev));
 		break;
 	case YAML_ALIAS_EVENT:
 		if (p->skip == 0)
@@ -437,7 +458,7 @@ yaml_event(struct yaml_parse *p, yaml_event_t *ev)
 }
 
 static struct node *
-yaml_scalar(const yaml_event_t *ev)
+yaml_scalar(const struct yaml_parse *p, const yaml_event_t *ev)
 {
 	struct node	*n;
 	size_t		 len = ev->data.scalar.length;
@@ -447,7 +468,7 @@ yaml_scalar(const yaml_event_t *ev)
 	n->style = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ?
 	    NODE_PLAIN : NODE_STRING;
 	n->line = (int)ev->start_mark.line + 1;
-	n->col = (int)ev->start_mark.column + 1;
+	n->col = yaml_col(p, &ev->start_mark);
 	n->text = bw_malloc(len + 1);
 	memcpy(n->text, ev->data.scalar.value, len);
 	n->text[len] = '\0';

@@ -180,6 +180,15 @@ class TestConfigErrors(ConfigCase):
         cfg = self.write(BASE.encode() + b"# caf\xe9\n")
         self.expect(cfg, 7, 6, "invalid UTF-8")
 
+    def test_bom_error_positions(self):
+        # A leading byte order mark is allowed; errors after it keep
+        # their columns (the BOM is column 1 of line 1 only).
+        cfg = self.write(b"\xef\xbb\xbf" + BASE.encode() +
+                         b"  workers: 0\n")
+        self.expect(cfg, 7, 12, "between 1 and")
+        cfg = self.write(b"\xef\xbb\xbf" + b"bogus: 1\n" + BASE[11:].encode())
+        self.expect(cfg, 1, 2, "unknown key 'bogus'")
+
     def test_syntax_error(self):
         self.expect(BASE + "  listen: [\"1.2.3.4:1\"\n", 8, 1,
                     "syntax error")
@@ -232,6 +241,13 @@ class TestConfigErrors(ConfigCase):
                     "  - {name: a, method: GET, path: /b, "
                     "roles: [public], sql: x}\n", 13, 12,
                     "duplicate route name")
+
+    def test_select_into_refused(self):
+        # SELECT ... INTO creates a table: refused at the sql value.
+        self.expect(DBASE + "  - name: a\n    method: GET\n    path: /a\n"
+                    "    roles: [public]\n"
+                    "    sql: SELECT 1 INTO TEMP t\n", 16, 10,
+                    "SELECT ... INTO")
 
     def test_path_param_without_schema(self):
         self.expect(DBASE + "  - {name: a, method: GET, path: \"/a/{id}\", "
@@ -313,6 +329,12 @@ class TestConfigValid(ConfigCase):
         rc, out, err = self.run_check(cfg)
         self.assertEqual(rc, 0, err)
         self.assertEqual(out, "configuration OK\n")
+
+    def test_valid_config_with_bom(self):
+        cfg = self.write(b"\xef\xbb\xbf" + BASE.encode())
+        rc, out, err = self.run_check(cfg)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("configuration OK", out)
 
     def test_valid_plaintext_config(self):
         cfg = self.write(BASE)

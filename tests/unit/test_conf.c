@@ -159,6 +159,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(c->audit->fsync, FSYNC_ALWAYS);
 	ck_assert(c->audit->on_failure_reject);
 	ck_assert_ptr_null(c->audit->instance_id);
+	ck_assert_str_eq(c->audit->control_socket, "/run/bulwark/control.sock");
 	ck_assert_int_eq(c->backup->every_ms, 24 * 3600 * 1000);
 	ck_assert_int_eq(c->backup->at_minute, -1);
 	ck_assert_uint_eq(c->backup->keep, 14);
@@ -372,6 +373,43 @@ START_TEST(header_checks)
 		    i ? ", " : "", i);
 	snprintf(src + o, sizeof(src) - o, "}\n");
 	EXPECT1(src, 5, 12, "at most 32 headers");
+}
+END_TEST
+
+static void
+listen_src(char *src, size_t srcsz, size_t n)
+{
+	size_t	i, o;
+
+	o = (size_t)snprintf(src, srcsz, "%s  listen: [", BASE);
+	for (i = 0; i < n; i++)
+		o += (size_t)snprintf(src + o, srcsz - o,
+		    "%s\"127.0.0.1:%zu\"", i ? ", " : "", i + 1);
+	snprintf(src + o, srcsz - o, "]\n");
+}
+
+/* The count bounds of the collections not reached elsewhere. */
+START_TEST(collection_bounds)
+{
+	char		 src[40000];
+	size_t		 i, o;
+
+	listen_src(src, sizeof(src), 17);
+	EXPECT1(src, 5, 11, "needs 1 to 16 addresses");
+	listen_src(src, sizeof(src), 16);
+	EXPECT_OK(src);
+	o = (size_t)snprintf(src, sizeof(src), "version: 1\nserver:\n"
+	    "  plaintext: true\n  trusted_proxies: [");
+	for (i = 0; i < 65; i++)
+		o += (size_t)snprintf(src + o, sizeof(src) - o, "%s10.0.0.%zu",
+		    i ? ", " : "", i);
+	snprintf(src + o, sizeof(src) - o, "]\n");
+	EXPECT1(src, 4, 20, "at most 64 entries");
+	o = (size_t)snprintf(src, sizeof(src), "%sschemas:\n", BASE);
+	for (i = 0; i < 1025; i++)
+		o += (size_t)snprintf(src + o, sizeof(src) - o,
+		    "  s%zu: true\n", i);
+	EXPECT1(src, 6, 3, "at most 1024 schemas");
 }
 END_TEST
 
@@ -639,6 +677,8 @@ START_TEST(section_checks)
 	    7, 10, "invalid duration");
 	EXPECT1(BASE DB "audit:\n  on_failure: ignore\n",
 	    7, 15, "must be one of reject, continue");
+	EXPECT1(BASE DB "audit:\n  control_socket: run/control.sock\n", 7, 19,
+	    "absolute path");
 	EXPECT1(BASE DB "audit:\n  instance_id: \"a/b\"\n",
 	    7, 16, "invalid instance id");
 	EXPECT1(BASE "admin:\n  listen: \"0.0.0.0:9090\"\n", 6, 11,
@@ -832,26 +872,25 @@ START_TEST(secret_files)
 	snprintf(link, sizeof(link), "%s/link", tmpdir);
 	ck_assert_int_eq(symlink(p600, link), 0);
 
-	fd = conf_open_secret(p600, CONF_SERVICE_USER, &err);
+	fd = secret_open(p600, NULL, &err);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	/* Group read by the effective group is allowed. */
-	fd = conf_open_secret(p640, CONF_SERVICE_USER, &err);
+	fd = secret_open(p640, NULL, &err);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
-	ck_assert_int_eq(conf_open_secret(p644, CONF_SERVICE_USER, &err), -1);
+	ck_assert_int_eq(secret_open(p644, NULL, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "others"));
-	ck_assert_int_eq(conf_open_secret(p660, NULL, &err), -1);
+	ck_assert_int_eq(secret_open(p660, NULL, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err, "write"));
-	ck_assert_int_eq(conf_open_secret(link, NULL, &err), -1);
+	ck_assert_int_eq(secret_open(link, NULL, &err), -1);
 	ck_assert_str_eq(err, "is a symbolic link");
-	ck_assert_int_eq(conf_open_secret(tmpdir, NULL, &err), -1);
+	ck_assert_int_eq(secret_open(tmpdir, NULL, &err), -1);
 	ck_assert_str_eq(err, "not a regular file");
-	ck_assert_int_eq(conf_open_secret("/nonexistent/k", NULL, &err), -1);
+	ck_assert_int_eq(secret_open("/nonexistent/k", NULL, &err), -1);
 	/* A file the worker user owns is readable by it. */
 	if (geteuid() == 0) {
-		ck_assert_int_eq(conf_open_secret_worker(p600, NULL, "root",
-		    &err), -1);
+		ck_assert_int_eq(secret_open(p600, "root", &err), -1);
 		ck_assert_str_eq(err, "readable by server.user");
 	}
 	teardown_tmp();
@@ -943,19 +982,19 @@ START_TEST(credentials)
 	setup_tmp();
 	mkfile("jwt", 0600, key, sizeof(key));
 	unsetenv("CREDENTIALS_DIRECTORY");
-	ck_assert_ptr_null(conf_expand_path("credential:jwt", &err));
+	ck_assert_ptr_null(secret_path("credential:jwt", &err));
 	ck_assert_ptr_nonnull(strstr(err, "CREDENTIALS_DIRECTORY"));
-	p = conf_expand_path("/etc/x", &err);
+	p = secret_path("/etc/x", &err);
 	ck_assert_str_eq(p, "/etc/x");
 	free(p);
 	setenv("CREDENTIALS_DIRECTORY", tmpdir, 1);
-	p = conf_expand_path("credential:jwt", &err);
+	p = secret_path("credential:jwt", &err);
 	ck_assert_str_eq(p, key);
 	free(p);
-	ck_assert_ptr_null(conf_expand_path("credential:../jwt", &err));
-	ck_assert_ptr_null(conf_expand_path("credential:a/b", &err));
-	ck_assert_ptr_null(conf_expand_path("credential:", &err));
-	fd = conf_open_secret("credential:jwt", NULL, &err);
+	ck_assert_ptr_null(secret_path("credential:../jwt", &err));
+	ck_assert_ptr_null(secret_path("credential:a/b", &err));
+	ck_assert_ptr_null(secret_path("credential:", &err));
+	fd = secret_open("credential:jwt", NULL, &err);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 
@@ -986,52 +1025,211 @@ START_TEST(credentials)
 END_TEST
 
 /*
- * The manual page documents every key of the key tables.
+ * The manual page documents every key of the key tables, at its place
+ * (.Ss section, nested .Bl lists), with the table's type after its name
+ * and the table's default after "Default:".
  */
+#define MAN_MAX_ENTRIES	512
+
+struct man_entry {
+	char		 path[128];
+	char		 type[128];
+	const char	*body;		/* the lines after the .It line */
+};
+
 struct man {
-	char	*text;
-	int	 missing;
+	struct man_entry e[MAN_MAX_ENTRIES];
+	size_t		 n;
+	const char	*end;		/* of the text, split into lines */
+	int		 bad;
+};
+
+/* The prefix of a section's keys: "routes[]", "roles.NAME", "server". */
+struct man_section {
+	const char	*name;
+	char		 prefix[128];
 };
 
 static void
-man_key(const char *path, const char *def, void *arg)
+man_section_key(const struct conf_keydoc *d, void *arg)
 {
-	struct man	*m = arg;
-	const char	*name = strrchr(path, '.');
-	char		 needle[128];
+	struct man_section	*sec = arg;
+	size_t			 len = strlen(sec->name);
 
-	(void)def;
-	name = name != NULL ? name + 1 : path;
-	snprintf(needle, sizeof(needle), "\n.It Ic %s", name);
-	if (strstr(m->text, needle) == NULL) {
-		printf("man page lacks %s\n", path);
-		m->missing++;
+	if (strncmp(d->path, sec->name, len) != 0)
+		return;
+	if (strncmp(d->path + len, "[].", 3) == 0)
+		snprintf(sec->prefix, sizeof(sec->prefix), "%s[]", sec->name);
+	else if (strncmp(d->path + len, ".NAME.", 6) == 0)
+		snprintf(sec->prefix, sizeof(sec->prefix), "%s.NAME",
+		    sec->name);
+}
+
+static void
+man_section_prefix(const char *name, char *out, size_t outsz)
+{
+	struct man_section	 sec = { name, "" };
+
+	if (strcmp(name, "Top level") == 0) {
+		out[0] = '\0';
+		return;
+	}
+	snprintf(sec.prefix, sizeof(sec.prefix), "%s", name);
+	conf_keys_walk(man_section_key, &sec);
+	snprintf(out, outsz, "%s", sec.prefix);
+}
+
+/* Reads the .Ss/.Bl/.El/.It Ic structure of the SECTIONS part. */
+static void
+man_parse(struct man *m, char *text)
+{
+	char	 stack[8][128], prefix[128] = "", last[128] = "", *line, *next;
+	size_t	 depth = 0;
+	bool	 on = false;
+
+	for (line = text; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (strncmp(line, ".Sh ", 4) == 0)
+			on = strcmp(line + 4, "SECTIONS") == 0;
+		if (!on)
+			continue;
+		if (strncmp(line, ".Ss ", 4) == 0) {
+			man_section_prefix(line + 4, prefix, sizeof(prefix));
+			depth = 0;
+		} else if (strncmp(line, ".Bl", 3) == 0) {
+			ck_assert_uint_lt(depth, 8);
+			snprintf(stack[depth], sizeof(stack[0]), "%s",
+			    depth == 0 ? prefix : last);
+			depth++;
+		} else if (strncmp(line, ".El", 3) == 0 && depth > 0) {
+			depth--;
+			snprintf(last, sizeof(last), "%s", stack[depth]);
+		} else if (strncmp(line, ".It Ic ", 7) == 0 && depth > 0) {
+			struct man_entry	*e = &m->e[m->n++];
+			const char		*name = line + 7;
+			size_t			 nl = strcspn(name, " ");
+
+			ck_assert_uint_lt(m->n, MAN_MAX_ENTRIES);
+			snprintf(e->path, sizeof(e->path), "%s%s%.*s",
+			    stack[depth - 1], stack[depth - 1][0] ? "." : "",
+			    (int)nl, name);
+			snprintf(e->type, sizeof(e->type), "%s",
+			    name[nl] == ' ' ? name + nl + 1 : "");
+			e->body = next;
+			snprintf(last, sizeof(last), "%s", e->path);
+		}
+	}
+}
+
+/*
+ * The default an entry gives after "Default:" (on the line or as the
+ * argument of the next macro line), as YAML text; "" when it gives none.
+ */
+static void
+man_default(const struct man *m, const char *body, char *out, size_t outsz)
+{
+	const char	*p = body, *end;
+	size_t		 o = 0;
+
+	out[0] = '\0';
+	while (p != NULL && p < m->end && strncmp(p, "Default:", 8) != 0) {
+		if (strncmp(p, ".It", 3) == 0 || strncmp(p, ".Bl", 3) == 0 ||
+		    strncmp(p, ".El", 3) == 0 || strncmp(p, ".Ss", 3) == 0 ||
+		    strncmp(p, ".Sh", 3) == 0)
+			return;
+		p = strchr(p, '\0') + 1;
+	}
+	if (p == NULL || p >= m->end)
+		return;
+	p += 8;
+	if (*p == '\0') {
+		p++;
+		if (p[0] != '.' || strlen(p) < 4)
+			return;
+		p += 4;
+	}
+	p += strspn(p, " ");
+	end = p + strlen(p);
+	if (end - p >= 2 && end[-2] == ' ' && (end[-1] == '.' ||
+	    end[-1] == ','))
+		end -= 2;
+	else if (end > p && end[-1] == '.')
+		end--;
+	while (p < end && o + 1 < outsz) {
+		if (strncmp(p, "\\(dq", 4) == 0) {
+			out[o++] = '"';
+			p += 4;
+		} else if (strncmp(p, "\\&", 2) == 0)
+			p += 2;
+		else
+			out[o++] = *p++;
+	}
+	out[o] = '\0';
+}
+
+static void
+man_key(const struct conf_keydoc *d, void *arg)
+{
+	struct man		*m = arg;
+	const struct man_entry	*e = NULL;
+	char			 def[256];
+	size_t			 i;
+
+	for (i = 0; i < m->n && e == NULL; i++)
+		if (strcmp(m->e[i].path, d->path) == 0)
+			e = &m->e[i];
+	if (e == NULL) {
+		printf("man page lacks %s\n", d->path);
+		m->bad++;
+		return;
+	}
+	if (strcmp(e->type, d->type) != 0) {
+		printf("man page: %s: type \"%s\", the table says \"%s\"\n",
+		    d->path, e->type, d->type);
+		m->bad++;
+	}
+	man_default(m, e->body, def, sizeof(def));
+	if (d->def != NULL && strcmp(def, d->def) != 0) {
+		printf("man page: %s: default \"%s\", the table says \"%s\"\n",
+		    d->path, def, d->def);
+		m->bad++;
+	}
+	if (d->required && (e->body == NULL ||
+	    strncmp(e->body, "Required", 8) != 0)) {
+		printf("man page: %s: does not begin with Required\n",
+		    d->path);
+		m->bad++;
 	}
 }
 
 START_TEST(man_page_lists_every_key)
 {
-	char		 path[512];
+	char		 path[512], *text;
 	const char	*here = __FILE__, *cut;
-	struct man	 m = { NULL, 0 };
+	struct man	*m;
 	FILE		*fp;
 	size_t		 len = 0;
 
 	cut = strstr(here, "tests/unit/");
 	snprintf(path, sizeof(path), "%.*sman/bulwark.yaml.5",
 	    cut != NULL ? (int)(cut - here) : 0, here);
-	if ((fp = fopen(path, "r")) == NULL) {
-		printf("NOTE: %s not found; man page check skipped\n", path);
-		return;
-	}
-	m.text = malloc(1 << 20);
-	ck_assert_ptr_nonnull(m.text);
-	len = fread(m.text, 1, (1 << 20) - 1, fp);
-	m.text[len] = '\0';
+	fp = fopen(path, "r");
+	ck_assert_msg(fp != NULL, "%s: cannot open", path);
+	text = malloc(1 << 20);
+	ck_assert_ptr_nonnull(text);
+	len = fread(text, 1, (1 << 20) - 1, fp);
+	text[len] = '\0';
 	fclose(fp);
-	conf_keys_walk(man_key, &m);
-	ck_assert_int_eq(m.missing, 0);
-	free(m.text);
+	m = calloc(1, sizeof(*m));
+	ck_assert_ptr_nonnull(m);
+	m->end = text + len;
+	man_parse(m, text);
+	ck_assert_uint_gt(m->n, 100);
+	conf_keys_walk(man_key, m);
+	ck_assert_int_eq(m->bad, 0);
+	free(m);
+	free(text);
 }
 END_TEST
 
@@ -1068,9 +1266,10 @@ START_TEST(reference_config)
 END_TEST
 
 static void
-count_key(const char *path, const char *def, void *arg)
+count_key(const struct conf_keydoc *d, void *arg)
 {
-	(void)def;
+	const char	*path = d->path;
+
 	if (strcmp(path, "server.limits.max_headers") == 0 ||
 	    strcmp(path, "routes[].sql") == 0 ||
 	    strcmp(path, "server.rate_limit.burst") == 0)
@@ -1087,11 +1286,11 @@ START_TEST(keys_walk)
 END_TEST
 
 static void
-deepest_key(const char *path, const char *def, void *arg)
+deepest_key(const struct conf_keydoc *d, void *arg)
 {
-	int	 n = 1;
+	const char	*path = d->path;
+	int		 n = 1;
 
-	(void)def;
 	for (; *path != '\0'; path++)
 		n += *path == '.';
 	if (n > *(int *)arg)
@@ -1126,6 +1325,7 @@ unit_suite(void)
 	tcase_add_test(tc, values_accepted);
 	tcase_add_test(tc, server_checks);
 	tcase_add_test(tc, header_checks);
+	tcase_add_test(tc, collection_bounds);
 	tcase_add_test(tc, role_checks);
 	tcase_add_test(tc, route_checks);
 	tcase_add_test(tc, route_resolution);

@@ -1331,6 +1331,7 @@ tls_pair(struct h *h, const char *sni)
 	fp = fopen(kp, "w");
 	PEM_write_PrivateKey(fp, pk, NULL, NULL, 0, NULL, NULL);
 	fclose(fp);
+	ck_assert_int_eq(chmod(kp, 0600), 0);	/* a secret file (secret.c) */
 	X509_free(x);
 	EVP_PKEY_free(pk);
 

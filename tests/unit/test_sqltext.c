@@ -327,6 +327,34 @@ START_TEST(test_verbs)
 }
 END_TEST
 
+/* SELECT ... INTO creates a table; INSERT INTO and subqueries pass. */
+START_TEST(test_select_into)
+{
+	static const char *const ok[] = {
+		"INSERT INTO t SELECT * FROM u",
+		"insert into t (a) select a from u where a in (select 1)",
+		"WITH x AS (INSERT INTO t VALUES (1) RETURNING a) SELECT * "
+		    "FROM x",
+		"WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x",
+		"SELECT 'into', \"into\", $$ into $$ -- into\n",
+		"SELECT 1 /* select 1 into t */",
+		"SELECT intox, xinto FROM t",
+		"SELECT * FROM (SELECT 1 INTO t) s",
+	};
+	size_t	 i;
+
+	for (i = 0; i < BW_ARRAY_LEN(ok); i++)
+		same(ok[i], ok[i], 0);
+	refused("SELECT 1 INTO TEMP t", 9, "SELECT ... INTO");
+	refused("select * into t from u", 9, "creates a table");
+	refused("WITH x AS (SELECT 1) SELECT * INTO t FROM x", 30,
+	    "SELECT ... INTO");
+	refused("SELECT a FROM u UNION SELECT b Into t", 31,
+	    "SELECT ... INTO");
+	refused("SELECT (1) INTO t", 11, "SELECT ... INTO");
+}
+END_TEST
+
 START_TEST(test_glued)
 {
 	/* The rewrite never glues $n onto an identifier or number. */
@@ -460,6 +488,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_sources);
 	tcase_add_test(tc, test_statements);
 	tcase_add_test(tc, test_verbs);
+	tcase_add_test(tc, test_select_into);
 	tcase_add_test(tc, test_glued);
 	tcase_add_test(tc, test_nul_and_length);
 	tcase_add_test(tc, test_limits);

@@ -376,6 +376,56 @@ START_TEST(test_key_errors)
 }
 END_TEST
 
+/*
+ * The key is checked on the descriptor it is read from: a key others may
+ * read is refused here too, not only by conf_load on another descriptor.
+ */
+START_TEST(test_key_checked_at_load)
+{
+	struct conf_tls	 c = tls_conf(TLS_PROFILE_INTERMEDIATE);
+	const char	*err = NULL;
+	SSL_CTX		*ctx;
+
+	ck_assert_int_eq(chmod(key_path, 0644), 0);
+	ck_assert_ptr_null(tls_ctx_new(&c, NULL, 0, &err));
+	ck_assert_ptr_nonnull(strstr(err, "others"));
+	ck_assert_int_eq(chmod(key_path, 0600), 0);
+	ctx = tls_ctx_new(&c, NULL, 0, &err);
+	ck_assert_ptr_nonnull(ctx);
+	tls_ctx_free(ctx);
+}
+END_TEST
+
+/*
+ * A certificate file of 1 MiB or more is refused (a bound on the read), and
+ * so is one that is not a regular file.
+ */
+START_TEST(test_cert_too_large)
+{
+	struct conf_tls	 c = tls_conf(TLS_PROFILE_INTERMEDIATE);
+	const char	*err = NULL;
+	char		 big[PATH_MAX + 16];
+	FILE		*fp;
+
+	snprintf(big, sizeof(big), "%s/link.pem", dir);
+	ck_assert_ptr_nonnull(fp = fopen(big, "w"));
+	ck_assert_int_eq(PEM_write_X509(fp, cert1), 1);
+	while (ftell(fp) < 1024 * 1024)
+		fputs("# padding padding padding pad\n", fp);
+	fclose(fp);
+	c.certificate = big;
+	ck_assert_ptr_null(tls_ctx_new(&c, NULL, 0, &err));
+	ck_assert_ptr_nonnull(strstr(err, "certificate"));
+	unlink(big);
+	/* Not a regular file: refused without blocking on a FIFO. */
+	ck_assert_int_eq(mkfifo(big, 0600), 0);
+	err = NULL;
+	ck_assert_ptr_null(tls_ctx_new(&c, NULL, 0, &err));
+	ck_assert_ptr_nonnull(strstr(err, "certificate"));
+	unlink(big);
+}
+END_TEST
+
 START_TEST(test_sni)
 {
 	struct conf_tls	 c = tls_conf(TLS_PROFILE_INTERMEDIATE);
@@ -576,6 +626,8 @@ unit_suite(void)
 	tcase_add_test(tc, test_non_aead_refused);
 	tcase_add_test(tc, test_groups);
 	tcase_add_test(tc, test_key_errors);
+	tcase_add_test(tc, test_key_checked_at_load);
+	tcase_add_test(tc, test_cert_too_large);
 	tcase_add_test(tc, test_sni);
 	tcase_add_test(tc, test_mtls);
 	tcase_add_test(tc, test_no_keys_no_tickets);

@@ -377,6 +377,27 @@ START_TEST(bom)
 }
 END_TEST
 
+/* A BOM does not shift the indentation of line 1 against the next lines. */
+START_TEST(bom_block_mapping)
+{
+	struct bw_diag	 d = { 0 };
+	struct node	*n;
+
+	n = load("\xef\xbb\xbf" "a: 1\nb:\n  c: 2\n", &d);
+	bw_diag_print(&d, stdout);
+	ck_assert_ptr_nonnull(n);
+	ck_assert_uint_eq(d.errors, 0);
+	ck_assert_int_eq(node_get(n, "b")->line, 3);
+	ck_assert_int_eq(node_get(n, "b")->col, 3);
+	ck_assert_int_eq(node_get(node_get(n, "b"), "c")->col, 6);
+	node_free(n);
+	bw_diag_free(&d);
+	EXPECT1("\xef\xbb\xbf" "a: 1\nb:\n  c: &x 2\n", 3, 6, "anchors");
+	EXPECT1("\xef\xbb\xbf" "a: 1\nb:\n  c: 2\n  c: 3\n", 4, 3,
+	    "duplicate key");
+}
+END_TEST
+
 static struct node *
 scalar(const char *text, enum node_style style)
 {
@@ -476,6 +497,7 @@ unit_suite(void)
 	tcase_add_test(tc, syntax_errors);
 	tcase_add_test(tc, all_errors_collected);
 	tcase_add_test(tc, bom);
+	tcase_add_test(tc, bom_block_mapping);
 	tcase_add_test(tc, core_schema);
 	tcase_add_test(tc, excerpt);
 	suite_add_tcase(s, tc);
