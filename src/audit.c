@@ -132,6 +132,24 @@ audit_time(int64_t us, char *buf)
 	    (unsigned)(us % 1000000) % 1000000u);
 }
 
+json_t *
+audit_detail_fields(const json_t *body, char *const *fields, size_t nfields)
+{
+	json_t	*out = NULL, *v;
+	size_t	 i;
+
+	if (!json_is_object(body))
+		return NULL;
+	for (i = 0; i < nfields; i++) {
+		if ((v = json_object_get(body, fields[i])) == NULL)
+			continue;
+		if (out == NULL)
+			out = json_object();
+		json_object_set(out, fields[i], v);
+	}
+	return out;
+}
+
 int
 audit_mac(const struct audit_key *key, const unsigned char *prev,
     const void *data, size_t len, unsigned char *out)

@@ -90,6 +90,14 @@ int	 audit_record(struct evbuffer *out, const struct audit_event *ev,
 	    const char *instance, struct audit_chain *chain,
 	    const struct audit_key *key);
 
+/*
+ * The detail of a request record: a new object holding only the members
+ * of body (an object) named in fields, in that order; never any other
+ * member.  NULL when none of them is present.
+ */
+json_t	*audit_detail_fields(const json_t *body, char *const *fields,
+	    size_t nfields);
+
 /* HMAC-SHA256(key, prev || data); 0 or -1. */
 int	 audit_mac(const struct audit_key *, const unsigned char *prev,
 	    const void *data, size_t len, unsigned char *out);

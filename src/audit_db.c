@@ -119,3 +119,38 @@ audit_db_row_written(PGconn *pg, int64_t id, uint64_t seq, const char **err)
 	PQclear(res);
 	return rv;
 }
+
+int
+audit_db_insert(PGconn *pg, const char *instance,
+    const struct audit_event *ev, int64_t *id, const char **err)
+{
+	const char	*v[AUDIT_DB_INSERT_NPARAMS];
+	char		*detail;
+	PGresult	*res;
+	uint64_t	 u;
+	int		 rv = -1;
+
+	detail = ev->detail != NULL ? json_dumps(ev->detail, JSON_COMPACT) :
+	    NULL;
+	v[0] = instance;
+	v[1] = ev->event;
+	v[2] = ev->request_id;
+	v[3] = ev->user;
+	v[4] = ev->ip;
+	v[5] = ev->api_key;
+	v[6] = ev->route;
+	v[7] = ev->method;
+	v[8] = ev->path;
+	v[9] = detail != NULL ? detail : "{}";
+	res = PQexecParams(pg, AUDIT_DB_INSERT_SQL, AUDIT_DB_INSERT_NPARAMS,
+	    NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    bw_parse_uint(PQgetvalue(res, 0, 0), INT64_MAX, &u) == 0) {
+		*id = (int64_t)u;
+		rv = 0;
+	} else
+		*err = "cannot insert into bulwark.audit";
+	PQclear(res);
+	free(detail);
+	return rv;
+}

@@ -243,3 +243,18 @@ audit_msg_call(int fd, const struct audit_event *ev, uint64_t *seq,
 	json_decref(o);
 	return rv;
 }
+
+int
+audit_msg_record(const char *path, const struct audit_event *ev,
+    uint64_t *seq, const char **err)
+{
+	int	 fd, rv;
+
+	if ((fd = audit_msg_connect(path)) == -1) {
+		*err = "no audit writer answers on the control socket";
+		return -1;
+	}
+	rv = audit_msg_call(fd, ev, seq, err);
+	close(fd);
+	return rv;
+}

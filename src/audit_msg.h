@@ -54,4 +54,12 @@ int	 audit_msg_probe(int fd, const char **err);
 int	 audit_msg_call(int fd, const struct audit_event *, uint64_t *seq,
 	    const char **err);
 
+/*
+ * One record to the writer at path, waiting for it to be written: for the
+ * master (config.*), the backup runner (backup.*) and other processes
+ * that keep the master's credentials.  0 with *seq, -1 with *err.
+ */
+int	 audit_msg_record(const char *path, const struct audit_event *,
+	    uint64_t *seq, const char **err);
+
 #endif

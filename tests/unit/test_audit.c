@@ -17,6 +17,8 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -878,6 +880,60 @@ START_TEST(test_client)
 }
 END_TEST
 
+/* A writer in a child: reads one record, gives answer (NULL: none). */
+static pid_t
+fake_writer(const char *sock, const char *answer)
+{
+	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
+	char			 buf[AUDIT_MSG_MAX];
+	int			 lfd, fd;
+	pid_t			 pid;
+
+	bw_strlcpy(sun.sun_path, sock, sizeof(sun.sun_path));
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(listen(lfd, 1), 0);
+	if ((pid = fork()) == 0) {
+		if ((fd = accept(lfd, NULL, NULL)) == -1 ||
+		    recv(fd, buf, sizeof(buf), 0) <= 0 ||
+		    (answer != NULL && send(fd, answer, strlen(answer), 0) <= 0))
+			_exit(1);
+		_exit(0);
+	}
+	close(lfd);
+	return pid;
+}
+
+START_TEST(test_msg_record)
+{
+	struct audit_event	 ev = { .event = "config.reload" };
+	const char		*err;
+	char			 sock[160];
+	uint64_t		 seq = 0;
+	pid_t			 pid;
+	int			 status;
+
+	(void)snprintf(sock, sizeof(sock), "%s/c.sock", dir);
+	ck_assert_int_eq(audit_msg_record(sock, &ev, &seq, &err), -1);
+	pid = fake_writer(sock, "{\"seq\":77}");
+	ck_assert_msg(audit_msg_record(sock, &ev, &seq, &err) == 0, "%s",
+	    err);
+	ck_assert_uint_eq(seq, 77);
+	waitpid(pid, &status, 0);
+	unlink(sock);
+	pid = fake_writer(sock, "{\"error\":\"unwritable\"}");
+	ck_assert_int_eq(audit_msg_record(sock, &ev, &seq, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "cannot be written"));
+	waitpid(pid, &status, 0);
+	unlink(sock);
+	/* A writer that goes away without answering. */
+	pid = fake_writer(sock, NULL);
+	ck_assert_int_eq(audit_msg_record(sock, &ev, &seq, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err, "did not answer"));
+	waitpid(pid, &status, 0);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -907,6 +963,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_msg_refused);
 	tcase_add_test(tc, test_writable);
 	tcase_add_test(tc, test_client);
+	tcase_add_test(tc, test_msg_record);
 	suite_add_tcase(s, tc);
 	return s;
 }
