@@ -61,7 +61,8 @@ struct audit_conn {
 	struct audit_writer	*w;
 	int			 fd;
 	struct event		*ev;
-	int64_t			 acks[AUDIT_WRITER_MAX_PENDING];	/* seq, or -1 */
+	/* seq; 0 probe answered; -1 unwritable; -2 malformed */
+	int64_t			 acks[AUDIT_WRITER_MAX_PENDING];
 	size_t			 nacks;
 	struct audit_conn	*next;
 };
@@ -250,6 +251,9 @@ audit_writer_send_acks(struct audit_conn *c)
 			    c->acks[i]);
 		else if (c->acks[i] == 0)
 			n = snprintf(buf, sizeof(buf), "{\"ok\":true}");
+		else if (c->acks[i] == -2)
+			n = snprintf(buf, sizeof(buf), "{\"error\":"
+			    "\"malformed\"}");
 		else
 			n = snprintf(buf, sizeof(buf), "{\"error\":"
 			    "\"unwritable\"}");
@@ -420,8 +424,10 @@ audit_conn_message(struct audit_writer *w, struct audit_conn *c, size_t len)
 		seq = audit_writer_append(w, &ev, row_id);
 	else if (rv == 1)
 		seq = audit_writer_check(w) == 0 ? 0 : -1;
-	else
+	else {
 		log_warnx("audit: a malformed record was refused");
+		seq = -2;
+	}
 	json_decref(root);
 	c->acks[c->nacks++] = seq;
 	if (w->conf->audit->fsync != FSYNC_ALWAYS || seq <= 0)
@@ -448,7 +454,7 @@ audit_conn_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if ((size_t)n > AUDIT_MSG_MAX) {
 			log_warnx("audit: an oversized record was refused");
-			c->acks[c->nacks++] = -1;
+			c->acks[c->nacks++] = -2;
 			audit_writer_arm(w);
 			continue;
 		}

@@ -27,6 +27,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import time
 import unittest
@@ -573,6 +574,73 @@ class TestDaemon(unittest.TestCase):
         self.assertEqual(p.stdout, b"closed\n", p.stderr)
         self.assertIn("peer not allowed", a.d.stderr_text())
         self.assertNotIn("admin.forged", self.events())
+
+    def send_record(self, msg):
+        """A record on the control socket as the daemon's processes send
+        them (root may); the answer as a dict."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            s.settimeout(10)
+            s.connect(os.path.join(self.a.dir, "control.sock"))
+            s.send(json.dumps(msg).encode())
+            return json.loads(s.recv(200))
+        finally:
+            s.close()
+
+    def test_committed_row_gets_its_seq_and_is_not_appended_again(self):
+        a = self.a
+        self.start()
+        row = CLUSTER.value(
+            "INSERT INTO bulwark.audit (instance, event, actor_user) "
+            "VALUES (:'i', 'request', 'live') RETURNING id",
+            {"i": self.inst})
+        ans = self.send_record({"event": "request", "user": "live",
+                                "route": "notes", "status": 201,
+                                "row_id": int(row)})
+        self.assertIn("seq", ans)
+        self.assertEqual(json.loads(a.lines()[-1])["seq"], ans["seq"])
+        self.assertEqual(int(CLUSTER.value(
+            "SELECT seq FROM bulwark.audit WHERE id = :'r'",
+            {"r": row})), ans["seq"])
+        self.assertEqual(int(CLUSTER.value(
+            "SELECT seq FROM bulwark.audit_head WHERE instance = :'i'",
+            {"i": self.inst})), ans["seq"])
+        self.assertEqual(self.send_record({"event": 5}),
+                         {"error": "malformed"})
+        self.assertIn("malformed record was refused", a.d.stderr_text())
+        self.assertEqual(a.d.stop(), [])
+        self.started = False
+        self.start()
+        self.assertEqual(self.events().count("request"), 1)
+
+    def test_torn_line_cut_at_start(self):
+        a = self.a
+        self.start()
+        self.assertEqual(a.d.stop(), [])
+        self.started = False
+        whole = a.lines()
+        with open(a.log, "ab") as fp:
+            fp.write(whole[-1][:40])
+        rc, out, _ = a.verify()
+        self.assertEqual(rc, 4, out)
+        self.start()
+        self.assertIn("torn last line (40 bytes", a.d.stderr_text())
+        self.assertEqual(a.lines()[:len(whole)], whole)
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_fsync_interval_answers_at_once_and_head_follows(self):
+        a = self.a
+        cfg = a.config()
+        cfg["audit"]["fsync"] = "300ms"
+        a.d.write_config(cfg)
+        self.start()
+        add_user(a, "interval")
+        self.assertEqual(self.events()[-1], "admin.add_user")
+        n = len(a.lines())
+        wait_for(lambda: CLUSTER.value(
+            "SELECT seq FROM bulwark.audit_head WHERE instance = :'i'",
+            {"i": self.inst}) == str(n))
 
     def test_writer_killed_is_replaced(self):
         a = self.a
