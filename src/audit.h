@@ -34,7 +34,7 @@ struct evbuffer;
 #define AUDIT_KEY_MAX		64
 #define AUDIT_DETAIL_MAX	(32 * 1024)	/* bytes of the detail object */
 #define AUDIT_DETAIL_DEPTH	8	/* nesting kept; deeper is null */
-#define AUDIT_LINE_MAX		(64 * 1024)	/* a longer line is not a record */
+#define AUDIT_LINE_MAX		(64 * 1024)	/* longer: not a record */
 #define AUDIT_INSTANCE_MAX	64
 #define AUDIT_EVENT_GENESIS	"audit.genesis"
 /* The line's tail after the MAC input: ,"mac":"<64 hex>"} */
@@ -63,12 +63,13 @@ struct audit_chain {
 };
 
 struct audit_key {
-	unsigned char	 k[AUDIT_KEY_MAX + 1];	/* one more: a longer file fails */
+	unsigned char	 k[AUDIT_KEY_MAX + 1];	/* +1: longer files fail */
 	size_t		 len;
 };
 
 /*
- * Reads audit.key_file through secret_open() (owner and mode checked): AUDIT_KEY_MIN to AUDIT_KEY_MAX bytes.  0, or -1 with *err.
+ * Reads audit.key_file through secret_open() (owner and mode checked):
+ * AUDIT_KEY_MIN to AUDIT_KEY_MAX bytes.  0, or -1 with *err.
  */
 int	 audit_key_load(const struct conf *, struct audit_key *,
 	    const char **err);

@@ -147,7 +147,8 @@ int
 audit_admin_verify(const struct conf *conf, PGconn *pg,
     const char *const *files, size_t nfiles, const char *from_seq)
 {
-	struct audit_verify_opts	 o = { .files = files, .nfiles = nfiles };
+	struct audit_verify_opts	 o = { .files = files,
+					    .nfiles = nfiles };
 	struct audit_verify_result	 res;
 	struct audit_key		 key;
 	const char			*err, *deflt[1];

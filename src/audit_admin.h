@@ -21,7 +21,7 @@ struct conf;
 
 struct audit_admin {
 	bool			 on;	/* the configuration has an audit log */
-	int			 sock;	/* to the running daemon's writer, or -1 */
+	int			 sock;	/* to the daemon's writer, or -1 */
 	struct audit_file	 file;
 	struct audit_key	 key;
 	char			 instance[AUDIT_INSTANCE_MAX + 1];

@@ -23,8 +23,9 @@
 
 #define AUDIT_DB_UNWRITTEN						\
 	"SELECT id, (extract(epoch FROM created) * 1000000)::bigint, "	\
-	"event, request_id, actor_user, actor_ip, actor_api_key, route, "	\
-	"method, path, status, detail::text FROM bulwark.audit "		\
+	"event, request_id, actor_user, actor_ip, actor_api_key, "	\
+	"route, method, path, status, detail::text "			\
+	"FROM bulwark.audit "						\
 	"WHERE instance = $1 AND seq IS NULL ORDER BY id LIMIT $2"
 #define AUDIT_DB_ROW_WRITTEN						\
 	"UPDATE bulwark.audit SET seq = $2 WHERE id = $1 AND seq IS NULL"

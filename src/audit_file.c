@@ -166,8 +166,9 @@ audit_file_tail(struct audit_file *f, const struct audit_chain *fallback,
 		*err = "cannot read the end of the file";
 	else if (len = (size_t)n, audit_file_cut_torn(f, buf, &len, start,
 	    err) == 0) {
-		for (b = len > 0 ? len - 1 : 0; b > 0 && buf[b - 1] != '\n'; b--)
-			;
+		b = len > 0 ? len - 1 : 0;
+		while (b > 0 && buf[b - 1] != '\n')
+			b--;
 		if (len == 0) {
 			rv = 0;
 			if (!f->known && fallback != NULL) {

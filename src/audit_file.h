@@ -23,8 +23,8 @@ struct audit_file {
 	struct audit_chain	 chain;		/* the last record written */
 	bool			 known;		/* chain is meaningful */
 	int			 err;		/* errno of the last failure */
-	off_t			 cut_to;	/* -1, or a failed write to cut */
-	bool			 dirty;		/* written since the last sync */
+	off_t			 cut_to;	/* -1, or where to cut */
+	bool			 dirty;		/* written, not synced */
 	int64_t			 synced_ms;	/* bw_now_ms() of that sync */
 	uint64_t		 nsyncs;	/* fdatasync() calls made */
 	struct evbuffer		*buf;

@@ -25,7 +25,7 @@
 #include "audit.h"
 
 #define AUDIT_MSG_MAX		(48 * 1024)
-#define AUDIT_MSG_TIMEOUT_MS	10000	/* audit_msg_call's wait for the answer */
+#define AUDIT_MSG_TIMEOUT_MS	10000	/* wait for an answer */
 
 /* The message of ev; NULL when it does not fit AUDIT_MSG_MAX. */
 char	*audit_msg_encode(const struct audit_event *, int64_t row_id,

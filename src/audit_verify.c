@@ -242,11 +242,14 @@ struct audit_state {
 	struct audit_line	 tmp;	/* lines read ahead or behind */
 	uint64_t		 seq;	/* expected */
 	unsigned char		 prev[AUDIT_MAC_LEN];
-	bool			 any_prev;	/* --from-seq: first prev taken */
+	bool			 any_prev;	/* --from-seq: take prev */
 	char			 instance[AUDIT_INSTANCE_MAX + 1];
 };
 
-/* Whether a record linking to the expected place follows: first only, or anywhere. */
+/*
+ * Whether the expected record follows: on the next line only, or
+ * anywhere after.
+ */
 static bool
 audit_find_next(struct audit_state *s, bool first_only)
 {

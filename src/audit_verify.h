@@ -36,7 +36,7 @@ enum audit_reason {
 struct audit_verify_opts {
 	const char *const *files;
 	size_t		 nfiles;
-	uint64_t	 from_seq;	/* 0: the first file starts at genesis */
+	uint64_t	 from_seq;	/* 0: start at genesis */
 	PGconn		*pg;		/* NULL: audit_head not checked */
 	bool		 check_head;	/* the last file is audit.file */
 	const char	*head_why;	/* why the head is not checked */
@@ -48,8 +48,8 @@ struct audit_verify_result {
 	uint64_t	 first_seq, last_seq;
 	size_t		 file;		/* where it broke */
 	uint64_t	 line;
-	uint64_t	 seq;		/* the broken record's seq (or expected) */
-	uint64_t	 seq_to;	/* removed/truncated: the last missing */
+	uint64_t	 seq;		/* of the broken record */
+	uint64_t	 seq_to;	/* last one missing */
 	bool		 head_checked;
 	const char	*head_err;	/* why reading the head failed */
 	uint64_t	 head_seq;

@@ -86,7 +86,7 @@ struct audit_writer {
 	size_t			 nrows;
 	PGconn			*pg;
 	bool			 recovered;
-	bool			 failing;	/* logged the unwritable state */
+	bool			 failing;	/* unwritable, logged */
 	bool			 flush_armed;
 	uid_t			 service_uid;
 	char			 msg[AUDIT_MSG_MAX + 1];

@@ -24,7 +24,7 @@ struct event_base;
 #define AUDIT_WRITER_RETRY_MS		1000	/* unwritable file, recovery */
 #define AUDIT_WRITER_STOP_MS		10000	/* wait at stop, then SIGKILL */
 #define AUDIT_WRITER_MAX_CONNS		256
-#define AUDIT_WRITER_MAX_PENDING	1024	/* unacknowledged per connection */
+#define AUDIT_WRITER_MAX_PENDING	1024	/* per connection */
 #define AUDIT_WRITER_RECOVER_BATCH	500
 
 /* Without an audit section: nothing, 0.  Else forks the writer; 0 or -1. */

@@ -896,7 +896,8 @@ fake_writer(const char *sock, const char *answer)
 	if ((pid = fork()) == 0) {
 		if ((fd = accept(lfd, NULL, NULL)) == -1 ||
 		    recv(fd, buf, sizeof(buf), 0) <= 0 ||
-		    (answer != NULL && send(fd, answer, strlen(answer), 0) <= 0))
+		    (answer != NULL &&
+		    send(fd, answer, strlen(answer), 0) <= 0))
 			_exit(1);
 		_exit(0);
 	}
