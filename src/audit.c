@@ -201,18 +201,19 @@ static int
 audit_json_object(struct evbuffer *b, const json_t *v, int depth)
 {
 	const char	*k;
-	json_t		*m;
-	int		 first = 1;
+	void		*it;
 
 	if (evbuffer_add(b, "{", 1) == -1)
 		return -1;
-	json_object_foreach((json_t *)v, k, m) {
-		if ((!first && evbuffer_add(b, ",", 1) == -1) ||
-		    jsonw_str(b, k, strlen(k), AUDIT_STR_MAX) == -1 ||
+	for (it = json_object_iter((json_t *)v); it != NULL;
+	    it = json_object_iter_next((json_t *)v, it)) {
+		k = json_object_iter_key(it);
+		if (jsonw_str(b, k, strlen(k), AUDIT_STR_MAX) == -1 ||
 		    evbuffer_add(b, ":", 1) == -1 ||
-		    audit_json(b, m, depth + 1) == -1)
+		    audit_json(b, json_object_iter_value(it), depth + 1) == -1 ||
+		    (json_object_iter_next((json_t *)v, it) != NULL &&
+		    evbuffer_add(b, ",", 1) == -1))
 			return -1;
-		first = 0;
 	}
 	return evbuffer_add(b, "}", 1);
 }

@@ -29,12 +29,12 @@ struct evbuffer;
 
 #define AUDIT_STR_MAX		1024	/* input bytes of one string */
 #define AUDIT_MAC_LEN		32
-#define AUDIT_HEX_LEN		(2 * AUDIT_MAC_LEN)
+#define AUDIT_HEX_LEN		64	/* 2 * AUDIT_MAC_LEN */
 #define AUDIT_KEY_MIN		32	/* --gen-key audit writes 32 bytes */
 #define AUDIT_KEY_MAX		64
-#define AUDIT_DETAIL_MAX	(32 * 1024)	/* bytes of the detail object */
+#define AUDIT_DETAIL_MAX	((size_t)32 * 1024)	/* bytes of the detail object */
 #define AUDIT_DETAIL_DEPTH	8	/* nesting kept; deeper is null */
-#define AUDIT_LINE_MAX		(64 * 1024)	/* longer: not a record */
+#define AUDIT_LINE_MAX		((size_t)64 * 1024)	/* longer: not a record */
 #define AUDIT_INSTANCE_MAX	64
 #define AUDIT_EVENT_GENESIS	"audit.genesis"
 /* The line's tail after the MAC input: ,"mac":"<64 hex>"} */

@@ -80,8 +80,8 @@ audit_admin_record(struct audit_admin *a, PGconn *pg, const char *mode,
     json_t *detail, const char **err)
 {
 	struct audit_event	 ev = { .detail = detail };
-	struct passwd		*pw;
-	char			 event[64], uid[24];
+	struct passwd		 pwd, *pw = NULL;
+	char			 event[64], uid[24], pwbuf[4096];
 	uint64_t		 seq;
 	size_t			 i;
 
@@ -92,7 +92,8 @@ audit_admin_record(struct audit_admin *a, PGconn *pg, const char *mode,
 		if (event[i] == '-')
 			event[i] = '_';
 	(void)snprintf(uid, sizeof(uid), "uid:%lu", (unsigned long)getuid());
-	pw = getpwuid(getuid());
+	if (getpwuid_r(getuid(), &pwd, pwbuf, sizeof(pwbuf), &pw) != 0)
+		pw = NULL;
 	ev.event = event;
 	ev.user = pw != NULL ? pw->pw_name : uid;
 	if (a->sock != -1)

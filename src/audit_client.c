@@ -52,6 +52,18 @@ audit_client_fail_all(struct audit_client *c)
 	}
 }
 
+static void
+audit_client_drop(struct audit_client *c)
+{
+	if (c->ev != NULL)
+		event_free(c->ev);
+	c->ev = NULL;
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+	audit_client_fail_all(c);
+}
+
 static int64_t
 audit_client_parse(const char *buf, size_t len)
 {
@@ -99,7 +111,7 @@ audit_client_read_cb(evutil_socket_t fd, short what, void *arg)
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
 		if (n <= 0) {
-			audit_client_set_fd(c, -1);
+			audit_client_drop(c);
 			return;
 		}
 		audit_client_answer(c, audit_client_parse(buf, (size_t)n));
@@ -161,19 +173,14 @@ audit_client_new(struct event_base *base, int fd)
 void
 audit_client_set_fd(struct audit_client *c, int fd)
 {
-	if (c->ev != NULL)
-		event_free(c->ev);
-	c->ev = NULL;
-	if (c->fd != -1)
-		close(c->fd);
-	c->fd = fd;
-	audit_client_fail_all(c);
+	audit_client_drop(c);
 	if (fd == -1)
 		return;
+	c->fd = fd;
 	c->ev = event_new(c->base, fd, EV_READ | EV_PERSIST,
 	    audit_client_read_cb, c);
 	if (c->ev == NULL || event_add(c->ev, NULL) == -1) {
-		audit_client_set_fd(c, -1);
+		audit_client_drop(c);
 		return;
 	}
 	audit_client_probe_cb(-1, 0, c);

@@ -96,8 +96,8 @@ audit_file_lock(int fd, int wait_ms, const char **err)
 static ssize_t
 audit_file_tail_read(int fd, off_t size, char *buf, off_t *start)
 {
-	size_t	 want = size > AUDIT_LINE_MAX + 1 ? AUDIT_LINE_MAX + 1 :
-		    (size_t)size;
+	size_t	 want = (uint64_t)size > AUDIT_LINE_MAX + 1 ?
+		    AUDIT_LINE_MAX + 1 : (size_t)size;
 	size_t	 got = 0;
 	ssize_t	 n;
 

@@ -24,7 +24,7 @@
 
 #include "audit.h"
 
-#define AUDIT_MSG_MAX		(48 * 1024)
+#define AUDIT_MSG_MAX		((size_t)48 * 1024)
 #define AUDIT_MSG_TIMEOUT_MS	10000	/* wait for an answer */
 
 /* The message of ev; NULL when it does not fit AUDIT_MSG_MAX. */

@@ -99,7 +99,7 @@ static void
 audit_cursor_close(struct audit_cursor *c)
 {
 	if (c->fp != NULL)
-		fclose(c->fp);
+		(void)fclose(c->fp);
 	c->fp = NULL;
 }
 

@@ -320,8 +320,9 @@ audit_writer_recover_row(struct audit_writer *w, const PGresult *res, int i)
 	ev.route = audit_writer_col(res, i, 7);
 	ev.method = audit_writer_col(res, i, 8);
 	ev.path = audit_writer_col(res, i, 9);
-	if (!PQgetisnull(res, i, 10))
-		ev.status = atoi(PQgetvalue(res, i, 10));
+	if (!PQgetisnull(res, i, 10) && bw_parse_uint(PQgetvalue(res, i, 10),
+	    999, &u) == 0)
+		ev.status = (int)u;
 	detail = json_loads(PQgetvalue(res, i, 11), 0, NULL);
 	ev.detail = detail;
 	seq = audit_writer_append(w, &ev, id);
@@ -482,11 +483,13 @@ audit_writer_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct audit_writer	*w = arg;
 	struct audit_conn	*c;
+	struct sockaddr_un	 sun;
+	socklen_t		 sl = sizeof(sun);
 	int			 fd;
 
 	(void)what;
-	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) ==
-	    -1)
+	if ((fd = accept4(lfd, (struct sockaddr *)&sun, &sl, SOCK_CLOEXEC |
+	    SOCK_NONBLOCK)) == -1)
 		return;
 	if (w->nconns >= AUDIT_WRITER_MAX_CONNS ||
 	    !audit_writer_peer_ok(w, fd)) {
@@ -634,9 +637,11 @@ static int
 audit_writer_setup(struct audit_writer *w, const char **err)
 {
 	const struct conf_audit	*a = w->conf->audit;
-	struct passwd		*pw;
+	struct passwd		 pwd, *pw = NULL;
+	char			 pwbuf[4096];
 
-	if ((pw = getpwnam(CONF_SERVICE_USER)) != NULL)
+	if (getpwnam_r(CONF_SERVICE_USER, &pwd, pwbuf, sizeof(pwbuf),
+	    &pw) == 0 && pw != NULL)
 		w->service_uid = pw->pw_uid;
 	else
 		w->service_uid = 0;

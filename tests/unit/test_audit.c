@@ -681,7 +681,7 @@ START_TEST(test_verify_long_line)
 {
 	struct audit_verify_result	 res;
 	FILE				*fp;
-	int				 i;
+	size_t				 i;
 
 	make_log(2);
 	fp = fopen(path, "a");
