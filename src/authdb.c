@@ -246,9 +246,36 @@ static const char *const authdb_v1[] = {
 	NULL,
 };
 
+/*
+ * The audit log (SPEC 9, audit_db.c): bulwark.audit holds the records of
+ * audited writes, committed with them; seq is set once the record is in
+ * the file.  audit_head is the end of each instance's chain.
+ */
+static const char *const authdb_v2[] = {
+	"CREATE TABLE bulwark.audit ("
+	"  id bigserial PRIMARY KEY,"
+	"  instance text NOT NULL CHECK (instance ~ '^[A-Za-z0-9._-]{1,64}$'),"
+	"  created timestamptz NOT NULL DEFAULT clock_timestamp(),"
+	"  event text NOT NULL CHECK (length(event) <= 64),"
+	"  request_id text, actor_user text, actor_ip text, actor_api_key text,"
+	"  route text, method text, path text, status integer,"
+	"  detail jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(detail) = "
+	"    'object'),"
+	"  seq bigint CHECK (seq > 0))",
+	"CREATE INDEX audit_unwritten ON bulwark.audit (instance, id) "
+	"WHERE seq IS NULL",
+	"CREATE TABLE bulwark.audit_head ("
+	"  instance text PRIMARY KEY,"
+	"  seq bigint NOT NULL CHECK (seq > 0),"
+	"  mac text NOT NULL CHECK (mac ~ '^[0-9a-f]{64}$'),"
+	"  updated_at timestamptz NOT NULL DEFAULT now())",
+	NULL,
+};
+
 /* authdb_migrations[i] brings the schema from version i to i + 1. */
 static const char *const *const authdb_migrations[AUTHDB_SCHEMA_VERSION] = {
 	authdb_v1,
+	authdb_v2,
 };
 
 /* Cut-off statements: the user's row, then every live family of it. */

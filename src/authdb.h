@@ -26,7 +26,7 @@
 #include "db.h"
 
 /* The version --init-db creates; recorded in bulwark.schema_version. */
-#define AUTHDB_SCHEMA_VERSION	1
+#define AUTHDB_SCHEMA_VERSION	2
 
 /*
  * The advisory lock (pg_advisory_xact_lock) that serializes --init-db

@@ -1289,27 +1289,3 @@ conf_keys_walk(void (*cb)(const struct conf_keydoc *, void *), void *arg)
 	conf_walk_table(&conf_root_table, "", cb, arg);
 }
 
-/*
- * Sections this version parses, so that the format is settled, but cannot
- * act on yet: a configuration that asks for an audit log or for backups is
- * refused rather than served without them.
- */
-void
-conf_check_available(const struct conf *conf, struct bw_diag *diag)
-{
-	static const char *const later[] = { "audit" };
-	const struct node	*doc = conf->doc;
-	size_t			 i, j;
-
-	if (doc == NULL || doc->kind != NODE_MAP)
-		return;
-	for (i = 0; i < BW_ARRAY_LEN(later); i++)
-		for (j = 0; j < doc->n; j++)
-			if (strcmp(doc->keys[j]->text, later[i]) == 0 &&
-			    !yaml_is_null(doc->vals[j]))
-				bw_diag_add(diag, conf->file, doc->keys[j]->line,
-				    doc->keys[j]->col, "%s: not available in "
-				    "this version of bulwarkd (bulwarkd(8), "
-				    "CAVEATS)", later[i]);
-}
-

@@ -303,11 +303,6 @@ struct conf	*conf_load(const char *path, struct bw_diag *diag);
 struct conf	*conf_load_buffer(const char *name, const char *buf, size_t len,
 		    struct bw_diag *diag);
 void		 conf_free(struct conf *);
-/*
- * Refuses, at their keys, the sections this version parses but does not
- * implement yet (audit, backup): -t, start-up and reload call it.
- */
-void		 conf_check_available(const struct conf *, struct bw_diag *);
 /* Prints the effective configuration as YAML, secrets redacted (-T). */
 void		 conf_dump(const struct conf *, FILE *);
 

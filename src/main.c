@@ -23,6 +23,7 @@
 #include <yaml.h>
 
 #include "api.h"
+#include "audit_admin.h"
 #include "conf.h"
 #include "dbconf.h"
 #include "keys.h"
@@ -67,9 +68,8 @@ enum {
 };
 
 /*
- * The administration modes of SPEC 3, run by manage.c.  Those of later
- * issues (audit, OpenAPI) are recognised and refused there as
- * unavailable.
+ * The administration modes of SPEC 3 are run by manage.c; --verify-audit
+ * takes the remaining arguments as files.
  */
 static const struct option long_options[] = {
 	{ "config",		required_argument, NULL, 'c' },
@@ -100,6 +100,7 @@ static const struct option long_options[] = {
 	{ "yes",		no_argument,	   NULL, OPT_ADMIN },
 	{ "force",		no_argument,	   NULL, OPT_ADMIN },
 	{ "verify-audit",	no_argument,	   NULL, OPT_ADMIN },
+	{ "from-seq",		required_argument, NULL, OPT_ADMIN },
 	{ "openapi",		no_argument,	   NULL, OPT_ADMIN },
 	{ NULL,			0,		   NULL, 0 },
 };
@@ -197,6 +198,11 @@ parse_args(int argc, char *argv[], struct options *o)
 			return -1;
 		}
 	}
+	if (o->admin.mode == MANAGE_VERIFY_AUDIT) {
+		o->admin.files = (const char *const *)argv + optind;
+		o->admin.nfiles = (size_t)(argc - optind);
+		optind = argc;
+	}
 	if (optind != argc) {
 		fprintf(stderr, "bulwarkd: unexpected argument '%s'\n",
 		    argv[optind]);
@@ -219,8 +225,6 @@ load_checked(const char *path)
 	SSL_CTX		*ctx;
 
 	conf = conf_load(path, &diag);
-	if (conf != NULL)
-		conf_check_available(conf, &diag);
 	if (conf != NULL && !conf->server.plaintext) {
 		ctx = tls_ctx_new(&conf->server.tls, conf->server.hostnames,
 		    conf->server.nhostnames, &err);
@@ -230,6 +234,8 @@ load_checked(const char *path)
 	}
 	if (conf != NULL && master_check_rlimit(conf, &err) == -1)
 		bw_diag_add(&diag, path, 1, 1, "%s", err);
+	if (conf != NULL && audit_admin_check(conf, &err) == -1)
+		bw_diag_add(&diag, path, 1, 1, "audit: %s", err);
 	bw_diag_print(&diag, stderr);
 	if (diag.errors > 0) {
 		conf_free(conf);

@@ -14,8 +14,10 @@
  *    its secret reaches the database, and the text is wiped;
  *  - every value reaches the database as a parameter of a fixed statement
  *    (authdb.h), never inside SQL text.
- * Audit records for these modes (SPEC 9) are not written yet: the audit
- * log arrives with its own subsystem.  The backup modes are backup_modes.c.
+ * With an audit log configured, a mode that changes state locks
+ * audit.file before it runs and appends its admin.* record (names and
+ * roles, never a password or key) when done (audit_admin.h).
+ * The backup modes are backup_modes.c.
  */
 #include <errno.h>
 #include <signal.h>
@@ -26,8 +28,10 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <libpq-fe.h>
 
+#include "audit_admin.h"
 #include "authdb.h"
 #include "backup_modes.h"
 #include "conf.h"
@@ -59,6 +63,7 @@ struct manage_ctx {
 #define M_NOSCHEMA	0x20	/* the schema need not exist yet */
 #define M_NODB		0x40	/* the configuration, no database */
 #define M_BACKUP	0x80	/* the backup section; no connection here */
+#define M_AUDIT		0x100	/* changes state: audited */
 
 struct manage_def {
 	const char		*flag;
@@ -80,24 +85,25 @@ static int	manage_list_api_keys(struct manage_ctx *);
 static int	manage_gen_key(struct manage_ctx *);
 static int	manage_openapi(struct manage_ctx *);
 static int	manage_backup(struct manage_ctx *);
+static int	manage_verify_audit(struct manage_ctx *);
 
 static const struct manage_def manage_defs[] = {
-	{ "init-db", MANAGE_INIT_DB, M_DB | M_NOSCHEMA,
+	{ "init-db", MANAGE_INIT_DB, M_DB | M_NOSCHEMA | M_AUDIT,
 	    manage_init_db },
-	{ "add-user", MANAGE_ADD_USER, M_DB | M_AUTH | M_NAME | M_ROLES,
-	    manage_add_user },
-	{ "set-password", MANAGE_SET_PASSWORD, M_DB | M_AUTH | M_NAME,
-	    manage_set_password },
-	{ "disable-user", MANAGE_DISABLE_USER, M_DB | M_NAME,
+	{ "add-user", MANAGE_ADD_USER, M_DB | M_AUTH | M_NAME | M_ROLES |
+	    M_AUDIT, manage_add_user },
+	{ "set-password", MANAGE_SET_PASSWORD, M_DB | M_AUTH | M_NAME |
+	    M_AUDIT, manage_set_password },
+	{ "disable-user", MANAGE_DISABLE_USER, M_DB | M_NAME | M_AUDIT,
 	    manage_disable_user },
-	{ "enable-user", MANAGE_ENABLE_USER, M_DB | M_NAME,
+	{ "enable-user", MANAGE_ENABLE_USER, M_DB | M_NAME | M_AUDIT,
 	    manage_enable_user },
 	{ "list-users", MANAGE_LIST_USERS, M_DB, manage_list_users },
-	{ "revoke-sessions", MANAGE_REVOKE_SESSIONS, M_DB | M_NAME,
+	{ "revoke-sessions", MANAGE_REVOKE_SESSIONS, M_DB | M_NAME | M_AUDIT,
 	    manage_revoke_sessions },
-	{ "add-api-key", MANAGE_ADD_API_KEY, M_DB | M_NAME | M_ROLES,
+	{ "add-api-key", MANAGE_ADD_API_KEY, M_DB | M_NAME | M_ROLES | M_AUDIT,
 	    manage_add_api_key },
-	{ "revoke-api-key", MANAGE_REVOKE_API_KEY, M_DB | M_NAME,
+	{ "revoke-api-key", MANAGE_REVOKE_API_KEY, M_DB | M_NAME | M_AUDIT,
 	    manage_revoke_api_key },
 	{ "list-api-keys", MANAGE_LIST_API_KEYS, M_DB,
 	    manage_list_api_keys },
@@ -107,6 +113,7 @@ static const struct manage_def manage_defs[] = {
 	{ "list-backups", MANAGE_LIST_BACKUPS, M_BACKUP, manage_backup },
 	{ "verify-backup", MANAGE_VERIFY_BACKUP, M_BACKUP, manage_backup },
 	{ "restore", MANAGE_RESTORE, M_BACKUP, manage_backup },
+	{ "verify-audit", MANAGE_VERIFY_AUDIT, M_NODB, manage_verify_audit },
 };
 
 static const char *const manage_key_kinds[] = {
@@ -176,12 +183,16 @@ manage_opt(struct manage_args *a, const char *name, const char *arg,
 			a->force = true;
 		return 0;
 	}
+	if (strcmp(name, "from-seq") == 0) {
+		a->from_seq = arg;
+		return 0;
+	}
 	for (i = 0; i < BW_ARRAY_LEN(manage_defs); i++)
 		if (strcmp(name, manage_defs[i].flag) == 0)
 			break;
 	if (i == BW_ARRAY_LEN(manage_defs)) {
-		if (a->unavailable == NULL)
-			a->unavailable = name;
+		if (a->unknown == NULL)
+			a->unknown = name;
 		return 0;
 	}
 	if (a->mode != MANAGE_NONE) {
@@ -203,9 +214,8 @@ manage_opt(struct manage_args *a, const char *name, const char *arg,
 static int
 manage_usage(const struct manage_args *a, const struct manage_def *d)
 {
-	if (a->unavailable != NULL) {
-		manage_err("--%s is not available in this version",
-		    a->unavailable);
+	if (a->unknown != NULL) {
+		manage_err("--%s: unknown administration option", a->unknown);
 		return -1;
 	}
 	if (d == NULL) {
@@ -230,6 +240,12 @@ manage_usage(const struct manage_args *a, const struct manage_def *d)
 	if (!(d->needs & M_ROLES) && a->roles != NULL) {
 		manage_err("--roles goes only with --add-user or "
 		    "--add-api-key");
+		return -1;
+	}
+	if (d->mode != MANAGE_VERIFY_AUDIT && (a->from_seq != NULL ||
+	    a->nfiles > 0)) {
+		manage_err("--from-seq and FILE arguments go only with "
+		    "--verify-audit");
 		return -1;
 	}
 	if (d->mode == MANAGE_GEN_KEY && a->file == NULL) {
@@ -942,6 +958,65 @@ manage_prepare(struct manage_ctx *ctx, const struct manage_def *d)
 	return MANAGE_EXIT_OK;
 }
 
+/* --verify-audit: the database only for audit_head, when reachable. */
+static int
+manage_verify_audit(struct manage_ctx *ctx)
+{
+	const struct manage_args	*a = ctx->args;
+
+	if (ctx->conf->database != NULL &&
+	    manage_connect(ctx) != MANAGE_EXIT_OK) {
+		PQfinish(ctx->pg);
+		ctx->pg = NULL;
+	}
+	return audit_admin_verify(ctx->conf, ctx->pg, a->files, a->nfiles,
+	    a->from_seq);
+}
+
+/* The record of a mode that changed state, with what it was asked. */
+static int
+manage_audit_record(struct manage_ctx *ctx, struct audit_admin *au, int rv)
+{
+	const char	*err;
+	json_t		*detail;
+
+	detail = json_pack("{s:i}", "exit", rv);
+	if (detail != NULL && ctx->name[0] != '\0')
+		json_object_set_new(detail, "name", json_string(ctx->name));
+	if (detail != NULL && ctx->args->roles != NULL)
+		json_object_set_new(detail, "roles",
+		    json_string(ctx->roles[0] != '\0' ? ctx->roles :
+		    ctx->args->roles));
+	if (audit_admin_record(au, ctx->pg, ctx->args->flag, detail,
+	    &err) == -1) {
+		manage_err("audit log %s: %s: the record of --%s is missing",
+		    ctx->conf->audit->file, err, ctx->args->flag);
+		rv = MANAGE_EXIT_RUNTIME;
+	}
+	json_decref(detail);
+	return rv;
+}
+
+/* Runs the mode, audited when it changes state and a log is configured. */
+static int
+manage_run_audited(struct manage_ctx *ctx, const struct manage_def *d)
+{
+	struct audit_admin	 au;
+	const char		*err;
+	int			 rv;
+
+	if (!(d->needs & M_AUDIT))
+		return d->run(ctx);
+	if (audit_admin_begin(&au, ctx->conf, &err) == -1) {
+		manage_err("audit log %s: %s: --%s not run",
+		    ctx->conf->audit->file, err, d->flag);
+		return MANAGE_EXIT_RUNTIME;
+	}
+	rv = manage_audit_record(ctx, &au, d->run(ctx));
+	audit_admin_end(&au);
+	return rv;
+}
+
 int
 manage_run(const char *config, const struct manage_args *a)
 {
@@ -969,7 +1044,7 @@ manage_run(const char *config, const struct manage_args *a)
 		if (!(d->needs & M_NOSCHEMA) && manage_schema_ok(&ctx) == -1)
 			rv = MANAGE_EXIT_RUNTIME;
 		else
-			rv = d->run(&ctx);
+			rv = manage_run_audited(&ctx, d);
 	}
 	PQfinish(ctx.pg);
 	conf_free(ctx.conf);

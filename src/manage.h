@@ -18,6 +18,7 @@
 #define BW_MANAGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum manage_mode {
 	MANAGE_NONE,
@@ -37,6 +38,7 @@ enum manage_mode {
 	MANAGE_LIST_BACKUPS,
 	MANAGE_VERIFY_BACKUP,
 	MANAGE_RESTORE,
+	MANAGE_VERIFY_AUDIT,
 };
 
 enum {
@@ -54,18 +56,21 @@ struct manage_args {
 	const char	*file;		/* FILE of --gen-key */
 	const char	*roles;		/* --roles */
 	const char	*conflict;	/* a second mode option */
-	const char	*unavailable;	/* an option of a later version */
+	const char	*unknown;	/* an option no mode takes */
 	bool		 roles_twice;
 	const char	*target;	/* --target of --restore */
 	bool		 yes;		/* --yes */
 	bool		 force;		/* --force */
+	const char	*from_seq;	/* --from-seq of --verify-audit */
+	const char *const *files;	/* FILE... of --verify-audit */
+	size_t		 nfiles;
 };
 
 /*
  * Records one administration option (its long name without "--", and its
  * argument or NULL) while the command line is parsed; a name it does not
- * know belongs to a mode of a later version (audit) and
- * is refused as unavailable.  The name must outlive the arguments.  next is the
+ * know is refused as unknown.  The name must outlive the arguments.  next
+ * is the
  * following argv element or NULL: --gen-key takes it as FILE unless it
  * starts with '-'.  Returns how many further argv elements it consumed (0
  * or 1).  Problems are reported by manage_run().

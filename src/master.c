@@ -35,6 +35,7 @@
 
 #include <event2/event.h>
 
+#include "audit_writer.h"
 #include "backup_sched.h"
 #include "chan.h"
 #include "conf.h"
@@ -208,6 +209,7 @@ master_reopen(struct master *m)
 	size_t	 i;
 
 	log_info("reopening log files");
+	audit_writer_reopen();
 	if (log_access_reopen() == -1)
 		log_warnx("cannot reopen the access log: %s", strerror(errno));
 	/*
@@ -249,7 +251,8 @@ master_signal_cb(evutil_socket_t sig, short what, void *arg)
 		break;
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			if (!backup_sched_reaped(m->backup, pid, status))
+			if (!audit_writer_reaped(pid, status) &&
+			    !backup_sched_reaped(m->backup, pid, status))
 				master_reap(m, pid, status);
 		break;
 	}
@@ -514,6 +517,11 @@ master_run(const char *config_path, struct conf *conf)
 		return rv;
 	}
 	master_log_listeners(m);
+	if (audit_writer_start(m->gen.conf, m->base, &err) == -1) {
+		log_errorx("%s", err);
+		master_free(m);
+		return 3;
+	}
 	m->backup = backup_sched_new(m->base, m->gen.conf);
 	notify_status("starting %zu workers", m->nslots);
 	for (s = 0; s < m->nslots && !m->stopping; s++)
@@ -525,6 +533,7 @@ master_run(const char *config_path, struct conf *conf)
 		m->exit_status = 3;
 	}
 	rv = m->exit_status;
+	audit_writer_stop();
 	log_notice("stopped");
 	master_free(m);
 	return rv;

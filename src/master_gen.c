@@ -29,6 +29,7 @@
 #include <openssl/ssl.h>
 
 #include "api.h"
+#include "audit_writer.h"
 #include "backup_sched.h"
 #include "chan.h"
 #include "conf.h"
@@ -338,7 +339,6 @@ master_gen_build(struct conf *conf, struct master_gen *g)
 
 	memset(g, 0, sizeof(*g));
 	g->conf = conf;
-	conf_check_available(conf, &diag);
 	if (!conf->server.plaintext && (g->tls = tls_ctx_new(&conf->server.tls,
 	    conf->server.hostnames, conf->server.nhostnames, &err)) == NULL)
 		bw_diag_add(&diag, conf->file, 1, 1, "TLS: %s", err);
@@ -455,6 +455,7 @@ master_reload(struct master *m)
 		log_set_format(format);
 	old = m->gen;
 	m->gen = next;
+	audit_writer_conf(m->gen.conf);
 	backup_sched_reload(m->backup, m->gen.conf);
 	m->generation++;
 	for (s = 0; s < m->nslots; s++) {

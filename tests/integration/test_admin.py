@@ -180,9 +180,9 @@ class TestInitDb(unittest.TestCase):
     def test_again_is_idempotent(self):
         rc, out, err = ADMIN.run("--init-db")
         self.assertEqual(rc, 0, err)
-        self.assertIn("up to date (version 1)", out)
+        self.assertIn("up to date (version 2)", out)
         self.assertEqual(CLUSTER.value(
-            "SELECT version FROM bulwark.schema_version"), "1")
+            "SELECT version FROM bulwark.schema_version"), "2")
         self.assertEqual(CLUSTER.value(
             "SELECT count(*) FROM bulwark.schema_version"), "1")
 
@@ -194,19 +194,20 @@ class TestInitDb(unittest.TestCase):
             self.assertIn("--init-db", err)
             rc, out, err = fresh.run("--init-db")
             self.assertEqual(rc, 0, err)
-            self.assertIn("created at version 1", out)
+            self.assertIn("created at version 2", out)
             rc, out, err = fresh.run("--init-db")
             self.assertEqual(rc, 0, err)
             self.assertIn("up to date", out)
             tables = CLUSTER.value(
                 "SELECT string_agg(tablename, ',' ORDER BY tablename) "
                 "FROM pg_tables WHERE schemaname = 'bulwark'", db="bw_fresh")
-            self.assertEqual(tables, "api_keys,denied_jtis,login_failures,"
+            self.assertEqual(tables, "api_keys,audit,audit_head,"
+                             "denied_jtis,login_failures,"
                              "refresh_families,refresh_tokens,"
                              "schema_version,users")
             self.assertEqual(CLUSTER.value(
                 "SELECT version FROM bulwark.schema_version",
-                db="bw_fresh"), "1")
+                db="bw_fresh"), "2")
             rc, out, err = fresh.run("--list-users")
             self.assertEqual((rc, out), (0, "username\troles\tstatus\t"
                                          "created\n"), err)

@@ -181,7 +181,7 @@ START_TEST(init_is_idempotent_and_versioned)
 	    AUTHDB_VERSION_OK);
 	ck_assert_int_eq(found, AUTHDB_SCHEMA_VERSION);
 	ck_assert_int_eq(sql_int("SELECT count(*) FROM pg_tables "
-	    "WHERE schemaname = 'bulwark'"), 7);
+	    "WHERE schemaname = 'bulwark'"), 9);
 
 	/* A newer schema is refused and left alone. */
 	sql_do("UPDATE bulwark.schema_version SET version = 999");

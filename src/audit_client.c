@@ -1,0 +1,216 @@
+/*
+ * audit_client.c - records from a worker to the audit writer
+ * (audit_client.h).
+ *
+ * Invariants: at most AUDIT_CLIENT_MAX_PENDING messages (records and
+ * probes) wait for answers, kept in send order in a ring; each callback
+ * runs exactly once (answer, or -1 when the writer is lost or the client
+ * freed).  The worker holds no key and no file: only this descriptor.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "audit_client.h"
+#include "audit_msg.h"
+#include "util.h"
+
+struct audit_wait {
+	audit_client_cb	 cb;		/* NULL: a probe or a bare record */
+	void		*arg;
+	bool		 probe;
+};
+
+struct audit_client {
+	struct event_base	*base;
+	int			 fd;
+	struct event		*ev;
+	struct event		*probe_ev;
+	struct audit_wait	 ring[AUDIT_CLIENT_MAX_PENDING];
+	size_t			 head, n;
+	bool			 ok;
+};
+
+static void
+audit_client_fail_all(struct audit_client *c)
+{
+	struct audit_wait	 w;
+
+	c->ok = false;
+	while (c->n > 0) {
+		w = c->ring[c->head];
+		c->head = (c->head + 1) % AUDIT_CLIENT_MAX_PENDING;
+		c->n--;
+		if (w.cb != NULL)
+			w.cb(-1, w.arg);
+	}
+}
+
+static void
+audit_client_drop(struct audit_client *c)
+{
+	if (c->ev != NULL)
+		event_free(c->ev);
+	c->ev = NULL;
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+	audit_client_fail_all(c);
+}
+
+static int64_t
+audit_client_parse(const char *buf, size_t len)
+{
+	json_t	*o, *v;
+	int64_t	 seq = -1;
+
+	if ((o = json_loadb(buf, len, 0, NULL)) == NULL)
+		return -1;
+	if (json_is_integer(v = json_object_get(o, "seq")) &&
+	    json_integer_value(v) > 0)
+		seq = json_integer_value(v);
+	else if (json_is_true(json_object_get(o, "ok")))
+		seq = 0;
+	json_decref(o);
+	return seq;
+}
+
+static void
+audit_client_answer(struct audit_client *c, int64_t seq)
+{
+	struct audit_wait	 w;
+
+	if (c->n == 0)
+		return;
+	w = c->ring[c->head];
+	c->head = (c->head + 1) % AUDIT_CLIENT_MAX_PENDING;
+	c->n--;
+	c->ok = seq >= 0;
+	if (w.cb != NULL && !w.probe)
+		w.cb(seq > 0 ? seq : -1, w.arg);
+}
+
+static void
+audit_client_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct audit_client	*c = arg;
+	char			 buf[256];
+	ssize_t			 n;
+
+	(void)what;
+	for (;;) {
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			audit_client_drop(c);
+			return;
+		}
+		audit_client_answer(c, audit_client_parse(buf, (size_t)n));
+	}
+}
+
+static int
+audit_client_push(struct audit_client *c, audit_client_cb cb, void *arg,
+    bool probe)
+{
+	struct audit_wait	*w;
+
+	if (c->n == AUDIT_CLIENT_MAX_PENDING)
+		return -1;
+	w = &c->ring[(c->head + c->n) % AUDIT_CLIENT_MAX_PENDING];
+	w->cb = cb;
+	w->arg = arg;
+	w->probe = probe;
+	c->n++;
+	return 0;
+}
+
+static void
+audit_client_probe_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const char	 probe[] = "{\"probe\":true}";
+	struct audit_client	*c = arg;
+	struct timeval		 tv;
+
+	(void)fd;
+	(void)what;
+	if (c->fd != -1 && c->n < AUDIT_CLIENT_MAX_PENDING) {
+		if (send(c->fd, probe, sizeof(probe) - 1, MSG_NOSIGNAL |
+		    MSG_DONTWAIT) == (ssize_t)sizeof(probe) - 1)
+			(void)audit_client_push(c, NULL, NULL, true);
+		else
+			c->ok = false;
+	}
+	bw_ms_to_tv(AUDIT_CLIENT_PROBE_MS, &tv);
+	evtimer_add(c->probe_ev, &tv);
+}
+
+struct audit_client *
+audit_client_new(struct event_base *base, int fd)
+{
+	struct audit_client	*c = bw_calloc(1, sizeof(*c));
+
+	c->base = base;
+	c->fd = -1;
+	if ((c->probe_ev = evtimer_new(base, audit_client_probe_cb, c)) ==
+	    NULL) {
+		free(c);
+		return NULL;
+	}
+	audit_client_set_fd(c, fd);
+	return c;
+}
+
+void
+audit_client_set_fd(struct audit_client *c, int fd)
+{
+	audit_client_drop(c);
+	if (fd == -1)
+		return;
+	c->fd = fd;
+	c->ev = event_new(c->base, fd, EV_READ | EV_PERSIST,
+	    audit_client_read_cb, c);
+	if (c->ev == NULL || event_add(c->ev, NULL) == -1) {
+		audit_client_drop(c);
+		return;
+	}
+	audit_client_probe_cb(-1, 0, c);
+}
+
+void
+audit_client_free(struct audit_client *c)
+{
+	if (c == NULL)
+		return;
+	audit_client_set_fd(c, -1);
+	event_free(c->probe_ev);
+	free(c);
+}
+
+int
+audit_client_submit(struct audit_client *c, const struct audit_event *ev,
+    int64_t row_id, audit_client_cb cb, void *arg)
+{
+	if (c->fd == -1 || c->n == AUDIT_CLIENT_MAX_PENDING)
+		return -1;
+	if (audit_msg_send(c->fd, ev, row_id) == -1) {
+		c->ok = false;
+		return -1;
+	}
+	return audit_client_push(c, cb, arg, false);
+}
+
+bool
+audit_client_ok(const struct audit_client *c)
+{
+	return c->fd != -1 && c->ok;
+}

@@ -1,0 +1,781 @@
+"""
+test_audit.py - the tamper-evident audit log of SPEC 9 as the
+administration modes write it, and bulwarkd --verify-audit, against a real
+PostgreSQL (tests/pg-tmp).
+
+Real logs are made by running the administration modes (--init-db,
+--add-user, --set-password, ...) with an audit section.  An independent
+verifier written here from bulwarkd(8) alone (hashlib/hmac/json) agrees
+with --verify-audit on an intact log.  Each kind of tampering, made on a
+copy of a real log, is detected with the right reason, record and line:
+one changed byte, a deleted record, an inserted forged record, two swapped
+records, a duplicated record, the first three records removed, the last
+three removed (seen through bulwark.audit_head), a record moved between two
+rotated files; a torn last line is reported as torn (exit 4); an intact
+chain across three rotated files verifies.  No password or API key secret
+used by the test appears in the audit file or in any output.
+
+Environment: BULWARKD; PostgreSQL server binaries and psql (skipped with
+the reason when missing).  Python 3 standard library only.
+"""
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import unittest
+
+import harness
+import pg
+
+CLUSTER = None
+LOG = None          # the shared Audit configuration and its log
+PASSWORD = "audit horse battery " + secrets.token_hex(8)
+PASSWORD2 = "audit staple " + secrets.token_hex(8)
+API_KEYS = []       # every API key printed by --add-api-key
+OUTPUTS = []        # every stdout/stderr of a mode
+
+BROKEN_RE = re.compile(r"^(.*):(\d+): seq (\d+): (\w+)", re.M)
+ZERO = "0" * 64
+
+
+class Audit:
+    """A configuration with database, auth, roles and an audit section."""
+
+    def __init__(self, instance, name="audit"):
+        self.d = pg.PgDaemon(CLUSTER, name=name)
+        self.dir = self.d.dir
+        self.log = os.path.join(self.dir, "audit.log")
+        self.keyfile = os.path.join(self.dir, "audit.key")
+        self.instance = instance
+        p = subprocess.run([harness.BULWARKD, "--gen-key", "audit",
+                            self.keyfile], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=harness.child_env(),
+                           timeout=30)
+        if p.returncode != 0:
+            raise AssertionError("--gen-key audit: %s" % p.stderr)
+        with open(self.keyfile, "rb") as fp:
+            self.key = fp.read()
+        self.signing = os.path.join(self.dir, "jwt.pem")
+        subprocess.run([harness.BULWARKD, "--gen-key", "ed25519",
+                        self.signing], check=True, stdout=subprocess.DEVNULL,
+                       env=harness.child_env(), timeout=30)
+        self.write()
+
+    def config(self, log=None):
+        return {
+            "database": self.d.database_config(),
+            "auth": {
+                "issuer": "https://bulwark.test",
+                "audience": "bulwark.test",
+                "signing_key_file": self.signing,
+                "password": {"min_length": 12, "max_length": 128,
+                             "argon2": {"memory": "19MiB", "iterations": 2,
+                                        "parallelism": 1}},
+            },
+            "roles": {"admin": {"inherits": ["reader"]}, "reader": {}},
+            "audit": {"file": log or self.log, "key_file": self.keyfile,
+                      "instance_id": self.instance, "fsync": "always",
+                      "control_socket": os.path.join(self.dir,
+                                                     "control.sock")},
+        }
+
+    def write(self, log=None):
+        self.d.write_config(self.config(log))
+
+    def run(self, *args, stdin=b"", conf=None, timeout=60):
+        if isinstance(stdin, str):
+            stdin = stdin.encode("utf-8")
+        p = subprocess.run([harness.BULWARKD, "-c", conf or self.d.conf_path]
+                           + list(args), input=stdin, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=harness.child_env(),
+                           timeout=timeout)
+        out = p.stdout.decode("utf-8", "replace")
+        err = p.stderr.decode("utf-8", "replace")
+        for marker in harness.SANITIZER_MARKERS:
+            if marker in err:
+                raise AssertionError("sanitizer report:\n" + err)
+        OUTPUTS.append(out + err)
+        return p.returncode, out, err
+
+    def ok(self, *args, stdin=b""):
+        rc, out, err = self.run(*args, stdin=stdin)
+        if rc != 0:
+            raise AssertionError("%s: exit %d: %s" % (args, rc, err))
+        return out
+
+    def verify(self, *files, conf=None, extra=()):
+        return self.run("--verify-audit", *(list(files) + list(extra)),
+                        conf=conf)
+
+    def lines(self, path=None):
+        with open(path or self.log, "rb") as fp:
+            return fp.read().splitlines(keepends=True)
+
+    def cleanup(self):
+        self.d.cleanup()
+
+
+def independent_verify(key, paths):
+    """bulwarkd(8), AUDIT LOG: returns (records, error or None)."""
+    prev, seq, n = bytes(32), 1, 0
+    for path in paths:
+        with open(path, "rb") as fp:
+            data = fp.read()
+        for no, line in enumerate(data.split(b"\n")[:-1], 1):
+            cut = line.rfind(b',"mac":')
+            if cut < 0:
+                return n, "%s:%d: no mac" % (path, no)
+            rec = json.loads(line)
+            if list(rec)[-1] != "mac" or rec["seq"] != seq:
+                return n, "%s:%d: order or seq" % (path, no)
+            if rec["prev"] != prev.hex():
+                return n, "%s:%d: prev" % (path, no)
+            if seq == 1 and rec["event"] != "audit.genesis":
+                return n, "%s:%d: no genesis" % (path, no)
+            mac = hmac.new(key, prev + line[:cut], hashlib.sha256).digest()
+            if not hmac.compare_digest(mac.hex(), rec["mac"]):
+                return n, "%s:%d: mac" % (path, no)
+            prev, seq, n = mac, seq + 1, n + 1
+        if data and not data.endswith(b"\n"):
+            return n, "%s: torn" % path
+    return n, None
+
+
+def add_user(a, name, roles="reader"):
+    return a.ok("--add-user", name, "--roles", roles,
+                stdin=PASSWORD + "\n")
+
+
+def make_history(a):
+    """One record of each administration mode (and its genesis)."""
+    a.ok("--init-db")
+    add_user(a, "alice")
+    a.ok("--set-password", "alice", stdin=PASSWORD2 + "\n")
+    a.ok("--disable-user", "alice")
+    a.ok("--enable-user", "alice")
+    a.ok("--revoke-sessions", "alice")
+    out = a.ok("--add-api-key", "robot", "--roles", "reader")
+    API_KEYS.append(out.strip().split()[-1])
+    a.ok("--revoke-api-key", "robot")
+    add_user(a, "bob", roles="admin,reader")
+    add_user(a, "carol")
+    add_user(a, "dave")
+    add_user(a, "erin")
+
+
+def setUpModule():
+    global CLUSTER, LOG
+    harness.require_binary()
+    CLUSTER = pg.Cluster.start()
+    try:
+        LOG = Audit("inst-main")
+        make_history(LOG)
+    except BaseException:
+        tearDownModule()
+        raise
+
+
+def tearDownModule():
+    global CLUSTER, LOG
+    if LOG is not None:
+        LOG.cleanup()
+        LOG = None
+    if CLUSTER is not None:
+        CLUSTER.destroy()
+        CLUSTER = None
+
+
+class TestRecords(unittest.TestCase):
+    def test_every_mode_recorded_with_its_fields(self):
+        recs = [json.loads(x) for x in LOG.lines()]
+        self.assertEqual([r["event"] for r in recs[:9]], [
+            "audit.genesis", "admin.init_db", "admin.add_user",
+            "admin.set_password", "admin.disable_user", "admin.enable_user",
+            "admin.revoke_sessions", "admin.add_api_key",
+            "admin.revoke_api_key"])
+        for i, r in enumerate(recs, 1):
+            self.assertEqual(list(r), [
+                "seq", "time", "instance", "event", "request_id", "actor",
+                "route", "method", "path", "status", "detail", "prev", "mac"])
+            self.assertEqual(list(r["actor"]), ["user", "ip", "api_key"])
+            self.assertEqual(r["seq"], i)
+            self.assertEqual(r["instance"], "inst-main")
+            self.assertRegex(r["time"],
+                             r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+            self.assertRegex(r["mac"], "^[0-9a-f]{64}$")
+        self.assertEqual(recs[0]["prev"], ZERO)
+        add = recs[2]
+        self.assertEqual(add["actor"]["user"], "root")
+        self.assertIsNone(add["actor"]["ip"])
+        self.assertEqual(add["detail"], {"exit": 0, "name": "alice",
+                                         "roles": "reader"})
+        self.assertEqual(recs[9]["detail"]["roles"], "admin,reader")
+        self.assertEqual(os.stat(LOG.log).st_mode & 0o777, 0o600)
+
+    def test_refused_mode_recorded_with_its_exit(self):
+        a = Audit("inst-refused", name="refused")
+        try:
+            rc, _, _ = a.run("--disable-user", "nobody-here")
+            self.assertEqual(rc, 1)
+            last = json.loads(a.lines()[-1])
+            self.assertEqual(last["event"], "admin.disable_user")
+            self.assertEqual(last["detail"], {"exit": 1,
+                                              "name": "nobody-here"})
+        finally:
+            a.cleanup()
+
+    def test_unwritable_log_refuses_the_mode(self):
+        a = Audit("inst-nolog", name="nolog")
+        try:
+            a.ok("--init-db")
+            a.write(log=os.path.join(a.dir, "missing", "audit.log"))
+            rc, _, err = a.run("--add-user", "zed", "--roles", "reader",
+                               stdin=PASSWORD + "\n")
+            self.assertEqual(rc, 3)
+            self.assertIn("not run", err)
+            self.assertEqual(CLUSTER.value(
+                "SELECT count(*) FROM bulwark.users WHERE username = 'zed'"),
+                "0")
+        finally:
+            a.cleanup()
+
+    def test_file_made_by_root_belongs_to_its_directory_owner(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root")
+        a = Audit("inst-owner", name="owner")
+        try:
+            logdir = os.path.join(a.dir, "logs")
+            os.mkdir(logdir)
+            os.chown(logdir, 65534, 65534)
+            log = os.path.join(logdir, "audit.log")
+            a.write(log=log)
+            a.ok("--init-db")
+            st = os.stat(log)
+            self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777),
+                             (65534, 65534, 0o600))
+        finally:
+            a.cleanup()
+
+    def test_check_config_accepts_audit(self):
+        rc, out, err = LOG.d.check("--no-db")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("configuration OK", out)
+
+    def test_check_config_loads_the_key(self):
+        a = Audit("inst-shortkey", name="shortkey")
+        try:
+            short = os.path.join(a.dir, "short.key")
+            fd = os.open(short, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.write(fd, b"k" * 16)
+            os.close(fd)
+            cfg = a.config()
+            cfg["audit"]["key_file"] = short
+            a.d.write_config(cfg)
+            rc, out, err = a.d.check("--no-db")
+            self.assertEqual(rc, 1, out + err)
+            self.assertIn("audit: the audit key must hold 32 to 64 bytes",
+                          err)
+            self.assertNotIn("k" * 16, out + err)
+        finally:
+            a.cleanup()
+
+    def test_no_secret_anywhere(self):
+        with open(LOG.log, "rb") as fp:
+            data = fp.read()
+        secrets_used = [PASSWORD, PASSWORD2] + API_KEYS
+        secrets_used += [k[len("bwk_12345678_"):] for k in API_KEYS]
+        self.assertTrue(API_KEYS)
+        for s in secrets_used:
+            self.assertNotIn(s.encode(), data)
+            for o in OUTPUTS:
+                if any(k in o for k in API_KEYS):
+                    continue    # --add-api-key prints it once, by design
+                self.assertNotIn(s, o)
+        self.assertNotIn(LOG.key.hex().encode(), data)
+
+
+class TestVerify(unittest.TestCase):
+    def setUp(self):
+        self.lines = LOG.lines()
+        self.copy = os.path.join(LOG.dir, "copy-%s.log" % self._testMethodName)
+
+    def write(self, lines, path=None, tail=b""):
+        with open(path or self.copy, "wb") as fp:
+            fp.write(b"".join(lines) + tail)
+        return path or self.copy
+
+    def broken(self, path, reason, seq, line, conf=None):
+        rc, out, err = LOG.verify(path, conf=conf)
+        self.assertEqual(rc, 1, out + err)
+        m = BROKEN_RE.search(out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual(m.group(1), path)
+        self.assertEqual((m.group(4), int(m.group(3)), int(m.group(2))),
+                         (reason, seq, line), out)
+        return out
+
+    def test_intact_agrees_with_independent_verifier(self):
+        n, problem = independent_verify(LOG.key, [LOG.log])
+        self.assertIsNone(problem)
+        self.assertGreaterEqual(n, 13)
+        rc, out, err = LOG.verify()
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("%d records verified (seq 1 to %d)" % (n, n), out)
+        self.assertIn("bulwark.audit_head checked (seq %d)" % n, out)
+        self.assertEqual(int(CLUSTER.value(
+            "SELECT seq FROM bulwark.audit_head WHERE instance = "
+            "'inst-main'")), n)
+        rc, out, _ = LOG.verify(self.write(self.lines))
+        self.assertEqual(rc, 0)
+        self.assertIn("not checked (the last file is not audit.file)", out)
+
+    def test_changed_byte(self):
+        lines = list(self.lines)
+        rec = bytearray(lines[4])
+        i = rec.index(b'"admin.') + 2
+        rec[i] ^= 0x01
+        lines[4] = bytes(rec)
+        self.broken(self.write(lines), "changed", 5, 5)
+        n, problem = independent_verify(LOG.key, [self.copy])
+        self.assertEqual(n, 4)
+        self.assertIn(":5: mac", problem)
+
+    def test_deleted_record(self):
+        lines = self.lines[:6] + self.lines[7:]
+        out = self.broken(self.write(lines), "removed", 7, 7)
+        self.assertIn("6 records verified before it", out)
+
+    def test_inserted_forged_record(self):
+        forged = json.loads(self.lines[5])
+        forged["event"] = "admin.enable_user"
+        forged["detail"] = {"exit": 0, "name": "mallory"}
+        body = json.dumps(forged, separators=(",", ":")).encode()
+        cut = body.rfind(b',"mac":')
+        fake = hmac.new(b"k" * 32, bytes.fromhex(forged["prev"]) +
+                        body[:cut], hashlib.sha256).hexdigest()
+        forged["mac"] = fake
+        line = json.dumps(forged, separators=(",", ":")).encode() + b"\n"
+        lines = self.lines[:5] + [line] + self.lines[5:]
+        self.broken(self.write(lines), "inserted", 6, 6)
+
+    def test_swapped_records(self):
+        lines = list(self.lines)
+        lines[6], lines[7] = lines[7], lines[6]
+        self.broken(self.write(lines), "reordered", 8, 7)
+
+    def test_duplicated_record(self):
+        lines = self.lines[:9] + [self.lines[3]] + self.lines[9:]
+        self.broken(self.write(lines), "duplicated", 4, 10)
+
+    def test_first_three_removed(self):
+        out = self.broken(self.write(self.lines[3:]), "removed", 1, 1)
+        self.assertIn("seq 1 to 3 missing", out)
+        rc, out, _ = LOG.verify(self.copy, extra=["--from-seq", "4"])
+        self.assertEqual(rc, 0, out)
+        self.assertIn("%d records verified (seq 4 to" %
+                      (len(self.lines) - 3), out)
+
+    def test_last_three_removed_seen_through_audit_head(self):
+        n = len(self.lines)
+        path = self.write(self.lines[:-3])
+        rc, out, _ = LOG.verify(path)
+        self.assertEqual(rc, 0, "a copy is not audit.file: no head")
+        # The same file as audit.file of a configuration: head checked.
+        conf = os.path.join(LOG.dir, "truncated.yaml")
+        text = LOG.d.render(LOG.config(log=path))
+        with open(conf, "w") as fp:
+            fp.write(text)
+        out = self.broken(path, "truncated", n - 2, n - 2, conf=conf)
+        self.assertIn("seq %d to %d missing" % (n - 2, n), out)
+        self.assertIn("bulwark.audit_head checked (seq %d)" % n, out)
+        # Without a database the head cannot be checked, and it says so.
+        db = LOG.config(log=path)
+        db["database"] = {"conninfo": "host=%s dbname=x" %
+                          os.path.join(LOG.dir, "nodb"),
+                          "connect_timeout": "1s"}
+        with open(conf, "w") as fp:
+            fp.write(LOG.d.render(db))
+        rc, out, _ = LOG.verify(path, conf=conf)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("not checked (the database is not reachable)", out)
+
+    def test_torn_last_line(self):
+        path = self.write(self.lines, tail=self.lines[-1][:30])
+        rc, out, err = LOG.verify(path)
+        self.assertEqual(rc, 4, out + err)
+        m = BROKEN_RE.search(out)
+        self.assertEqual((m.group(4), int(m.group(2))),
+                         ("torn", len(self.lines) + 1))
+        self.assertIn("%d records verified before it" % len(self.lines), out)
+
+    def test_key_of_another_log_fails_everything(self):
+        other = Audit("inst-other", name="other")
+        try:
+            rc, out, _ = other.verify(LOG.log)
+            self.assertEqual(rc, 1)
+            self.assertRegex(out, r":1: seq 1: changed")
+        finally:
+            other.cleanup()
+
+
+class TestRotation(unittest.TestCase):
+    """Three files, renamed between administration runs as logrotate
+    would: each new file continues the chain from bulwark.audit_head."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.a = Audit("inst-rot", name="rot")
+        a = cls.a
+        a.ok("--init-db")
+        add_user(a, "rot1")
+        a.ok("--disable-user", "rot1")
+        os.rename(a.log, a.log + ".2")
+        add_user(a, "rot2")
+        a.ok("--disable-user", "rot2")
+        a.ok("--enable-user", "rot2")
+        os.rename(a.log, a.log + ".1")
+        add_user(a, "rot3")
+        a.ok("--disable-user", "rot3")
+        cls.files = [a.log + ".2", a.log + ".1", a.log]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.a.cleanup()
+
+    def test_three_files_one_chain(self):
+        a = self.a
+        first = json.loads(a.lines(self.files[1])[0])
+        last = json.loads(a.lines(self.files[0])[-1])
+        self.assertEqual(first["seq"], last["seq"] + 1)
+        self.assertEqual(first["prev"], last["mac"])
+        self.assertNotEqual(first["event"], "audit.genesis")
+        rc, out, err = a.verify(*self.files)
+        self.assertEqual(rc, 0, out + err)
+        n, problem = independent_verify(a.key, self.files)
+        self.assertIsNone(problem)
+        self.assertIn("%d records verified (seq 1 to %d)" % (n, n), out)
+        self.assertIn("audit_head checked", out)
+        rc, out, _ = a.verify(*self.files[1:])
+        self.assertEqual(rc, 1, "a later file alone does not start at "
+                         "genesis")
+        rc, out, _ = a.verify(*self.files[1:], extra=["--from-seq",
+                                                      str(first["seq"])])
+        self.assertEqual(rc, 0, out)
+
+    def test_record_moved_between_files(self):
+        a = self.a
+        old = a.lines(self.files[0])
+        mid = a.lines(self.files[1])
+        f2, f1 = [os.path.join(a.dir, "moved.%d" % i) for i in (2, 1)]
+        moved = old[1]
+        with open(f2, "wb") as fp:
+            fp.write(b"".join(old[:1] + old[2:]))
+        with open(f1, "wb") as fp:
+            fp.write(b"".join(mid[:1] + [moved] + mid[1:]))
+        rc, out, _ = a.verify(f2, f1, a.log)
+        self.assertEqual(rc, 1, out)
+        m = BROKEN_RE.search(out)
+        self.assertEqual((m.group(1), m.group(4), int(m.group(3)),
+                          int(m.group(2))), (f2, "reordered", 3, 2), out)
+
+
+def writer_pid(d):
+    """The pid of the latest audit writer the daemon's log names."""
+    pids = re.findall(r"audit writer started \(pid (\d+)\)",
+                      d.stderr_text())
+    return int(pids[-1]) if pids else None
+
+
+def wait_for(cond, timeout=10.0):
+    deadline = time.monotonic() + timeout * harness.SLOW
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("condition not met within %.0fs" % timeout)
+
+
+class TestDaemon(unittest.TestCase):
+    """The daemon's audit writer: server.start/stop, administration modes
+    while it runs and while it is stopped in one chain, a killed writer
+    replaced, SIGUSR1 rotation, recovery of committed rows."""
+
+    def setUp(self):
+        self.inst = "inst-d%d" % (len(OUTPUTS) % 100000)
+        self.a = Audit(self.inst, name="daemon")
+        self.a.ok("--init-db")
+        self.started = False
+
+    def tearDown(self):
+        if self.started:
+            self.a.d.stop_and_check()
+        else:
+            self.a.cleanup()
+
+    def start(self):
+        self.a.d.start()
+        self.started = True
+
+    def events(self, path=None):
+        return [json.loads(x)["event"] for x in self.a.lines(path)]
+
+    def test_admin_modes_with_and_without_daemon_one_chain(self):
+        a = self.a
+        self.start()
+        self.assertEqual(self.events()[-1], "server.start")
+        sock = os.path.join(a.dir, "control.sock")
+        self.assertEqual(os.stat(sock).st_mode & 0o777, 0o600)
+        add_user(a, "live")
+        self.assertEqual(self.events()[-1], "admin.add_user")
+        problems = a.d.stop()
+        self.assertEqual(problems, [])
+        self.started = False
+        self.assertEqual(self.events()[-1], "server.stop")
+        self.assertFalse(os.path.exists(sock))
+        a.ok("--disable-user", "live")
+        self.assertEqual(self.events()[-3:], ["admin.add_user",
+                                              "server.stop",
+                                              "admin.disable_user"])
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+        n, problem = independent_verify(a.key, [a.log])
+        self.assertIsNone(problem)
+        self.assertIn("%d records verified" % n, out)
+
+    def test_control_socket_checks_peer_credentials(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root")
+        a = self.a
+        self.start()
+        sock = os.path.join(a.dir, "control.sock")
+        os.chmod(sock, 0o666)   # let the mode pass, so that only the
+        os.chmod(a.dir, 0o755)  # peer check stands in the way
+        probe = ("import socket,sys\n"
+                 "s=socket.socket(socket.AF_UNIX,socket.SOCK_SEQPACKET)\n"
+                 "s.connect(sys.argv[1])\n"
+                 "s.settimeout(5)\n"
+                 "try:\n"
+                 "    s.send(b'{\"event\":\"admin.forged\"}')\n"
+                 "    print('answer' if s.recv(100) else 'closed')\n"
+                 "except (BrokenPipeError, ConnectionResetError):\n"
+                 "    print('closed')\n")
+        p = subprocess.run(["python3", "-c", probe, sock], user=65534,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+        self.assertEqual(p.stdout, b"closed\n", p.stderr)
+        self.assertIn("peer not allowed", a.d.stderr_text())
+        self.assertNotIn("admin.forged", self.events())
+
+    def send_record(self, msg):
+        """A record on the control socket as the daemon's processes send
+        them (root may); the answer as a dict."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            s.settimeout(10)
+            s.connect(os.path.join(self.a.dir, "control.sock"))
+            s.send(json.dumps(msg).encode())
+            return json.loads(s.recv(200))
+        finally:
+            s.close()
+
+    def test_committed_row_gets_its_seq_and_is_not_appended_again(self):
+        a = self.a
+        self.start()
+        row = CLUSTER.value(
+            "INSERT INTO bulwark.audit (instance, event, actor_user) "
+            "VALUES (:'i', 'request', 'live') RETURNING id",
+            {"i": self.inst})
+        ans = self.send_record({"event": "request", "user": "live",
+                                "route": "notes", "status": 201,
+                                "row_id": int(row)})
+        self.assertIn("seq", ans)
+        self.assertEqual(json.loads(a.lines()[-1])["seq"], ans["seq"])
+        self.assertEqual(int(CLUSTER.value(
+            "SELECT seq FROM bulwark.audit WHERE id = :'r'",
+            {"r": row})), ans["seq"])
+        self.assertEqual(int(CLUSTER.value(
+            "SELECT seq FROM bulwark.audit_head WHERE instance = :'i'",
+            {"i": self.inst})), ans["seq"])
+        self.assertEqual(self.send_record({"event": 5}),
+                         {"error": "malformed"})
+        self.assertIn("malformed record was refused", a.d.stderr_text())
+        self.assertEqual(a.d.stop(), [])
+        self.started = False
+        self.start()
+        self.assertEqual(self.events().count("request"), 1)
+
+    def test_torn_line_cut_at_start(self):
+        a = self.a
+        self.start()
+        self.assertEqual(a.d.stop(), [])
+        self.started = False
+        whole = a.lines()
+        with open(a.log, "ab") as fp:
+            fp.write(whole[-1][:40])
+        rc, out, _ = a.verify()
+        self.assertEqual(rc, 4, out)
+        self.start()
+        self.assertIn("torn last line (40 bytes", a.d.stderr_text())
+        self.assertEqual(a.lines()[:len(whole)], whole)
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_fsync_interval_answers_at_once_and_head_follows(self):
+        a = self.a
+        cfg = a.config()
+        cfg["audit"]["fsync"] = "300ms"
+        a.d.write_config(cfg)
+        self.start()
+        add_user(a, "interval")
+        self.assertEqual(self.events()[-1], "admin.add_user")
+        n = len(a.lines())
+        wait_for(lambda: CLUSTER.value(
+            "SELECT seq FROM bulwark.audit_head WHERE instance = :'i'",
+            {"i": self.inst}) == str(n))
+
+    def test_writer_killed_is_replaced(self):
+        a = self.a
+        self.start()
+        first = writer_pid(a.d)
+        self.assertIsNotNone(first)
+        os.kill(first, signal.SIGKILL)
+        second = wait_for(lambda: (writer_pid(a.d) != first and
+                                   writer_pid(a.d)))
+        wait_for(lambda: os.path.exists(os.path.join(a.dir,
+                                                     "control.sock")))
+        time.sleep(0.2 * harness.SLOW)
+        add_user(a, "after-kill")
+        self.assertEqual(self.events()[-1], "admin.add_user")
+        self.assertEqual(self.events().count("server.start"), 1)
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotEqual(first, second)
+
+    def test_rotation_by_sigusr1(self):
+        a = self.a
+        self.start()
+        add_user(a, "before-rot")
+        os.rename(a.log, a.log + ".1")
+        a.d.signal(signal.SIGUSR1)
+        wait_for(lambda: "reopened" in a.d.stderr_text())
+        add_user(a, "after-rot")
+        self.assertEqual(self.events(), ["admin.add_user"])
+        rc, out, err = a.verify(a.log + ".1", a.log)
+        self.assertEqual(rc, 0, out + err)
+
+    def test_recovery_appends_committed_rows_of_this_instance_only(self):
+        a = self.a
+        CLUSTER.psql(
+            "INSERT INTO bulwark.audit (instance, event, actor_user, route, "
+            "method, path, status, detail) VALUES "
+            "(:'i', 'request', 'u1', 'notes', 'POST', '/notes', "
+            "201, '{\"title\": \"one\"}'), "
+            "('inst-elsewhere', 'request', 'u2', 'notes', 'POST', '/notes', "
+            "201, '{}'), "
+            "(:'i', 'request', 'u3', 'notes', 'DELETE', "
+            "'/notes/1', 204, '{}')", {"i": self.inst})
+        self.start()
+        recs = [json.loads(x) for x in a.lines()]
+        req = [r for r in recs if r["event"] == "request"]
+        self.assertEqual([r["actor"]["user"] for r in req], ["u1", "u3"])
+        self.assertEqual(req[0]["detail"], {"title": "one"})
+        self.assertEqual(req[0]["route"], "notes")
+        self.assertEqual(req[1]["status"], 204)
+        rows = CLUSTER.rows(
+            "SELECT actor_user, seq FROM bulwark.audit WHERE instance = "
+            ":'i' ORDER BY id", {"i": self.inst})
+        self.assertEqual([(r[0], int(r[1])) for r in rows],
+                         [("u1", req[0]["seq"]), ("u3", req[1]["seq"])])
+        self.assertEqual(CLUSTER.value(
+            "SELECT count(*) FROM bulwark.audit WHERE instance = "
+            "'inst-elsewhere' AND seq IS NULL"), "1")
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+
+class TestUnwritable(unittest.TestCase):
+    """Disk full (a small tmpfs) and a removed file: the daemon's writer
+    reports the log unwritable, administration modes are refused before
+    they change anything, and it clears by itself."""
+
+    def setUp(self):
+        if os.geteuid() != 0 or shutil.which("mount") is None:
+            self.skipTest("needs root to mount a tmpfs")
+        self.a = Audit("inst-full-%d" % len(OUTPUTS), name="full")
+        self.mnt = os.path.join(self.a.dir, "full")
+        os.mkdir(self.mnt)
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k",
+                            "tmpfs", self.mnt], stderr=subprocess.PIPE)
+        if p.returncode != 0:
+            self.a.cleanup()
+            self.skipTest("cannot mount a tmpfs: %s" % p.stderr)
+        self.a.write(log=os.path.join(self.mnt, "audit.log"))
+        self.a.log = os.path.join(self.mnt, "audit.log")
+        self.a.ok("--init-db")
+        self.a.d.start()
+
+    def tearDown(self):
+        problems = self.a.d.stop()
+        subprocess.run(["umount", "-l", self.mnt])
+        self.a.cleanup()
+        self.assertEqual(problems, [])
+
+    def users(self, name):
+        return CLUSTER.value("SELECT count(*) FROM bulwark.users WHERE "
+                             "username = :'u'", {"u": name})
+
+    def test_disk_full_refuses_then_recovers(self):
+        a = self.a
+        add_user(a, "full-before")
+        filler = os.path.join(self.mnt, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"x" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        rc, _, err = a.run("--add-user", "full-during", "--roles", "reader",
+                           stdin=PASSWORD + "\n")
+        self.assertEqual(rc, 3, err)
+        self.assertIn("cannot be written", err)
+        self.assertEqual(self.users("full-during"), "0")
+        wait_for(lambda: "cannot write" in a.d.stderr_text())
+        os.unlink(filler)
+        add_user(a, "full-after")
+        self.assertEqual(self.users("full-after"), "1")
+        self.assertIn("writing works again", a.d.stderr_text())
+        self.assertEqual(a.d.stderr_text().count("cannot write"), 1)
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_removed_file_is_replaced(self):
+        a = self.a
+        add_user(a, "rm-before")
+        last = json.loads(a.lines()[-1])
+        os.unlink(a.log)
+        rc, _, err = a.run("--add-user", "rm-during", "--roles", "reader",
+                           stdin=PASSWORD + "\n")
+        self.assertEqual(rc, 3, err)
+        self.assertEqual(self.users("rm-during"), "0")
+        wait_for(lambda: os.path.exists(a.log))
+        add_user(a, "rm-after")
+        first = json.loads(a.lines()[0])
+        self.assertEqual((first["seq"], first["prev"]),
+                         (last["seq"] + 1, last["mac"]))
+        rc, out, _ = a.verify(extra=["--from-seq", str(first["seq"])])
+        self.assertEqual(rc, 0, out)
+
+
+if __name__ == "__main__":
+    unittest.main()
