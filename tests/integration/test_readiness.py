@@ -249,7 +249,7 @@ class TestStartUp(ReadinessCase):
         status, body = self.daemon.admin_get("/healthz")
         self.assertEqual((status, body["up"]), (200, WORKERS))
         self.assertRegex(self.daemon.stderr_text(),
-                         r"serving with 2 workers \(generation 1\)\n")
+                         r"serving with 2 workers \(generation 1\)\"")
 
 
 class TestDatabaseDown(ReadinessCase):
