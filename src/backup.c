@@ -688,18 +688,11 @@ backup_last_success(const char *dir)
 {
 	char		 path[4096], buf[32], *end;
 	long long	 v;
-	ssize_t		 n;
-	int		 fd;
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, BACKUP_LAST_NAME) >=
-	    (int)sizeof(path) || (fd = open(path, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
+	    (int)sizeof(path) || bw_read_text(AT_FDCWD, path, O_NOFOLLOW, buf,
+	    sizeof(buf)) == -1)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	v = strtoll(buf, &end, 10);
 	if (end == buf || (*end != '\n' && *end != '\0') || v < 0)
 		return -1;

@@ -331,12 +331,26 @@ backup_sealer_chunk(struct backup_sealer *s, int final, struct backup_err *e)
 	return 0;
 }
 
+/* Moves what fits of *p[0..*len) into buf, which holds *have of cap. */
+static void
+backup_fill(uint8_t *buf, size_t *have, size_t cap, const uint8_t **p,
+    size_t *len)
+{
+	size_t	 n = cap - *have;
+
+	if (n > *len)
+		n = *len;
+	memcpy(buf + *have, *p, n);
+	*have += n;
+	*p += n;
+	*len -= n;
+}
+
 int
 backup_sealer_update(struct backup_sealer *s, const void *in, size_t len,
     struct backup_err *e)
 {
 	const uint8_t	*p = in;
-	size_t		 n;
 
 	if (s->done) {
 		backup_err_set(e, "the sealer is finished");
@@ -347,13 +361,7 @@ backup_sealer_update(struct backup_sealer *s, const void *in, size_t len,
 		if (s->len == s->h.chunk_size &&
 		    backup_sealer_chunk(s, 0, e) == -1)
 			return -1;
-		n = s->h.chunk_size - s->len;
-		if (n > len)
-			n = len;
-		memcpy(s->buf + s->len, p, n);
-		s->len += n;
-		p += n;
-		len -= n;
+		backup_fill(s->buf, &s->len, s->h.chunk_size, &p, &len);
 	}
 	return 0;
 }
@@ -523,7 +531,7 @@ backup_opener_update(struct backup_opener *o, const void *in, size_t len,
     struct backup_err *e)
 {
 	const uint8_t	*p = in;
-	size_t		 full, n;
+	size_t		 full;
 	ssize_t		 used;
 
 	if (o->failed)
@@ -545,13 +553,7 @@ backup_opener_update(struct backup_opener *o, const void *in, size_t len,
 			o->failed = 1;
 			return -1;
 		}
-		n = full - o->len;
-		if (n > len)
-			n = len;
-		memcpy(o->buf + o->len, p, n);
-		o->len += n;
-		p += n;
-		len -= n;
+		backup_fill(o->buf, &o->len, full, &p, &len);
 	}
 	return 0;
 }

@@ -62,15 +62,15 @@ static int
 dbconf_password(const struct conf *conf, struct dbconf *dc, const char **err)
 {
 	char	 buf[DBCONF_PASSWORD_MAX + 2];
-	ssize_t	 n;
-	int	 fd;
+	size_t	 n = 0;
+	int	 fd, rv;
 
 	fd = secret_open(conf->database->password_file, conf->server.user, err);
 	if (fd == -1)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+	rv = secret_read(fd, (unsigned char *)buf, sizeof(buf) - 1, &n, err);
 	close(fd);
-	if (n < 0 || n > DBCONF_PASSWORD_MAX) {
+	if (rv == -1 || n > DBCONF_PASSWORD_MAX) {
 		bw_wipe(buf, sizeof(buf));
 		*err = "database.password_file: unreadable or too long";
 		return -1;

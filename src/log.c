@@ -238,27 +238,21 @@ LOG_FN(log_notice, LOG_LVL_NOTICE)
 LOG_FN(log_warnx, LOG_LVL_WARNING)
 LOG_FN(log_errorx, LOG_LVL_ERROR)
 
-void
-fatal(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_LVL_ERROR, fmt, ap);
-	va_end(ap);
-	_exit(3);
+/* fatal() ends one process at once; fatalx() runs the exit handlers. */
+#define LOG_FATAL_FN(fn, end)					\
+void								\
+fn(const char *fmt, ...)					\
+{								\
+	va_list	 ap;						\
+								\
+	va_start(ap, fmt);					\
+	log_vwrite(LOG_LVL_ERROR, fmt, ap);			\
+	va_end(ap);						\
+	end(3);							\
 }
 
-void
-fatalx(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	log_vwrite(LOG_LVL_ERROR, fmt, ap);
-	va_end(ap);
-	exit(3);
-}
+LOG_FATAL_FN(fatal, _exit)
+LOG_FATAL_FN(fatalx, exit)
 
 int
 log_access_open(const char *dest)

@@ -700,24 +700,26 @@ password_pool_free(struct password_pool *pool)
 	free(pool);
 }
 
-unsigned
-password_pool_queued(struct password_pool *pool)
+/* One of the pool's counters, read under its lock. */
+static unsigned
+password_pool_count(struct password_pool *pool, const unsigned *counter)
 {
 	unsigned	 n;
 
 	pthread_mutex_lock(&pool->mtx);
-	n = pool->nqueued;
+	n = *counter;
 	pthread_mutex_unlock(&pool->mtx);
 	return n;
 }
 
 unsigned
+password_pool_queued(struct password_pool *pool)
+{
+	return password_pool_count(pool, &pool->nqueued);
+}
+
+unsigned
 password_pool_inflight(struct password_pool *pool)
 {
-	unsigned	 n;
-
-	pthread_mutex_lock(&pool->mtx);
-	n = pool->ninflight;
-	pthread_mutex_unlock(&pool->mtx);
-	return n;
+	return password_pool_count(pool, &pool->ninflight);
 }

@@ -240,18 +240,12 @@ static int
 sandbox_thread_check(int dfd, const char *tid, uid_t uid)
 {
 	char		 path[64], buf[4096], *line, *save = NULL;
-	ssize_t		 n;
-	int		 fd, seen = 0;
+	int		 seen = 0;
 
 	if (snprintf(path, sizeof(path), "%s/status", tid) >=
-	    (int)sizeof(path) ||
-	    (fd = openat(dfd, path, O_RDONLY | O_CLOEXEC)) == -1)
+	    (int)sizeof(path) || bw_read_text(dfd, path, 0, buf,
+	    sizeof(buf)) == -1)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	for (line = strtok_r(buf, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
 		if (strncmp(line, "Uid:", 4) == 0) {

@@ -306,6 +306,23 @@ fail:
 }
 
 /* One token (or one byte of whitespace) at l->pos. */
+
+/*
+ * An opening (dir 1) or closing (dir -1) bracket or parenthesis: the
+ * depth follows it, and only a closing one ends an operand.
+ */
+static int
+sqltext_nest(struct sqltext_lex *l, size_t *depth, int dir)
+{
+	if (dir > 0)
+		(*depth)++;
+	else if (*depth > 0)
+		(*depth)--;
+	l->operand = dir < 0;
+	l->pos++;
+	return 0;
+}
+
 static int
 sqltext_step(struct sqltext_lex *l)
 {
@@ -340,27 +357,13 @@ sqltext_step(struct sqltext_lex *l)
 		l->end = l->pos++;
 		return 0;
 	case '[':
-		l->brackets++;
-		l->operand = false;
-		l->pos++;
-		return 0;
+		return sqltext_nest(l, &l->brackets, 1);
 	case ']':
-		if (l->brackets > 0)
-			l->brackets--;
-		l->operand = true;
-		l->pos++;
-		return 0;
+		return sqltext_nest(l, &l->brackets, -1);
 	case '(':
-		l->parens++;
-		l->operand = false;
-		l->pos++;
-		return 0;
+		return sqltext_nest(l, &l->parens, 1);
 	case ')':
-		if (l->parens > 0)
-			l->parens--;
-		l->operand = true;
-		l->pos++;
-		return 0;
+		return sqltext_nest(l, &l->parens, -1);
 	default:
 		break;
 	}

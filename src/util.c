@@ -8,10 +8,12 @@
 #include <sys/time.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -73,6 +75,23 @@ bw_wipe(void *p, size_t n)
 {
 	if (p != NULL && n > 0)
 		OPENSSL_cleanse(p, n);
+}
+
+long
+bw_read_text(int dirfd, const char *path, int flags, char *buf, size_t size)
+{
+	ssize_t	 n;
+	int	 fd;
+
+	if (size == 0 ||
+	    (fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | flags)) == -1)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return (long)n;
 }
 
 bool

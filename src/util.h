@@ -22,6 +22,14 @@ char	*bw_strndup(const char *, size_t);
 
 /* Secrets: wipe before free; compare in constant time (the only helper). */
 void	 bw_wipe(void *, size_t);
+/*
+ * Reads at most size - 1 bytes of the file path (relative to dirfd, or
+ * AT_FDCWD; opened O_RDONLY | O_CLOEXEC | flags) into buf and ends them
+ * with a NUL.  Returns the length, or -1 when the file cannot be opened
+ * or read, or is empty.  For small text files (proc, cgroup, state).
+ */
+long	 bw_read_text(int dirfd, const char *path, int flags, char *buf,
+	    size_t size);
 bool	 bw_ct_equal(const void *, const void *, size_t);
 int	 bw_random(void *, size_t);
 

@@ -3,6 +3,8 @@
  */
 #include <sys/time.h>
 
+#include <fcntl.h>
+
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -382,6 +384,32 @@ START_TEST(format_bounds)
 }
 END_TEST
 
+START_TEST(read_text)
+{
+	char	 dir[] = "/tmp/bw-util-XXXXXX", path[64], buf[8];
+	FILE	*f;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/f", dir);
+	ck_assert_int_eq(bw_read_text(AT_FDCWD, path, 0, buf, sizeof(buf)),
+	    -1);				/* missing */
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(bw_read_text(AT_FDCWD, path, 0, buf, sizeof(buf)),
+	    -1);				/* empty */
+	f = fopen(path, "w");
+	fputs("0123456789", f);
+	fclose(f);
+	ck_assert_int_eq(bw_read_text(AT_FDCWD, path, 0, buf, sizeof(buf)),
+	    7);				/* cut at size - 1, NUL-ended */
+	ck_assert_str_eq(buf, "0123456");
+	ck_assert_int_eq(bw_read_text(AT_FDCWD, path, 0, buf, 0), -1);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -390,6 +418,7 @@ unit_suite(void)
 
 	tcase_set_timeout(tc, UNIT_TIMEOUT);
 	tcase_add_test(tc, duration_units);
+	tcase_add_test(tc, read_text);
 	tcase_add_test(tc, duration_refused);
 	tcase_add_test(tc, size_units);
 	tcase_add_test(tc, rates);
