@@ -111,10 +111,7 @@ audit_instance(const struct conf *conf, const char *machine_id_path,
 int64_t
 audit_now_us(void)
 {
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return bw_clock_us(CLOCK_REALTIME);
 }
 
 void

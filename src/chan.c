@@ -33,6 +33,26 @@ chan_send(int fd, enum chan_type type, const void *payload, size_t len)
 	return chan_send_fd(fd, type, payload, len, -1);
 }
 
+/* Room for one passed descriptor. */
+union chan_cmsg {
+	struct cmsghdr	 hdr;
+	char		 buf[CMSG_SPACE(sizeof(int))];
+};
+
+/* A record: its header, then len bytes of payload (none when NULL or 0). */
+static void
+chan_msg_init(struct msghdr *msg, struct iovec iov[2], struct chan_hdr *hdr,
+    void *payload, size_t len)
+{
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = sizeof(*hdr);
+	iov[1].iov_base = payload;
+	iov[1].iov_len = payload != NULL ? len : 0;
+	memset(msg, 0, sizeof(*msg));
+	msg->msg_iov = iov;
+	msg->msg_iovlen = iov[1].iov_len > 0 ? 2 : 1;
+}
+
 /*
  * Only the master passes descriptors (a reopened log file to a worker that
  * may not open it itself); receivers take one only when they ask for it.
@@ -44,10 +64,7 @@ chan_send_fd(int fd, enum chan_type type, const void *payload, size_t len,
 	struct chan_hdr	 hdr;
 	struct iovec	 iov[2];
 	struct msghdr	 msg;
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof(int))];
-	}		 cmsg;
+	union chan_cmsg	 cmsg;
 	struct cmsghdr	*cm;
 	ssize_t		 n;
 
@@ -62,13 +79,7 @@ chan_send_fd(int fd, enum chan_type type, const void *payload, size_t len,
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.type = (uint32_t)type;
 	hdr.len = (uint32_t)len;
-	iov[0].iov_base = &hdr;
-	iov[0].iov_len = sizeof(hdr);
-	iov[1].iov_base = (void *)payload;
-	iov[1].iov_len = len;
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = iov;
-	msg.msg_iovlen = len > 0 ? 2 : 1;
+	chan_msg_init(&msg, iov, &hdr, (void *)payload, len);
 	if (passfd >= 0) {
 		memset(&cmsg, 0, sizeof(cmsg));
 		msg.msg_control = cmsg.buf;
@@ -126,22 +137,13 @@ chan_recv_fd(int fd, enum chan_type *type, void *buf, size_t bufsz,
 	struct chan_hdr	 hdr;
 	struct iovec	 iov[2];
 	struct msghdr	 msg;
-	union {
-		struct cmsghdr	 hdr;
-		char		 buf[CMSG_SPACE(sizeof(int))];
-	}		 cmsg;
+	union chan_cmsg	 cmsg;
 	ssize_t		 n;
 
 	if (bufsz > (size_t)CHAN_MAX_PAYLOAD)
 		bufsz = (size_t)CHAN_MAX_PAYLOAD;
 	memset(&hdr, 0, sizeof(hdr));
-	iov[0].iov_base = &hdr;
-	iov[0].iov_len = sizeof(hdr);
-	iov[1].iov_base = buf;
-	iov[1].iov_len = buf != NULL ? bufsz : 0;
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = iov;
-	msg.msg_iovlen = iov[1].iov_len > 0 ? 2 : 1;
+	chan_msg_init(&msg, iov, &hdr, buf, bufsz);
 	if (passfd != NULL) {
 		*passfd = -1;
 		msg.msg_control = cmsg.buf;

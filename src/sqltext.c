@@ -113,6 +113,23 @@ static const char *const sqltext_claim_names[] = {
 	"iss", "aud", "sub", "name", "roles", "sid", "iat", "nbf", "exp", "jti",
 };
 
+/* The sources whose names are a fixed set, and how an error names them. */
+static const struct sqltext_fixed {
+	enum sqltext_source	 source;
+	const char *const	*names;
+	size_t			 nnames;
+	const char		*kind;
+	const char		*hint;
+} sqltext_fixed_names[] = {
+	{ SQLTEXT_USER, sqltext_user_names, BW_ARRAY_LEN(sqltext_user_names),
+	    "placeholder", "id, name or roles" },
+	{ SQLTEXT_REQUEST, sqltext_request_names,
+	    BW_ARRAY_LEN(sqltext_request_names), "placeholder", "id or ip" },
+	{ SQLTEXT_CLAIMS, sqltext_claim_names,
+	    BW_ARRAY_LEN(sqltext_claim_names), "claim",
+	    "iss, aud, sub, name, roles, sid, iat, nbf, exp or jti" },
+};
+
 static int	sqltext_fail(struct sqltext_lex *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static int	sqltext_step(struct sqltext_lex *);
@@ -659,38 +676,22 @@ sqltext_name_in(const struct sqltext_ph *ph, const char *const *set,
 static int
 sqltext_check_names(struct sqltext_lex *l, const struct sqltext_ph *ph)
 {
-	const char	*src = sqltext_source_name(ph->source);
+	const char			*src = sqltext_source_name(ph->source);
+	const struct sqltext_fixed	*f;
+	size_t				 i;
 
 	if (ph->source == SQLTEXT_BODY)
 		return 0;
 	if (ph->nnames != 1)
 		return sqltext_fail(l, ph->offset, "placeholder ':%s' takes "
 		    "exactly one name (:%s.NAME)", src, src);
-	switch (ph->source) {
-	case SQLTEXT_USER:
-		if (!sqltext_name_in(ph, sqltext_user_names,
-		    BW_ARRAY_LEN(sqltext_user_names)))
-			return sqltext_fail(l, ph->offset, "unknown "
-			    "placeholder ':user.%.*s' (id, name or roles)",
-			    (int)ph->namelen[0], ph->name[0]);
-		break;
-	case SQLTEXT_REQUEST:
-		if (!sqltext_name_in(ph, sqltext_request_names,
-		    BW_ARRAY_LEN(sqltext_request_names)))
-			return sqltext_fail(l, ph->offset, "unknown "
-			    "placeholder ':request.%.*s' (id or ip)",
-			    (int)ph->namelen[0], ph->name[0]);
-		break;
-	case SQLTEXT_CLAIMS:
-		if (!sqltext_name_in(ph, sqltext_claim_names,
-		    BW_ARRAY_LEN(sqltext_claim_names)))
-			return sqltext_fail(l, ph->offset, "unknown claim "
-			    "':claims.%.*s' (iss, aud, sub, name, roles, sid, "
-			    "iat, nbf, exp or jti)",
-			    (int)ph->namelen[0], ph->name[0]);
-		break;
-	default:
-		break;
+	for (i = 0; i < BW_ARRAY_LEN(sqltext_fixed_names); i++) {
+		f = &sqltext_fixed_names[i];
+		if (f->source == ph->source && !sqltext_name_in(ph, f->names,
+		    f->nnames))
+			return sqltext_fail(l, ph->offset, "unknown %s "
+			    "':%s.%.*s' (%s)", f->kind, src,
+			    (int)ph->namelen[0], ph->name[0], f->hint);
 	}
 	return 0;
 }

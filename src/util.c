@@ -109,12 +109,18 @@ bw_random(void *buf, size_t n)
 }
 
 int64_t
-bw_now_ms(void)
+bw_clock_us(clockid_t clock)
 {
 	struct timespec	 ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+bw_now_ms(void)
+{
+	return bw_clock_us(CLOCK_MONOTONIC) / 1000;
 }
 
 void

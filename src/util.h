@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #define BW_ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -35,6 +36,8 @@ int	 bw_random(void *, size_t);
 
 /* Monotonic clock in milliseconds, and a duration as a struct timeval. */
 struct timeval;
+/* A clock in microseconds (CLOCK_MONOTONIC, CLOCK_REALTIME). */
+int64_t	 bw_clock_us(clockid_t);
 int64_t	 bw_now_ms(void);
 void	 bw_ms_to_tv(int64_t ms, struct timeval *);
 
