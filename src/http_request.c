@@ -147,6 +147,8 @@ http_request_get(struct http_server *srv, struct http_conn *c)
 	r->head.method = HTTP_METHOD_COUNT;
 	r->retry_after = 0;
 	r->www_auth = NULL;
+	r->cors_origin = NULL;
+	r->cors_preflight = false;
 	r->principal = NULL;
 	r->principal_free = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &r->start);
@@ -507,6 +509,7 @@ http_request_dispatch(struct http_request *r)
 	case ROUTER_METHOD:
 		r->allow_set = true;
 		if (r->head.method == HTTP_OPTIONS) {
+			r->cors_preflight = http_cors_is_preflight(r);
 			http_respond(r, 204);
 			return STEP_AGAIN;
 		}
@@ -538,6 +541,7 @@ http_request_begin(struct http_request *r)
 	r->has_body = r->head.chunked || r->head.content_length > 0;
 	c->nrequests++;
 	http_request_identity(r);
+	http_cors_check(r);
 	return http_request_dispatch(r);
 }
 

@@ -124,7 +124,8 @@ http_write_head(struct http_request *r, int status, size_t blen)
 		n += m;
 	}
 	if (evbuffer_add(out, buf, (size_t)n) == -1 ||
-	    evbuffer_add(out, srv->fixed, srv->fixed_len) == -1)
+	    evbuffer_add(out, srv->fixed, srv->fixed_len) == -1 ||
+	    http_cors_write(r, out) == -1)
 		return -1;
 	n = snprintf(buf, sizeof(buf), "X-Request-Id: %s\r\n", r->id);
 	if (r->allow_set)
