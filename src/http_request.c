@@ -29,6 +29,7 @@
 #include "http_parse.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "node.h"
 #include "problem.h"
 #include "ratelimit.h"
@@ -556,6 +557,7 @@ http_request_rate_limit(struct http_request *r, const struct conf_rate *rate,
 	if (wait == 0)
 		return 0;
 	r->retry_after = wait;
+	metrics_rate_limited(r->route->name);
 	http_respond_problem(r, PROBLEM_RATE_LIMITED);
 	return -1;
 }

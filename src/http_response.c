@@ -22,6 +22,7 @@
 #include "http_int.h"
 #include "http_parse.h"
 #include "log.h"
+#include "metrics.h"
 #include "problem.h"
 #include "util.h"
 
@@ -171,6 +172,7 @@ http_access_log(struct http_request *r, int status, size_t blen)
 	rec.duration_us = us > 0 ? (uint64_t)us : 0;
 	rec.user = r->user;
 	log_access(&rec);
+	metrics_response(rec.route, status, rec.duration_us);
 }
 
 void

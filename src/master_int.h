@@ -107,6 +107,7 @@ struct master {
 	struct event		*sig_ev[5];
 	struct event		*ticket_ev;
 	struct event		*kill_ev;
+	struct event		*metrics_ev;	/* backup time for /metrics */
 
 	/*
 	 * The generation that took over (READY=1); 0 before the first.  While

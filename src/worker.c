@@ -37,6 +37,7 @@
 #include "dbconf.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "password.h"
 #include "problem.h"
 #include "sandbox.h"
@@ -342,6 +343,17 @@ worker_db_start(struct worker *w)
 #define WORKER_STATE_POLL_MS	20
 #define WORKER_STATE_IDLE_MS	250
 
+/* The pool gauges of /metrics, stored at the same pace. */
+static void
+worker_metrics(const struct worker *w)
+{
+	size_t	 in_use = 0, waiting = 0;
+
+	if (w->pool != NULL)
+		db_pool_usage(w->pool, &in_use, &waiting);
+	metrics_worker_set(w->args->id, in_use, waiting, 0);
+}
+
 static void
 worker_state_report(evutil_socket_t fd, short what, void *arg)
 {
@@ -363,6 +375,7 @@ worker_state_report(evutil_socket_t fd, short what, void *arg)
 			w->state_sent = true;
 		}
 	}
+	worker_metrics(w);
 	bw_ms_to_tv(chan_state_ready(&s) ? WORKER_STATE_IDLE_MS :
 	    WORKER_STATE_POLL_MS, &tv);
 	evtimer_add(w->state_ev, &tv);
