@@ -70,6 +70,8 @@ struct master_gen {
 	struct keys_set		*keys;		/* auth token keys, or NULL */
 	struct dbconf		 db;
 	bool			 have_db;
+	struct dbconf		*replicas;	/* database.replicas */
+	size_t			 nreplicas;
 };
 
 struct master {
