@@ -1,6 +1,8 @@
 /*
- * admin.c - the admin listener: /healthz (liveness) and /readyz (SPEC 12
- * Readiness) for probes, load balancers and operators.
+ * admin.c - the admin listener: /healthz (liveness), /readyz (SPEC 12
+ * Readiness) and /metrics (SPEC 12, Prometheus text, from the shared
+ * table of metrics.c) for probes, load balancers, monitoring and
+ * operators.
  *
  * What it reports comes from the master over the channel (CHAN_HEALTH):
  * per worker slot, whether a worker accepts there (up) and whether that
@@ -53,6 +55,7 @@
 #include "conf.h"
 #include "http_parse.h"
 #include "log.h"
+#include "metrics.h"
 #include "problem.h"
 #include "sandbox.h"
 #include "util.h"
@@ -62,6 +65,12 @@
 #define ADMIN_NOT_READY		1503
 
 struct admin;
+
+enum admin_page {
+	ADMIN_HEALTHZ,
+	ADMIN_READYZ,
+	ADMIN_METRICS,
+};
 
 struct admin_conn {
 	TAILQ_ENTRY(admin_conn)	 entry;
@@ -189,26 +198,30 @@ admin_path_is(const struct http_head *h, const char *path)
 	    memcmp(h->path, path, h->path_len) == 0;
 }
 
-/* 200, an error status, or ADMIN_NOT_READY; *readyz for /readyz. */
+/* 200, an error status, or ADMIN_NOT_READY; *page is the one asked for. */
 static int
 admin_route(const struct http_head *h, const struct admin_view *v,
-    bool *allow, bool *readyz)
+    bool *allow, enum admin_page *page)
 {
 	const struct chan_health	*hl = &v->health;
 
 	*allow = false;
-	*readyz = false;
+	*page = ADMIN_HEALTHZ;
 	if (!admin_host_ok(h->host, h->host_len, v))
 		return 403;
 	if (admin_path_is(h, "/readyz"))
-		*readyz = true;
+		*page = ADMIN_READYZ;
+	else if (admin_path_is(h, "/metrics"))
+		*page = ADMIN_METRICS;
 	else if (!admin_path_is(h, "/healthz"))
 		return 404;
 	if (h->method != HTTP_GET && h->method != HTTP_HEAD) {
 		*allow = true;
 		return 405;
 	}
-	if (*readyz)
+	if (*page == ADMIN_METRICS)
+		return 200;
+	if (*page == ADMIN_READYZ)
 		return v->known && hl->workers > 0 &&
 		    hl->ready >= hl->workers ? 200 : ADMIN_NOT_READY;
 	if (!v->known || hl->up < hl->workers || hl->workers == 0)
@@ -267,11 +280,18 @@ admin_readiness(struct evbuffer *b, const struct admin_view *v)
 }
 
 static void
-admin_body(struct evbuffer *b, int status, bool readyz,
+admin_body(struct evbuffer *b, int status, enum admin_page page,
     const struct admin_view *v, const char *id)
 {
 	int	 code = status == ADMIN_NOT_READY ? 503 : status;
+	bool	 readyz = page == ADMIN_READYZ;
 
+	if (status == 200 && page == ADMIN_METRICS) {
+		if (v->metrics != NULL &&
+		    metrics_write(v->metrics, v->workers, b) == -1)
+			log_warnx("metrics: cannot build the exposition");
+		return;
+	}
 	if (status == 200 && !readyz) {
 		evbuffer_add_printf(b, "{\"status\":\"ok\",\"workers\":%u,"
 		    "\"up\":%u}", v->health.workers, v->health.up);
@@ -295,7 +315,7 @@ admin_body(struct evbuffer *b, int status, bool readyz,
 
 static void
 admin_write(struct evbuffer *out, int status, bool head_only, bool allow,
-    bool readyz, const struct admin_view *v)
+    enum admin_page page, const struct admin_view *v)
 {
 	unsigned char	 rnd[16];
 	char		 id[33], date[64];
@@ -308,7 +328,7 @@ admin_write(struct evbuffer *out, int status, bool head_only, bool allow,
 	admin_date(date, sizeof(date));
 	if ((b = evbuffer_new()) == NULL)
 		return;
-	admin_body(b, status, readyz, v, id);
+	admin_body(b, status, page, v, id);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Date: %s\r\n"
 	    "Content-Type: %s\r\n"
@@ -321,8 +341,9 @@ admin_write(struct evbuffer *out, int status, bool head_only, bool allow,
 	    "Referrer-Policy: no-referrer\r\n"
 	    "X-Request-Id: %s\r\n",
 	    code, problem_reason(code), date,
-	    code == 200 ? "application/json; charset=utf-8" :
-	    "application/problem+json", evbuffer_get_length(b), id);
+	    code != 200 ? "application/problem+json" :
+	    page == ADMIN_METRICS ? "text/plain; version=0.0.4; charset=utf-8" :
+	    "application/json; charset=utf-8", evbuffer_get_length(b), id);
 	if (v->hsts_s > 0)
 		evbuffer_add_printf(out, "Strict-Transport-Security: "
 		    "max-age=%lld\r\n", (long long)v->hsts_s);
@@ -343,7 +364,8 @@ admin_respond(const char *buf, size_t len, const struct admin_view *v,
 	};
 	struct http_head	*h;
 	const char		*reason = NULL;
-	bool			 head_only = false, allow = false, readyz = false;
+	bool			 head_only = false, allow = false;
+	enum admin_page		 page = ADMIN_HEALTHZ;
 	int			 status = 400;
 
 	h = bw_calloc(1, sizeof(*h));
@@ -359,11 +381,11 @@ admin_respond(const char *buf, size_t len, const struct admin_view *v,
 		break;
 	case HTTP_PARSE_DONE:
 		head_only = h->method == HTTP_HEAD;
-		status = admin_route(h, v, &allow, &readyz);
+		status = admin_route(h, v, &allow, &page);
 		break;
 	}
 	free(h);
-	admin_write(out, status, head_only, allow, readyz, v);
+	admin_write(out, status, head_only, allow, page, v);
 	return 1;
 }
 
@@ -608,6 +630,8 @@ admin_setup(struct admin *a)
 	}
 	if (args->tls_ctx != NULL)
 		a->view.hsts_s = args->conf->server.tls.hsts_ms / 1000;
+	a->view.metrics = metrics_instance();
+	a->view.workers = args->conf->server.workers;
 	if ((a->base = event_base_new()) == NULL)
 		return -1;
 	if ((fl = fcntl(args->chan_fd, F_GETFL)) == -1 ||
@@ -668,7 +692,8 @@ admin_main(const struct admin_args *args)
 	}
 	if (chan_send(args->chan_fd, CHAN_READY, NULL, 0) == -1)
 		log_warnx("cannot report ready: %s", strerror(errno));
-	log_info("serving /healthz and /readyz on %s:%s", a->view.host, a->view.port);
+	log_info("serving /healthz, /readyz and /metrics on %s:%s",
+	    a->view.host, a->view.port);
 	if (event_base_dispatch(a->base) == -1)
 		rv = 3;
 	admin_teardown(a);

@@ -1,6 +1,6 @@
 /*
  * admin.h - the admin listener (SPEC 12): a child of the master, never the
- * master itself, serving /healthz and /readyz on loopback (plain HTTP) or
+ * master itself, serving /healthz, /readyz and /metrics on loopback (plain HTTP) or
  * behind admin.tls.  It learns from the master, over its channel, whether
  * the workers are up and ready.
  */
@@ -38,9 +38,12 @@ struct admin_view {
 	struct chan_health	 health;
 	int			 known;		/* health received */
 	int64_t			 hsts_s;	/* > 0: Strict-Transport-Security */
+	const struct metrics	*metrics;	/* /metrics; NULL: empty */
+	unsigned		 workers;	/* configured worker slots */
 };
 
 struct evbuffer;
+struct metrics;
 
 /* Fills host and port of v from a bound socket address. */
 int	 admin_view_addr(struct admin_view *, const struct sockaddr *);

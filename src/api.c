@@ -60,6 +60,7 @@ struct api_route {
 	char			 timeout[24];	/* statement_timeout value */
 	struct db_stmt_def	 def;		/* its statement */
 	size_t			 stmt;		/* ... in the attached pool */
+	size_t			 rstmt;		/* ... in every replica pool */
 };
 
 struct api {
@@ -71,6 +72,9 @@ struct api {
 	const struct api_route	**check_rt;	/* ... and its route or NULL */
 	size_t			 nchecks;
 	struct db_pool		*pool;
+	struct db_pool		**replicas;	/* for replica: true routes */
+	size_t			 nreplicas;
+	size_t			 next_replica;	/* round robin */
 };
 
 /* One request on its way through validation and the database. */
@@ -543,6 +547,31 @@ api_attach_pool(struct api *api, struct db_pool *pool)
 		    &api->routes[i].def);
 }
 
+/*
+ * The replica pools (SPEC 13): every one gets the statements of the
+ * replica: true routes, in the same order, so a statement has the same
+ * handle in each.
+ */
+void
+api_attach_replicas(struct api *api, struct db_pool **pools, size_t n)
+{
+	size_t	 i, k, h;
+
+	api->replicas = pools;
+	api->nreplicas = n;
+	api->next_replica = 0;
+	for (i = 0; i < api->nroutes; i++) {
+		if (!api->routes[i].conf->replica)
+			continue;
+		for (k = 0; k < n; k++) {
+			h = db_pool_stmt_add(pools[k], &api->routes[i].def);
+			if (k > 0 && h != api->routes[i].rstmt)
+				fatal("replica pools disagree on statements");
+			api->routes[i].rstmt = h;
+		}
+	}
+}
+
 static void
 api_call_free(void *arg)
 {
@@ -868,6 +897,33 @@ api_on_done(void *arg, enum db_outcome how, const char *sqlstate,
 
 static const struct db_req_ops api_db_ops = { api_on_row, api_on_done };
 
+/*
+ * A replica: true route runs on the next replica that has a connection
+ * and takes it; with none, on the primary.  Every other route, and so
+ * every write, runs on the primary.
+ */
+static struct db_req *
+api_submit_db(struct api_call *call, struct db_req_params *rp)
+{
+	struct api		*api = call->api;
+	struct db_req_params	 rrp = *rp;
+	struct db_req		*dr;
+	size_t			 k, i;
+
+	for (k = 0; call->rt->conf->replica && k < api->nreplicas; k++) {
+		i = (api->next_replica + k) % api->nreplicas;
+		if (db_pool_ready(api->replicas[i]) == 0)
+			continue;
+		rrp.stmt = call->rt->rstmt;
+		if ((dr = db_submit(api->replicas[i], &rrp, &api_db_ops,
+		    call)) != NULL) {
+			api->next_replica = i + 1;
+			return dr;
+		}
+	}
+	return db_submit(api->pool, rp, &api_db_ops, call);
+}
+
 static void
 api_submit(struct api_call *call, const struct node *body)
 {
@@ -901,8 +957,7 @@ api_submit(struct api_call *call, const struct node *body)
 		    &values[i], &lengths[i]);
 	}
 	if (call->api->pool != NULL)
-		call->dbreq = db_submit(call->api->pool, &rp, &api_db_ops,
-		    call);
+		call->dbreq = api_submit_db(call, &rp);
 	for (i = 0; i < np; i++)
 		free(owned[i]);
 	free(ctx_owned);

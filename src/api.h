@@ -47,6 +47,9 @@ int		 api_check_types(const struct api *, size_t stmt,
  * registered with it.  Requests answer 503 while none is attached.
  */
 void		 api_attach_pool(struct api *, struct db_pool *);
+/* The replica pools of database.replicas (n may be 0). */
+void		 api_attach_replicas(struct api *, struct db_pool **,
+		    size_t n);
 
 /*
  * Serves every declared route on srv, each with its own handlers: one

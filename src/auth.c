@@ -24,6 +24,7 @@
 #include "jwt.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "rbac.h"
 #include "util.h"
 
@@ -720,6 +721,8 @@ auth_verify_key(struct auth *a, const char *tok, size_t len,
 static int
 auth_refuse(struct http_request *r, bool presented)
 {
+	metrics_auth_failure(presented ? METRICS_AUTH_INVALID :
+	    METRICS_AUTH_MISSING);
 	http_request_set_www_authenticate(r, presented ?
 	    "Bearer error=\"invalid_token\"" : "Bearer");
 	http_respond_problem(r, PROBLEM_UNAUTHORIZED);

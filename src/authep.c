@@ -33,6 +33,7 @@
 #include "jwt.h"
 #include "keys.h"
 #include "log.h"
+#include "metrics.h"
 #include "node.h"
 #include "password.h"
 #include "util.h"
@@ -198,6 +199,9 @@ authep_req_free(void *arg)
 static void
 authep_refuse(struct authep_req *e)
 {
+	metrics_auth_failure(e->kind == AUTHEP_LOGIN ||
+	    e->kind == AUTHEP_PASSWORD ? METRICS_AUTH_PASSWORD :
+	    METRICS_AUTH_INVALID);
 	http_request_set_www_authenticate(e->r, "Bearer");
 	http_respond_problem(e->r, PROBLEM_UNAUTHORIZED);
 }
@@ -584,6 +588,7 @@ authep_after_lockout(struct authep_req *e)
 		log_info("%s %s: %s locked out from %s for %llds",
 		    http_request_id(e->r), authep_defs[e->kind].name,
 		    e->username, http_request_ip(e->r), (long long)e->num);
+		metrics_auth_failure(METRICS_AUTH_LOCKED);
 		http_request_set_retry_after(e->r, e->num > UINT32_MAX ?
 		    UINT32_MAX : (uint32_t)e->num);
 		http_respond_problem(e->r, PROBLEM_RATE_LIMITED);
@@ -637,6 +642,8 @@ authep_after_failure(struct authep_req *e)
 	    http_request_id(e->r), authep_defs[e->kind].name,
 	    e->username[0] != '\0' ? e->username : "an invalid username",
 	    http_request_ip(e->r), e->num > 0 ? " (now locked out)" : "");
+	if (e->num > 0)
+		metrics_lockout();
 	authep_refuse(e);
 }
 
@@ -971,6 +978,7 @@ authep_prepare(struct http_request *r, void *arg)
 	http_request_set_ctx(r, e, authep_req_free);
 	if ((e->kind == AUTHEP_ME || e->kind == AUTHEP_PASSWORD) &&
 	    e->p == NULL) {
+		metrics_auth_failure(METRICS_AUTH_MISSING);
 		http_request_set_www_authenticate(r, "Bearer");
 		http_respond_problem(r, PROBLEM_UNAUTHORIZED);
 		return -1;

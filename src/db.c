@@ -1025,6 +1025,18 @@ db_pool_ready(const struct db_pool *pool)
 	return n;
 }
 
+void
+db_pool_usage(const struct db_pool *pool, size_t *in_use, size_t *waiting)
+{
+	size_t	 i;
+
+	*in_use = 0;
+	for (i = 0; i < pool->p.pool_size; i++)
+		if (pool->conns[i].ninflight > 0)
+			(*in_use)++;
+	*waiting = pool->nwait;
+}
+
 struct db_req *
 db_submit(struct db_pool *pool, const struct db_req_params *rp,
     const struct db_req_ops *ops, void *arg)

@@ -114,6 +114,9 @@ void		 db_pool_free(struct db_pool *);
 const struct db_stmt_def *db_ctx_stmts(size_t *n);
 /* Connections currently ready to take work (for /readyz and tests). */
 size_t		 db_pool_ready(const struct db_pool *);
+/* Connections with requests in flight, and requests waiting for one. */
+void		 db_pool_usage(const struct db_pool *, size_t *in_use,
+		    size_t *waiting);
 
 /*
  * Submits a request.  Returns NULL (and calls nothing) when the pool cannot

@@ -117,19 +117,16 @@ dbconf_resolve(struct dbconf *dc, const char **err)
 	return dbconf_add(dc, "hostaddr", addr);
 }
 
-int
-dbconf_build(const struct conf *conf, struct dbconf *dc, const char **err)
+/* One conninfo (the primary's or a replica's), resolved, with the password. */
+static int
+dbconf_build_from(const struct conf *conf, const char *conninfo,
+    struct dbconf *dc, const char **err)
 {
 	PQconninfoOption	*opts, *o;
 	char			*msg = NULL;
 	int			 rv = 0;
 
-	memset(dc, 0, sizeof(*dc));
-	if (conf->database == NULL) {
-		*err = "no database configured";
-		return -1;
-	}
-	if ((opts = PQconninfoParse(conf->database->conninfo, &msg)) == NULL) {
+	if ((opts = PQconninfoParse(conninfo, &msg)) == NULL) {
 		PQfreemem(msg);
 		*err = "database.conninfo: invalid";
 		return -1;
@@ -161,6 +158,34 @@ dbconf_build(const struct conf *conf, struct dbconf *dc, const char **err)
 			;
 		dc->keys[i] = "password";
 		dc->vals[i] = dc->password;
+	}
+	return 0;
+}
+
+int
+dbconf_build(const struct conf *conf, struct dbconf *dc, const char **err)
+{
+	memset(dc, 0, sizeof(*dc));
+	if (conf->database == NULL) {
+		*err = "no database configured";
+		return -1;
+	}
+	return dbconf_build_from(conf, conf->database->conninfo, dc, err);
+}
+
+int
+dbconf_build_replica(const struct conf *conf, size_t i, struct dbconf *dc,
+    const char **err)
+{
+	memset(dc, 0, sizeof(*dc));
+	if (conf->database == NULL || i >= conf->database->nreplicas) {
+		*err = "no such replica";
+		return -1;
+	}
+	if (dbconf_build_from(conf, conf->database->replicas[i], dc,
+	    err) == -1) {
+		*err = "database.replicas: invalid";
+		return -1;
 	}
 	return 0;
 }

@@ -29,6 +29,9 @@ struct dbconf {
 
 /* Fills dc; -1 with *err (a static or dc-owned message) on failure. */
 int	 dbconf_build(const struct conf *, struct dbconf *, const char **err);
+/* The same for database.replicas[i]. */
+int	 dbconf_build_replica(const struct conf *, size_t i, struct dbconf *,
+	    const char **err);
 void	 dbconf_free(struct dbconf *);
 
 enum dbconf_check {

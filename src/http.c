@@ -52,6 +52,7 @@
 #include "http_int.h"
 #include "http_parse.h"
 #include "log.h"
+#include "metrics.h"
 #include "problem.h"
 #include "ratelimit.h"
 #include "router.h"
@@ -436,6 +437,8 @@ http_conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	unsigned long		 e;
 
 	(void)bev;
+	if (c->ssl != NULL && c->state == CONN_HANDSHAKE)
+		metrics_tls_handshake(what & BEV_EVENT_CONNECTED);
 	if (what & BEV_EVENT_CONNECTED) {
 		http_conn_handshake_done(c);
 		http_conn_process(c);

@@ -90,6 +90,8 @@ struct http_request {
 	bool			 bad_param;
 	uint32_t		 retry_after;	/* seconds; 0: no header */
 	const char		*www_auth;	/* WWW-Authenticate value */
+	const char		*cors_origin;	/* allowed origin to echo */
+	bool			 cors_preflight;
 	void			*principal;	/* the authenticated caller */
 	void			(*principal_free)(void *);
 	char			 headbuf[];	/* max_header_size + 1 */
@@ -162,6 +164,12 @@ enum http_step	 http_request_handle(struct http_request *);
 /* http_response.c: the fixed headers and refusals. */
 int		 http_fixed_headers(struct http_server *);
 enum http_step	 http_fail(struct http_request *, enum problem_code);
+
+/* http_cors.c: server.cors. */
+void		 http_cors_check(struct http_request *);
+bool		 http_cors_is_preflight(const struct http_request *);
+int		 http_cors_write(const struct http_request *,
+		    struct evbuffer *);
 
 /* http_addr.c: the textual form of a peer address. */
 void		 http_addr_text(const struct sockaddr *, char *out,

@@ -29,6 +29,7 @@
 #include "http_parse.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "node.h"
 #include "problem.h"
 #include "ratelimit.h"
@@ -147,6 +148,8 @@ http_request_get(struct http_server *srv, struct http_conn *c)
 	r->head.method = HTTP_METHOD_COUNT;
 	r->retry_after = 0;
 	r->www_auth = NULL;
+	r->cors_origin = NULL;
+	r->cors_preflight = false;
 	r->principal = NULL;
 	r->principal_free = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &r->start);
@@ -507,6 +510,7 @@ http_request_dispatch(struct http_request *r)
 	case ROUTER_METHOD:
 		r->allow_set = true;
 		if (r->head.method == HTTP_OPTIONS) {
+			r->cors_preflight = http_cors_is_preflight(r);
 			http_respond(r, 204);
 			return STEP_AGAIN;
 		}
@@ -538,6 +542,7 @@ http_request_begin(struct http_request *r)
 	r->has_body = r->head.chunked || r->head.content_length > 0;
 	c->nrequests++;
 	http_request_identity(r);
+	http_cors_check(r);
 	return http_request_dispatch(r);
 }
 
@@ -552,6 +557,7 @@ http_request_rate_limit(struct http_request *r, const struct conf_rate *rate,
 	if (wait == 0)
 		return 0;
 	r->retry_after = wait;
+	metrics_rate_limited(r->route->name);
 	http_respond_problem(r, PROBLEM_RATE_LIMITED);
 	return -1;
 }

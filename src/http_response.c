@@ -22,6 +22,7 @@
 #include "http_int.h"
 #include "http_parse.h"
 #include "log.h"
+#include "metrics.h"
 #include "problem.h"
 #include "util.h"
 
@@ -124,7 +125,8 @@ http_write_head(struct http_request *r, int status, size_t blen)
 		n += m;
 	}
 	if (evbuffer_add(out, buf, (size_t)n) == -1 ||
-	    evbuffer_add(out, srv->fixed, srv->fixed_len) == -1)
+	    evbuffer_add(out, srv->fixed, srv->fixed_len) == -1 ||
+	    http_cors_write(r, out) == -1)
 		return -1;
 	n = snprintf(buf, sizeof(buf), "X-Request-Id: %s\r\n", r->id);
 	if (r->allow_set)
@@ -170,6 +172,7 @@ http_access_log(struct http_request *r, int status, size_t blen)
 	rec.duration_us = us > 0 ? (uint64_t)us : 0;
 	rec.user = r->user;
 	log_access(&rec);
+	metrics_response(rec.route, status, rec.duration_us);
 }
 
 void

@@ -36,12 +36,14 @@
 #include <event2/event.h>
 
 #include "audit_writer.h"
+#include "backup.h"
 #include "backup_sched.h"
 #include "chan.h"
 #include "conf.h"
 #include "log.h"
 #include "master.h"
 #include "master_int.h"
+#include "metrics.h"
 #include "notify.h"
 #include "ratelimit.h"
 #include "tls.h"
@@ -154,6 +156,23 @@ master_fd_in(const int *v, size_t n, int fd)
 		if (v[i] == fd)
 			return true;
 	return false;
+}
+
+/*
+ * The time of the last successful backup, for /metrics: the admin
+ * listener cannot read the backup directory, and a manual --backup run
+ * does not tell the master, so the master looks every MASTER_METRICS_MS.
+ */
+static void
+master_metrics_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct master		*m = arg;
+	const struct conf	*c = m->gen.conf;
+
+	(void)fd;
+	(void)what;
+	if (c != NULL && c->backup != NULL)
+		metrics_backup_set(backup_last_success(c->backup->directory));
 }
 
 /*
@@ -348,12 +367,18 @@ master_events(struct master *m)
 	m->ticket_ev = event_new(m->base, -1, EV_PERSIST, master_rotate_keys,
 	    m);
 	m->kill_ev = evtimer_new(m->base, master_kill_cb, m);
+	m->metrics_ev = event_new(m->base, -1, EV_PERSIST, master_metrics_cb,
+	    m);
 	m->admin_restart_ev = evtimer_new(m->base, master_admin_restart_cb, m);
 	if (m->ticket_ev == NULL || m->kill_ev == NULL ||
-	    m->admin_restart_ev == NULL)
+	    m->admin_restart_ev == NULL || m->metrics_ev == NULL)
 		goto fail;
 	bw_ms_to_tv(MASTER_TICKET_ROTATE_MS, &tv);
 	if (event_add(m->ticket_ev, &tv) == -1)
+		goto fail;
+	master_metrics_cb(-1, 0, m);
+	bw_ms_to_tv(MASTER_METRICS_MS, &tv);
+	if (event_add(m->metrics_ev, &tv) == -1)
 		goto fail;
 	for (i = 0; i < m->nslots; i++) {
 		m->slots[i].restart_ev = evtimer_new(m->base, master_restart_cb,
@@ -395,6 +420,8 @@ master_free(struct master *m)
 		event_free(m->ticket_ev);
 	if (m->kill_ev != NULL)
 		event_free(m->kill_ev);
+	if (m->metrics_ev != NULL)
+		event_free(m->metrics_ev);
 	if (m->admin_restart_ev != NULL)
 		event_free(m->admin_restart_ev);
 	backup_sched_free(m->backup);
@@ -419,6 +446,7 @@ master_setup(struct master *m, struct conf *conf)
 {
 	const struct conf	*c;
 	const char		*err = NULL;
+	struct metrics		*mt;
 	size_t			 s;
 
 	if (master_gen_build(conf, &m->gen) == -1)
@@ -426,6 +454,14 @@ master_setup(struct master *m, struct conf *conf)
 	/* Per-process tables would multiply every limit by the workers. */
 	if (ratelimit_shared_new() == -1)
 		return 3;
+	if (metrics_instance() == NULL) {
+		if ((mt = metrics_shared_new()) == NULL) {
+			log_errorx("metrics: cannot map a shared table: %s",
+			    strerror(errno));
+			return 3;
+		}
+		metrics_set_instance(mt);
+	}
 	c = m->gen.conf;
 	if (master_raise_rlimit(c, &err) == -1) {
 		log_errorx("%s", err);

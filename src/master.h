@@ -26,6 +26,7 @@
 /* Beyond server.shutdown_timeout before stragglers get SIGKILL. */
 #define MASTER_DRAIN_MARGIN_MS	5000
 #define MASTER_TICKET_ROTATE_MS	3600000
+#define MASTER_METRICS_MS	1000	/* backup time for /metrics */
 /* Descriptors beyond the computed need (logs, syslog, resolver, ...). */
 #define MASTER_NOFILE_MARGIN	64
 /* Generations alive at once (serving + draining); more: reload refused. */

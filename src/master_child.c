@@ -136,6 +136,8 @@ master_run_worker(struct master *m, struct master_child *self, int chan)
 	wa.tls_ctx = m->gen.tls;
 	wa.api = m->gen.api;
 	wa.db = m->gen.have_db ? &m->gen.db : NULL;
+	wa.replicas = m->gen.replicas;
+	wa.nreplicas = m->gen.nreplicas;
 	wa.keys = m->gen.keys;
 	wa.hold = !self->accepting;
 	return worker_main(&wa);

@@ -316,10 +316,38 @@ master_gen_free(struct master_gen *g)
 	keys_set_free(g->keys);
 	if (g->have_db)
 		dbconf_free(&g->db);
+	while (g->nreplicas > 0)
+		dbconf_free(&g->replicas[--g->nreplicas]);
+	free(g->replicas);
 	tls_ctx_free(g->tls);
 	tls_ctx_free(g->admin_tls);
 	conf_free(g->conf);
 	memset(g, 0, sizeof(*g));
+}
+
+/* The connection parameters of database.replicas (SPEC 13). */
+static int
+master_gen_replicas(const struct conf *conf, struct master_gen *g,
+    struct bw_diag *diag)
+{
+	const char	*err;
+	size_t		 i, n = conf->database->nreplicas;
+
+	if (n == 0)
+		return 0;
+	g->replicas = bw_calloc(n, sizeof(*g->replicas));
+	for (i = 0; i < n; i++) {
+		if (dbconf_build_replica(conf, i, &g->replicas[i], &err) ==
+		    -1) {
+			bw_diag_add(diag, conf->file,
+			    conf->database->conninfo_pos.line,
+			    conf->database->conninfo_pos.col, "replica %zu: %s",
+			    i, err);
+			return -1;
+		}
+		g->nreplicas++;
+	}
+	return 0;
 }
 
 /*
@@ -365,6 +393,8 @@ master_gen_build(struct conf *conf, struct master_gen *g)
 			db = dbconf_check(conf, g->api, &diag);
 		}
 	}
+	if (!bad && g->have_db && master_gen_replicas(conf, g, &diag) == -1)
+		bad = true;
 	bw_diag_print(&diag, stderr);
 	bw_diag_free(&diag);
 	if (db == DBCONF_UNREACHABLE)

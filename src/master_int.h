@@ -70,6 +70,8 @@ struct master_gen {
 	struct keys_set		*keys;		/* auth token keys, or NULL */
 	struct dbconf		 db;
 	bool			 have_db;
+	struct dbconf		*replicas;	/* database.replicas */
+	size_t			 nreplicas;
 };
 
 struct master {
@@ -107,6 +109,7 @@ struct master {
 	struct event		*sig_ev[5];
 	struct event		*ticket_ev;
 	struct event		*kill_ev;
+	struct event		*metrics_ev;	/* backup time for /metrics */
 
 	/*
 	 * The generation that took over (READY=1); 0 before the first.  While

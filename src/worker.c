@@ -37,6 +37,7 @@
 #include "dbconf.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "password.h"
 #include "problem.h"
 #include "sandbox.h"
@@ -49,6 +50,8 @@ struct worker {
 	struct event_base	*base;
 	struct http_server	*http;
 	struct db_pool		*pool;
+	struct db_pool		**replicas;	/* one per database.replicas */
+	size_t			 nreplicas;
 	struct auth		*auth;
 	struct authep		*authep;
 	struct password_pool	*pwpool;
@@ -301,6 +304,31 @@ worker_setup(struct worker *w)
 }
 
 /*
+ * A pool per replica (SPEC 13), with the primary's sizes; replica: true
+ * routes use them while they have a connection.
+ */
+static void
+worker_replicas_start(struct worker *w, const struct db_pool_params *base)
+{
+	const struct worker_args	*a = w->args;
+	struct db_pool_params		 p = *base;
+	size_t				 i;
+
+	if (a->nreplicas == 0)
+		return;
+	w->replicas = bw_calloc(a->nreplicas, sizeof(*w->replicas));
+	for (i = 0; i < a->nreplicas; i++) {
+		p.keys = a->replicas[i].keys;
+		p.vals = a->replicas[i].vals;
+		w->replicas[i] = db_pool_new(w->base, &p);
+	}
+	w->nreplicas = a->nreplicas;
+	api_attach_replicas(a->api, w->replicas, w->nreplicas);
+	for (i = 0; i < w->nreplicas; i++)
+		db_pool_start(w->replicas[i]);
+}
+
+/*
  * The database pool starts after the sandbox is in place, so the first
  * connection is made exactly like every reconnect: as the worker user,
  * under seccomp.  Until a connection is ready, routes answer 503.
@@ -331,6 +359,7 @@ worker_db_start(struct worker *w)
 			log_warnx("worker %d: %s", a->id, err);
 	}
 	db_pool_start(w->pool);
+	worker_replicas_start(w, &p);
 }
 
 /*
@@ -341,6 +370,17 @@ worker_db_start(struct worker *w)
  */
 #define WORKER_STATE_POLL_MS	20
 #define WORKER_STATE_IDLE_MS	250
+
+/* The pool gauges of /metrics, stored at the same pace. */
+static void
+worker_metrics(const struct worker *w)
+{
+	size_t	 in_use = 0, waiting = 0;
+
+	if (w->pool != NULL)
+		db_pool_usage(w->pool, &in_use, &waiting);
+	metrics_worker_set(w->args->id, in_use, waiting, 0);
+}
 
 static void
 worker_state_report(evutil_socket_t fd, short what, void *arg)
@@ -363,6 +403,7 @@ worker_state_report(evutil_socket_t fd, short what, void *arg)
 			w->state_sent = true;
 		}
 	}
+	worker_metrics(w);
 	bw_ms_to_tv(chan_state_ready(&s) ? WORKER_STATE_IDLE_MS :
 	    WORKER_STATE_POLL_MS, &tv);
 	evtimer_add(w->state_ev, &tv);
@@ -375,6 +416,12 @@ worker_teardown(struct worker *w)
 	authep_free(w->authep);
 	auth_free(w->auth);
 	password_pool_free(w->pwpool);
+	if (w->nreplicas > 0) {
+		api_attach_replicas(w->args->api, NULL, 0);
+		while (w->nreplicas > 0)
+			db_pool_free(w->replicas[--w->nreplicas]);
+	}
+	free(w->replicas);
 	if (w->pool != NULL) {
 		api_attach_pool(w->args->api, NULL);
 		db_pool_free(w->pool);

@@ -23,6 +23,8 @@ struct worker_args {
 	void		*tls_ctx;	/* SSL_CTX * built by the master, or NULL */
 	struct api	*api;		/* compiled routes, built by the master */
 	const struct dbconf *db;	/* connection parameters, or NULL */
+	const struct dbconf *replicas;	/* database.replicas */
+	size_t		 nreplicas;
 	const struct keys_set *keys;	/* token keys (auth), or NULL */
 	bool		 hold;		/* accept only after CHAN_TAKE_OVER */
 };

@@ -272,8 +272,12 @@ START_TEST(test_routes_and_methods)
 	assert_headers();
 	ck_assert_int_eq(request("GET /healthz/ HTTP/1.1\r\nHost: localhost"
 	    "\r\n\r\n"), 404);
-	ck_assert_int_eq(request("GET /metrics HTTP/1.1\r\nHost: localhost"
+	ck_assert_int_eq(request("GET /metrics/ HTTP/1.1\r\nHost: localhost"
 	    "\r\n\r\n"), 404);
+	ck_assert_int_eq(request("GET /metrics HTTP/1.1\r\nHost: localhost"
+	    "\r\n\r\n"), 200);
+	ck_assert_ptr_nonnull(strstr(resp, "\r\nContent-Type: text/plain; "
+	    "version=0.0.4; charset=utf-8\r\n"));
 	ck_assert_int_eq(request("POST /healthz HTTP/1.1\r\nHost: localhost"
 	    "\r\nContent-Length: 0\r\n\r\n"), 405);
 	ck_assert_ptr_nonnull(strstr(resp, "\r\nAllow: GET, HEAD\r\n"));
