@@ -12,8 +12,9 @@
  *
  * Bounds: pool_size connections, DB_MAX_INFLIGHT segments sent per
  * connection (one executing, the rest pipelined behind it), max_queue
- * requests waiting to start (queued in bulwarkd or pipelined behind another
- * segment) and queue_timeout to start.  A request goes to an idle
+ * requests waiting to start (queued in bulwarkd, pipelined behind another
+ * segment, or held by a caller waiting for the pool: db_pool_hold) and
+ * queue_timeout to start.  A request goes to an idle
  * connection when there is one, else to the one with the fewest segments.
  * One that has not started within queue_timeout ends DB_UNAVAILABLE (503)
  * at that moment; if it was already sent, its segment is refused by the

@@ -319,6 +319,10 @@ class TestWaitUntilReady(ReadinessCase):
         self.daemon = ReadyDaemon(**kw)
 
     def test_replaced_worker_serves_without_503(self):
+        # A generous queue_timeout: a loaded machine may stall a statement
+        # for seconds, which is not what this test is about.
+        self.replace_daemon(name="replaced", connect_timeout="10s",
+                            extra={"database": {"queue_timeout": "20s"}})
         self.daemon.start()
         self.daemon.wait_notice("READY=1")
         r = login(self.daemon)
