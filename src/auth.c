@@ -6,7 +6,18 @@
  * jtis, users' cut-offs, active API keys) replaced as a whole once a
  * reload has read all three lists.  Lookups are binary searches and never
  * allocate.  A failed or partial reload keeps the previous snapshot.
+ *
+ * Until the first snapshot is loaded, a request presenting credentials
+ * is parked (SPEC 12 Readiness): a FIFO of struct auth_park, each holding
+ * a place in the pool's queue (db_pool_hold, so max_queue bounds them)
+ * and the request's cancel hook (a client that goes frees its entry at
+ * once).  The entries share one deadline, queue_timeout after parking, so
+ * the oldest expires first and one timer serves them all: at it the
+ * expired get 503; once the state is loaded the timer fires at once and
+ * every parked request is admitted again from the start.
  */
+#include <sys/queue.h>
+
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +66,15 @@ struct auth_state {
 	size_t			 nkeys;
 };
 
+struct auth_park {
+	TAILQ_ENTRY(auth_park)	 entry;
+	struct auth		*auth;
+	struct http_request	*r;
+	int64_t			 deadline_ms;
+};
+
+TAILQ_HEAD(auth_parks, auth_park);
+
 enum auth_load_step {
 	LOAD_DENIED,
 	LOAD_USERS,
@@ -81,10 +101,14 @@ struct auth {
 	bool			 reload_again;	/* a change came in meanwhile */
 	struct event_base	*base;
 	struct db_pool		*listener;
+	struct auth_parks	 parked;	/* oldest first */
+	struct event		*park_timer;
 };
 
 static void	 auth_load_step(struct auth *);
 static void	 auth_tick(evutil_socket_t, short, void *);
+static void	 auth_park_tick(evutil_socket_t, short, void *);
+static void	 auth_park_fail_all(struct auth *);
 
 static void
 auth_state_free(struct auth_state *s)
@@ -400,9 +424,12 @@ auth_load_commit(struct auth *a)
 		qsort(s->users, s->nusers, sizeof(*s->users), auth_cmp_user);
 	if (s->nkeys > 0)
 		qsort(s->keys, s->nkeys, sizeof(*s->keys), auth_cmp_key);
-	if (a->state == NULL)
+	if (a->state == NULL) {
 		log_info("revocation state loaded: %zu denied, %zu users, "
 		    "%zu api keys", s->ndenied, s->nusers, s->nkeys);
+		if (!TAILQ_EMPTY(&a->parked))
+			event_active(a->park_timer, EV_TIMEOUT, 0);
+	}
 	if (!auth_state_equal(a->state, s))
 		jwt_cache_flush(a->cache);
 	auth_state_free(a->state);
@@ -564,8 +591,10 @@ auth_new(struct event_base *base, const struct conf *conf,
 		*err = "cannot allocate the token cache";
 		goto fail;
 	}
-	if ((a->timer = evtimer_new(base, auth_tick, a)) == NULL) {
-		*err = "cannot allocate the revocation timer";
+	TAILQ_INIT(&a->parked);
+	if ((a->timer = evtimer_new(base, auth_tick, a)) == NULL ||
+	    (a->park_timer = evtimer_new(base, auth_park_tick, a)) == NULL) {
+		*err = "cannot allocate the revocation timers";
 		goto fail;
 	}
 	if (a->ca != NULL && keys != NULL) {
@@ -583,8 +612,18 @@ fail:
 void
 auth_free(struct auth *a)
 {
+	struct auth_park	*p;
+
 	if (a == NULL)
 		return;
+	/* Requests end before their auth: none is left in practice. */
+	while ((p = TAILQ_FIRST(&a->parked)) != NULL) {
+		TAILQ_REMOVE(&a->parked, p, entry);
+		http_request_set_cancel(p->r, NULL, NULL);
+		free(p);
+	}
+	if (a->park_timer != NULL)
+		event_free(a->park_timer);
 	if (a->req != NULL)
 		db_abandon(a->req);
 	if (a->listener != NULL)
@@ -603,6 +642,8 @@ auth_attach_pool(struct auth *a, struct db_pool *pool)
 {
 	size_t	 i;
 
+	if (pool == NULL)
+		auth_park_fail_all(a);
 	a->pool = pool;
 	if (pool == NULL) {
 		if (a->req != NULL)
@@ -627,6 +668,122 @@ struct jwt_cache *
 auth_cache(const struct auth *a)
 {
 	return a->cache;
+}
+
+/* Requests parked until the revocation state is loaded. */
+
+static void
+auth_park_arm(struct auth *a)
+{
+	struct auth_park	*p = TAILQ_FIRST(&a->parked);
+	struct timeval		 tv;
+	int64_t			 wait;
+
+	if (p == NULL) {
+		evtimer_del(a->park_timer);
+		return;
+	}
+	wait = a->state != NULL ? 0 : p->deadline_ms - bw_now_ms();
+	bw_ms_to_tv(wait > 0 ? wait : 0, &tv);
+	evtimer_add(a->park_timer, &tv);
+}
+
+/* Takes p off the list; its request is the caller's again. */
+static struct http_request *
+auth_park_remove(struct auth_park *p)
+{
+	struct auth		*a = p->auth;
+	struct http_request	*r = p->r;
+
+	TAILQ_REMOVE(&a->parked, p, entry);
+	if (a->pool != NULL)
+		db_pool_unhold(a->pool);
+	free(p);
+	return r;
+}
+
+/* The request's cancel hook: the client went or request_timeout fired. */
+static void
+auth_park_cancel(void *arg)
+{
+	struct auth_park	*p = arg;
+	struct auth		*a = p->auth;
+
+	(void)auth_park_remove(p);
+	auth_park_arm(a);
+}
+
+static void
+auth_park_refuse(struct http_request *r, const char *why)
+{
+	http_request_set_cancel(r, NULL, NULL);
+	log_notice("%s credentials not checked: revocation state %s",
+	    http_request_id(r), why);
+	http_respond_problem(r, PROBLEM_DB_UNAVAILABLE);
+}
+
+static void
+auth_park_fail_all(struct auth *a)
+{
+	while (!TAILQ_EMPTY(&a->parked))
+		auth_park_refuse(auth_park_remove(TAILQ_FIRST(&a->parked)),
+		    "no longer read");
+	evtimer_del(a->park_timer);
+}
+
+/*
+ * Once the state is loaded every parked request is admitted again, in
+ * order; before, those past their deadline get 503.  Each is off the
+ * list before it is answered or admitted.
+ */
+static void
+auth_park_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct auth		*a = arg;
+	struct auth_park	*p;
+	int64_t			 now = bw_now_ms();
+
+	(void)fd;
+	(void)what;
+	while ((p = TAILQ_FIRST(&a->parked)) != NULL) {
+		if (a->state != NULL)
+			http_request_readmit(auth_park_remove(p));
+		else if (p->deadline_ms <= now)
+			auth_park_refuse(auth_park_remove(p),
+			    "not loaded within queue_timeout");
+		else
+			break;
+	}
+	auth_park_arm(a);
+}
+
+/*
+ * A request presenting credentials before the state is loaded waits for
+ * it as for a pool connection: when the pool can have it wait and the
+ * queue has room, else 503 at once.
+ */
+static int
+auth_park(struct auth *a, struct http_request *r)
+{
+	struct auth_park	*p;
+
+	if (a->pool == NULL || a->conf->database == NULL ||
+	    db_pool_hold(a->pool) == -1) {
+		log_notice("%s credentials not checked: revocation state not "
+		    "loaded yet", http_request_id(r));
+		http_respond_problem(r, PROBLEM_DB_UNAVAILABLE);
+		return -1;
+	}
+	p = bw_calloc(1, sizeof(*p));
+	p->auth = a;
+	p->r = r;
+	p->deadline_ms = bw_now_ms() + a->conf->database->queue_timeout_ms;
+	TAILQ_INSERT_TAIL(&a->parked, p, entry);
+	http_request_set_cancel(r, auth_park_cancel, p);
+	if (TAILQ_FIRST(&a->parked) == p)
+		auth_park_arm(a);
+	log_debug("%s waits for the revocation state", http_request_id(r));
+	return HTTP_ADMIT_WAIT;
 }
 
 /* Credentials. */
@@ -794,12 +951,8 @@ auth_admit(struct http_request *r, void *arg)
 		    "configured", rid);
 		return auth_refuse(r, true);
 	}
-	if (a->state == NULL) {
-		log_notice("%s credentials not checked: revocation state not "
-		    "loaded yet", rid);
-		http_respond_problem(r, PROBLEM_DB_UNAVAILABLE);
-		return -1;
-	}
+	if (a->state == NULL)
+		return auth_park(a, r);
 	if (cred == AUTH_CRED_BEARER)
 		p = auth_verify_bearer(a, tok, len, rid);
 	else

@@ -22,8 +22,13 @@
  * A cut-off is compared as authdb.h states (iat * 10^6 below
  * tokens_valid_after is refused), so a token issued in the second of a
  * cut-off but before it is refused.  Until the first
- * load is complete, a request presenting credentials is answered 503: a
- * worker never admits a token it cannot check against revocations.  A
+ * load is complete, a request presenting credentials waits for it (SPEC
+ * 12 Readiness) as for a pool connection: it holds a place in the pool's
+ * queue (max_queue) for at most database.queue_timeout and is admitted
+ * again from the start once the state is loaded, or answered 503 at its
+ * deadline; 503 at once when the queue is full or the pool cannot have
+ * requests wait (db_pool_can_wait).  A worker never admits a token it
+ * cannot check against revocations.  A
  * token whose sub names no user, or a disabled one, is refused.
  *
  * Threat model: header values are hostile and bounded by the HTTP layer
@@ -109,7 +114,9 @@ enum auth_cred	 auth_credentials(const struct http_head *, const char **tok,
 
 /*
  * The admit hook (arg is the auth): 401, 403 or 503, answered here, return
- * -1; 0 admits, with the principal (if any) set on the request.  The
+ * -1; 0 admits, with the principal (if any) set on the request;
+ * HTTP_ADMIT_WAIT parks the request until the revocation state is loaded
+ * (http_request_readmit) or its deadline (503).  The
  * principal then belongs to the route layer, which takes it and frees it
  * with auth_principal_free() when the request ends.
  */

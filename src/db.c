@@ -144,6 +144,9 @@ struct db_pool {
 	struct db_conn		*conns;
 	struct db_req_list	 waitq;
 	size_t			 nwait;
+	size_t			 nheld;		/* db_pool_hold() places */
+	int64_t			 start_ms;	/* db_pool_start() */
+	bool			 ever_ready;	/* a connection was ready */
 	struct event		*ev_queue;
 	/* A listener (db_listen_new): one connection, no statements. */
 	char			*listen_sql;
@@ -330,9 +333,30 @@ db_conn_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
+ * A pool starts (SPEC 12 Readiness) from db_pool_start() until its first
+ * connection is ready or connect_timeout has passed, whichever comes
+ * first; before db_pool_start() it is starting too.  Meanwhile requests
+ * wait in the queue for a connection (bounded by max_queue and
+ * queue_timeout) instead of failing fast.
+ */
+static bool
+db_pool_starting(const struct db_pool *pool)
+{
+	return !pool->ever_ready && (!pool->started ||
+	    bw_now_ms() - pool->start_ms < pool->p.connect_timeout_ms);
+}
+
+bool
+db_pool_can_wait(const struct db_pool *pool)
+{
+	return db_pool_starting(pool) || db_pool_ready(pool) > 0;
+}
+
+/*
  * A connection failed: every request on it ends with DB_LOST, and the
  * connection is rebuilt after a backoff that doubles up to 2 s.  When no
- * connection is left ready, waiting requests fail fast too.
+ * connection is left ready (and the pool is not starting), waiting
+ * requests fail fast too.
  */
 static void
 db_conn_fail(struct db_conn *c, const char *why)
@@ -356,7 +380,7 @@ db_conn_fail(struct db_conn *c, const char *why)
 	c->backoff_ms = c->backoff_ms * 2 > DB_BACKOFF_MAX_MS ?
 	    DB_BACKOFF_MAX_MS : c->backoff_ms * 2;
 	evtimer_add(c->ev_timer, &tv);
-	if (db_pool_ready(pool) == 0)
+	if (!db_pool_can_wait(pool))
 		while ((r = db_waitq_pop(pool)) != NULL)
 			db_req_finish(r, DB_UNAVAILABLE);
 }
@@ -671,6 +695,7 @@ db_conn_step_prepare(struct db_conn *c, PGresult *res)
 			return -1;
 		c->state = DB_CONN_READY;
 		c->backoff_ms = DB_BACKOFF_MIN_MS;
+		c->pool->ever_ready = true;
 		log_debug("database connection ready");
 		return 0;
 	default:
@@ -802,13 +827,14 @@ db_pool_pick(struct db_pool *pool)
 }
 
 /*
- * Requests waiting to start: in the queue, or sent behind another segment
- * on a connection.  max_queue bounds them all.
+ * Requests waiting to start: in the queue, sent behind another segment
+ * on a connection, or held outside the pool (db_pool_hold).  max_queue
+ * bounds them all.
  */
 static size_t
 db_pool_waiting(const struct db_pool *pool)
 {
-	size_t		 n = pool->nwait;
+	size_t		 n = pool->nwait + pool->nheld;
 	uint32_t	 i;
 
 	for (i = 0; i < pool->p.pool_size; i++)
@@ -980,6 +1006,7 @@ db_pool_start(struct db_pool *pool)
 	if (pool->started)
 		return;
 	pool->started = true;
+	pool->start_ms = bw_now_ms();
 	for (i = 0; i < pool->p.pool_size; i++)
 		db_conn_start(&pool->conns[i]);
 }
@@ -1044,7 +1071,7 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 	struct db_conn	*c;
 	struct db_req	*r;
 
-	if (db_pool_ready(pool) == 0 || rp->stmt >= pool->nstmts)
+	if (!db_pool_can_wait(pool) || rp->stmt >= pool->nstmts)
 		return NULL;
 	c = db_pool_pick(pool);
 	if ((c == NULL || c->ninflight > 0) &&
@@ -1077,6 +1104,23 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 	if (!r->started)
 		db_queue_arm(pool);
 	return r;
+}
+
+int
+db_pool_hold(struct db_pool *pool)
+{
+	if (!db_pool_can_wait(pool) ||
+	    db_pool_waiting(pool) >= pool->p.max_queue)
+		return -1;
+	pool->nheld++;
+	return 0;
+}
+
+void
+db_pool_unhold(struct db_pool *pool)
+{
+	if (pool->nheld > 0)
+		pool->nheld--;
 }
 
 void

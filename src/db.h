@@ -12,8 +12,9 @@
  *
  * Bounds: pool_size connections, DB_MAX_INFLIGHT segments sent per
  * connection (one executing, the rest pipelined behind it), max_queue
- * requests waiting to start (queued in bulwarkd or pipelined behind another
- * segment) and queue_timeout to start.  A request goes to an idle
+ * requests waiting to start (queued in bulwarkd, pipelined behind another
+ * segment, or held by a caller waiting for the pool: db_pool_hold) and
+ * queue_timeout to start.  A request goes to an idle
  * connection when there is one, else to the one with the fewest segments.
  * One that has not started within queue_timeout ends DB_UNAVAILABLE (503)
  * at that moment; if it was already sent, its segment is refused by the
@@ -119,9 +120,28 @@ void		 db_pool_usage(const struct db_pool *, size_t *in_use,
 		    size_t *waiting);
 
 /*
+ * True while a request may wait for a connection: one is ready, or the
+ * pool is starting (from db_pool_start() until its first connection is
+ * ready or connect_timeout has passed).  A pool that was ready once and
+ * lost every connection fails fast until one is back (SPEC 7).
+ */
+bool		 db_pool_can_wait(const struct db_pool *);
+/*
+ * A place in the queue for a request waiting outside the pool for
+ * something the pool will bring (the revocation state): it counts toward
+ * max_queue until given back.  -1 when the queue is full or nothing can
+ * wait (db_pool_can_wait).
+ */
+int		 db_pool_hold(struct db_pool *);
+void		 db_pool_unhold(struct db_pool *);
+
+/*
  * Submits a request.  Returns NULL (and calls nothing) when the pool cannot
- * take it now — no connection up or the queue full: the caller answers 503
- * at once.  Otherwise the callbacks run later, from the event loop.
+ * take it now — the queue full, or no connection up outside the pool's
+ * start (db_pool_can_wait): the caller answers 503 at once.  While the
+ * pool starts, a request waits in the queue for its first connection, for
+ * at most queue_timeout.  Otherwise the callbacks run later, from the
+ * event loop.
  */
 struct db_req	*db_submit(struct db_pool *, const struct db_req_params *,
 		    const struct db_req_ops *, void *arg);

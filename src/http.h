@@ -100,10 +100,18 @@ int		 http_server_add_route(struct http_server *,
 /*
  * The admit hook runs after the rate limit by client address and before
  * the parameters step: credentials (401), the rate limit by user or API
- * key (429) and roles (403).  Like prepare, it returns -1 after answering.
+ * key (429) and roles (403).  Like prepare, it returns -1 after answering
+ * and 0 to go on; or HTTP_ADMIT_WAIT when what it needs is not there yet
+ * (the revocation state): it has then set a cancel hook (the client went
+ * or request_timeout fired: the hook forgets the request) and later either
+ * answers the request or calls http_request_readmit(), which clears the
+ * cancel hook, runs the admit hook again and goes on with the checks after
+ * it.
  */
+#define HTTP_ADMIT_WAIT		1
 void		 http_server_set_admit(struct http_server *, http_prepare_fn,
 		    void *arg);
+void		 http_request_readmit(struct http_request *);
 /*
  * Stop accepting; idle connections close now, busy ones after their
  * current response (which carries Connection: close).  done(arg) runs

@@ -43,7 +43,7 @@ enum http_conn_state {
 	CONN_IDLE,		/* no request bytes yet; idle or header timer */
 	CONN_HEAD,		/* head bytes arriving; header timer */
 	CONN_BODY,		/* body bytes arriving; body timer */
-	CONN_HANDLER,		/* dispatched; waiting for the response */
+	CONN_HANDLER,		/* parked or handled; awaiting the response */
 	CONN_FLUSH,		/* too much output pending; idle timer */
 	CONN_CLOSING,		/* last response queued; flush timer */
 	CONN_LINGER,		/* write side shut, input discarded */

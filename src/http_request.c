@@ -37,6 +37,8 @@
 #include "tls.h"
 #include "util.h"
 
+static enum http_step	 http_body_begin(struct http_request *);
+
 bool
 http_request_id_valid(const char *s, size_t n)
 {
@@ -327,30 +329,62 @@ http_server_add_routes(struct http_server *srv,
  * The admission checks of SPEC 5 that follow routing, in this order: rate
  * limit by ip (429), credentials (401), rate limit by user or API key
  * (429), roles (403), then path and query parameters (400).  Each answers
- * the request itself and returns -1 when it refuses; 0 admits.  The rate
- * limit by ip is taken here; the admit hook (the auth layer) does the
+ * the request itself when it refuses.  The rate limit by ip is taken in
+ * http_request_admit; the admit hook (the auth layer) does the
  * credentials, the rate limit by user or key and the roles; the
  * parameters step is the router's decoding and the route's prepare
  * hook (coercion and schemas).
+ *
+ * The admit hook may park the request (HTTP_ADMIT_WAIT) until what it
+ * needs is there: the connection then waits in CONN_HANDLER, so a client
+ * that goes or request_timeout cancels the hook's wait as it cancels a
+ * handler's, and the hook later answers the request or calls
+ * http_request_readmit(), which runs the hook again and goes on from it.
  */
-static int
-http_request_admit(struct http_request *r)
+static enum http_step
+http_request_admit_hook(struct http_request *r)
 {
 	struct http_server	*srv = r->conn->srv;
+	int			 rv = 0;
+
+	if (srv->admit != NULL)
+		rv = srv->admit(r, srv->admit_arg);
+	if (rv == -1)
+		return STEP_AGAIN;
+	if (rv == HTTP_ADMIT_WAIT) {
+		r->conn->state = CONN_HANDLER;
+		return STEP_MORE;
+	}
+	if (r->bad_param) {
+		http_respond_problem(r, PROBLEM_PARAMS);
+		return STEP_AGAIN;
+	}
+	if (r->ops->prepare != NULL && r->ops->prepare(r, r->ops->arg) == -1)
+		return STEP_AGAIN;
+	return http_body_begin(r);
+}
+
+static enum http_step
+http_request_admit(struct http_request *r)
+{
 	const struct conf_rate	*rate = &r->route->rate_limit;
 
 	if (rate->by == RATE_BY_IP &&
 	    http_request_rate_limit(r, rate, r->ip, strlen(r->ip)) == -1)
-		return -1;
-	if (srv->admit != NULL && srv->admit(r, srv->admit_arg) == -1)
-		return -1;
-	if (r->bad_param) {
-		http_respond_problem(r, PROBLEM_PARAMS);
-		return -1;
-	}
-	if (r->ops->prepare != NULL && r->ops->prepare(r, r->ops->arg) == -1)
-		return -1;
-	return 0;
+		return STEP_AGAIN;
+	return http_request_admit_hook(r);
+}
+
+void
+http_request_readmit(struct http_request *r)
+{
+	struct http_conn	*c = r->conn;
+
+	r->cancel = NULL;
+	r->cancel_arg = NULL;
+	/* Body bytes that came meanwhile wait in the input buffer. */
+	if (http_request_admit_hook(r) == STEP_AGAIN && c->state == CONN_BODY)
+		event_active(&c->resume, EV_TIMEOUT, 0);
 }
 
 /* Host (and SNI) against server.hostnames. */
@@ -523,9 +557,7 @@ http_request_dispatch(struct http_request *r)
 	}
 	r->route = r->match.route;
 	r->ops = r->match.ops;
-	if (http_request_admit(r) == -1)
-		return STEP_AGAIN;
-	return http_body_begin(r);
+	return http_request_admit(r);
 }
 
 /* A complete, valid head is in r->headbuf. */

@@ -3,22 +3,39 @@
  * which credentials a request head presents (one Bearer token, one API
  * key, or a refusal for both, repeats, other schemes and empty values),
  * and the values a principal gives the SQL layer (:user.*, :claims.* and
- * the context statement) for users, API keys and anonymous callers.  The
- * request path itself (401/403/503, revocation state) is covered over TLS
- * by tests/integration/test_auth.py.
+ * the context statement) for users, API keys and anonymous callers; and,
+ * over a socketpair with a pool, a request presenting credentials before
+ * the revocation state is loaded: parked, then admitted again once it is
+ * loaded (a real PostgreSQL), or 503 at queue_timeout, bounded by
+ * max_queue and freed when its client goes.  The rest of the request path
+ * (401/403, revocations) is covered over TLS by
+ * tests/integration/test_auth.py.
  */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
+#include <libpq-fe.h>
 
+#include "pgtest.h"
 #include "unit.h"
 
 #include "auth.h"
+#include "authdb.h"
 #include "conf.h"
+#include "db.h"
 #include "http.h"
 #include "http_parse.h"
 #include "keys.h"
+#include "log.h"
 #include "rbac.h"
 #include "util.h"
 
@@ -265,6 +282,200 @@ START_TEST(test_values_api_key)
 }
 END_TEST
 
+/* Parked admission: a worker, its pool and auth, and raw clients. */
+
+#define PARK_YAML \
+	"version: 1\nserver:\n  plaintext: true\n" \
+	"  trusted_proxies: [127.0.0.1]\n" \
+	"database:\n  conninfo: \"dbname=app\"\n  max_queue: %d\n" \
+	"  queue_timeout: %dms\n" \
+	"auth:\n  issuer: \"https://iss.test\"\n  audience: aud.test\n" \
+	"  signing_key_file: /nonexistent/jwt.pem\n" \
+	"roles:\n  reader: {}\n" \
+	"routes:\n  - {name: r, method: GET, path: /r, roles: [reader], " \
+	"sql: \"SELECT 1\"}\n"
+
+#define PARK_REQ \
+	"GET /r HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer x.y.z\r\n\r\n"
+
+struct worker_fx {
+	struct bw_diag		 diag;
+	struct conf		*conf;
+	struct event_base	*base;
+	struct auth		*auth;
+	struct db_pool		*pool;
+	struct http_server	*srv;
+};
+
+static void
+park_handle(struct http_request *r, void *arg)
+{
+	(void)arg;
+	http_respond(r, 200);
+}
+
+static const struct http_route_ops park_ops = { NULL, park_handle, NULL };
+
+/* The worker's wiring, as worker.c does it; the pool is not started. */
+static void
+worker_setup(struct worker_fx *w, const char * const *keys,
+    const char * const *vals, int max_queue, int queue_timeout_ms)
+{
+	struct db_pool_params	 p;
+	char			 yaml[1024];
+	const char		*err = NULL;
+	int			 n;
+
+	memset(w, 0, sizeof(*w));
+	signal(SIGPIPE, SIG_IGN);
+	log_access_open("off");
+	n = snprintf(yaml, sizeof(yaml), PARK_YAML, max_queue,
+	    queue_timeout_ms);
+	w->conf = conf_load_buffer("t.yaml", yaml, (size_t)n, &w->diag);
+	if (w->conf == NULL)
+		bw_diag_print(&w->diag, stdout);
+	ck_assert_ptr_nonnull(w->conf);
+	ck_assert_ptr_nonnull(w->base = event_base_new());
+	ck_assert_ptr_nonnull(w->auth = auth_new(w->base, w->conf, NULL,
+	    &err));
+	ck_assert_ptr_nonnull(w->srv = http_server_new(w->base, w->conf,
+	    NULL, &err));
+	ck_assert_int_eq(http_server_add_routes(w->srv, &park_ops, &err), 0);
+	http_server_set_admit(w->srv, auth_admit, w->auth);
+	memset(&p, 0, sizeof(p));
+	p.keys = keys;
+	p.vals = vals;
+	p.pool_size = 1;
+	p.max_queue = (uint32_t)max_queue;
+	p.queue_timeout_ms = queue_timeout_ms;
+	p.connect_timeout_ms = 5000;
+	w->pool = db_pool_new(w->base, &p);
+	auth_attach_pool(w->auth, w->pool);
+}
+
+static void
+worker_teardown(struct worker_fx *w)
+{
+	http_server_free(w->srv);
+	auth_free(w->auth);
+	db_pool_free(w->pool);
+	event_base_free(w->base);
+	conf_free(w->conf);
+	bw_diag_free(&w->diag);
+}
+
+/* A client from 127.0.0.1 that has sent PARK_REQ; its end of the pair. */
+static int
+client_send(struct worker_fx *w)
+{
+	struct sockaddr_in	 sin;
+	int			 sv[2];
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(40000);
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(http_server_adopt(w->srv, sv[0],
+	    (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(write(sv[1], PARK_REQ, strlen(PARK_REQ)),
+	    (ssize_t)strlen(PARK_REQ));
+	return sv[1];
+}
+
+/* Runs the loop until fd has a response or ms pass: its status, or 0. */
+static int
+client_status(struct worker_fx *w, int fd, int ms)
+{
+	char		 buf[512];
+	int64_t		 end = bw_now_ms() + ms;
+	ssize_t		 n;
+	int		 status;
+
+	for (;;) {
+		n = recv(fd, buf, sizeof(buf) - 1, MSG_PEEK);
+		if (n > 0) {
+			buf[n] = '\0';
+			if (sscanf(buf, "HTTP/1.1 %d", &status) == 1)
+				return status;
+		}
+		if (bw_now_ms() >= end)
+			return 0;
+		event_base_loop(w->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+}
+
+/*
+ * No database: the parked request gets 503 at queue_timeout, not before;
+ * max_queue (the revocation load's own request holds a place) refuses
+ * the next at once; a parked request whose client goes gives its place
+ * back at once.
+ */
+START_TEST(test_parked_deadline_bound_cancel)
+{
+	static const char *keys[] = { "host", NULL };
+	static const char *vals[] = { "/nonexistent-bulwark-socket-dir", NULL };
+	struct worker_fx	 w;
+	int			 a, b, c;
+	int64_t			 t0;
+
+	worker_setup(&w, keys, vals, 2, 1000);
+	db_pool_start(w.pool);
+	a = client_send(&w);
+	ck_assert_int_eq(client_status(&w, a, 100), 0);
+	b = client_send(&w);
+	ck_assert_int_eq(client_status(&w, b, 300), 503);
+	close(b);
+	close(a);
+	ck_assert_int_eq(client_status(&w, -1, 50), 0);
+	ck_assert_uint_eq(http_server_connections(w.srv), 0);
+	t0 = bw_now_ms();
+	c = client_send(&w);
+	ck_assert_int_eq(client_status(&w, c, 300), 0);
+	ck_assert_int_eq(client_status(&w, c, 3000), 503);
+	ck_assert_int_ge(bw_now_ms() - t0, 950);
+	ck_assert(!auth_ready(w.auth));
+	close(c);
+	worker_teardown(&w);
+}
+END_TEST
+
+/*
+ * A request presenting credentials before the revocation state is loaded
+ * is admitted again once it is: its token is then checked (401 here,
+ * there is no key), not refused with 503.
+ */
+START_TEST(test_parked_then_admitted)
+{
+	static const char *keys[] = { "options", NULL };
+	static const char *vals[] = { "-c TimeZone=UTC", NULL };
+	struct worker_fx	 w;
+	struct authdb_err	 e;
+	PGconn			*pg;
+	PGresult		*res;
+	int			 a, from;
+
+	if (!pgtest_up)
+		return;
+	pg = PQconnectdb("");
+	ck_assert_int_eq(PQstatus(pg), CONNECTION_OK);
+	res = PQexec(pg, "SET client_min_messages = warning; "
+	    "DROP SCHEMA IF EXISTS bulwark CASCADE");
+	PQclear(res);
+	ck_assert_msg(authdb_init(pg, &from, &e) == 0, "%s", e.msg);
+	PQfinish(pg);
+	worker_setup(&w, keys, vals, 10, 5000);
+	a = client_send(&w);
+	db_pool_start(w.pool);
+	ck_assert_int_eq(client_status(&w, a, 10000), 401);
+	ck_assert(auth_ready(w.auth));
+	close(a);
+	worker_teardown(&w);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -279,6 +490,12 @@ unit_suite(void)
 	tcase_add_test(tc, test_values_anonymous);
 	tcase_add_test(tc, test_values_user);
 	tcase_add_test(tc, test_values_api_key);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("parked");
+	tcase_set_timeout(tc, UNIT_TIMEOUT);
+	tcase_add_unchecked_fixture(tc, pgtest_start, pgtest_stop);
+	tcase_add_test(tc, test_parked_deadline_bound_cancel);
+	tcase_add_test(tc, test_parked_then_admitted);
 	suite_add_tcase(s, tc);
 	return s;
 }

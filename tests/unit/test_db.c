@@ -453,6 +453,10 @@ START_TEST(reconnects_after_termination)
 	PQfinish(pg);
 	RUN_UNTIL(lost.done == 1);
 	ck_assert_int_ne(lost.how, DB_OK);
+	/* Lost after being ready: no waiting while it reconnects (SPEC 7). */
+	if (db_pool_ready(pool) == 0)
+		ck_assert_ptr_null(submit(pool, ST_ECHO, "x", "", "5s",
+		    &after));
 	RUN_UNTIL(db_pool_ready(pool) == 1);
 	submit(pool, ST_ECHO, "back", "", "5s", &after);
 	RUN_UNTIL(after.done == 1);
@@ -461,13 +465,14 @@ START_TEST(reconnects_after_termination)
 }
 END_TEST
 
+/* Past its start (connect_timeout) without a connection: 503 at once. */
 START_TEST(database_down_fails_fast)
 {
 	static const char *keys[] = { "host", NULL };
 	static const char *vals[] = { "/nonexistent-bulwark-socket-dir", NULL };
 	struct db_pool_params p = {
 		.keys = keys, .vals = vals, .pool_size = 2, .max_queue = 10,
-		.queue_timeout_ms = 100, .connect_timeout_ms = 1000,
+		.queue_timeout_ms = 100, .connect_timeout_ms = 200,
 	};
 	struct db_pool	*pool;
 	struct outcome	 o = { 0 };
@@ -479,8 +484,85 @@ START_TEST(database_down_fails_fast)
 	event_base_loopexit(base, &tv);
 	event_base_dispatch(base);
 	ck_assert_uint_eq(db_pool_ready(pool), 0);
+	ck_assert(!db_pool_can_wait(pool));
 	ck_assert_ptr_null(submit(pool, ST_ECHO, "x", "", "5s", &o));
+	ck_assert_int_eq(db_pool_hold(pool), -1);
 	ck_assert_int_eq(o.done, 0);
+	db_pool_free(pool);
+}
+END_TEST
+
+/*
+ * While the pool starts (SPEC 12), a request waits for its first
+ * connection instead of failing, and is served once it is ready: submitted
+ * before the pool is even started.
+ */
+START_TEST(starting_pool_queues)
+{
+	struct db_pool_params p = {
+		.keys = conn_keys, .vals = conn_vals, .pool_size = 2,
+		.max_queue = 10, .queue_timeout_ms = 5000,
+		.connect_timeout_ms = 5000,
+	};
+	struct db_pool	*pool;
+	struct outcome	 a = { 0 }, b = { 0 };
+	size_t		 i;
+
+	NEED_PG();
+	pool = db_pool_new(base, &p);
+	for (i = 0; i < ST_COUNT; i++)
+		handles[i] = db_pool_stmt_add(pool, &stmts[i]);
+	ck_assert(db_pool_can_wait(pool));
+	ck_assert_ptr_nonnull(submit(pool, ST_ECHO, "early", "", "5s", &a));
+	db_pool_start(pool);
+	ck_assert_uint_eq(db_pool_ready(pool), 0);
+	ck_assert_ptr_nonnull(submit(pool, ST_ECHO, "started", "", "5s", &b));
+	RUN_UNTIL(a.done == 1 && b.done == 1);
+	ck_assert_int_eq(a.how, DB_OK);
+	ck_assert_str_eq(a.first, "early");
+	ck_assert_int_eq(b.how, DB_OK);
+	ck_assert_str_eq(b.first, "started");
+	db_pool_free(pool);
+}
+END_TEST
+
+/*
+ * A starting pool that cannot connect: requests wait queue_timeout, then
+ * 503; max_queue bounds them, places held outside the pool included.
+ */
+START_TEST(starting_pool_waits_queue_timeout)
+{
+	static const char *keys[] = { "host", NULL };
+	static const char *vals[] = { "/nonexistent-bulwark-socket-dir", NULL };
+	struct db_pool_params p = {
+		.keys = keys, .vals = vals, .pool_size = 1, .max_queue = 3,
+		.queue_timeout_ms = 300, .connect_timeout_ms = 5000,
+	};
+	struct db_pool	*pool;
+	struct outcome	 a = { 0 }, b = { 0 }, full = { 0 };
+	int64_t		 t0, took;
+
+	if (base == NULL)
+		base = event_base_new();
+	pool = pool_start_with(&p);
+	t0 = bw_now_ms();
+	ck_assert_ptr_nonnull(submit(pool, ST_ECHO, "a", "", "5s", &a));
+	ck_assert_int_eq(db_pool_hold(pool), 0);
+	ck_assert_ptr_nonnull(submit(pool, ST_ECHO, "b", "", "5s", &b));
+	/* Two queued and one held: max_queue 3 is reached. */
+	ck_assert_int_eq(db_pool_hold(pool), -1);
+	ck_assert_ptr_null(submit(pool, ST_ECHO, "c", "", "5s", &full));
+	db_pool_unhold(pool);
+	RUN_UNTIL(a.done == 1 && b.done == 1);
+	took = bw_now_ms() - t0;
+	ck_assert_int_eq(a.how, DB_UNAVAILABLE);
+	ck_assert_int_eq(b.how, DB_UNAVAILABLE);
+	ck_assert_int_ge(took, 290);
+	ck_assert_int_lt(took, 2000);
+	ck_assert_int_eq(full.done, 0);
+	/* Still starting: a place is free again for the next one. */
+	ck_assert_int_eq(db_pool_hold(pool), 0);
+	db_pool_unhold(pool);
 	db_pool_free(pool);
 }
 END_TEST
@@ -585,6 +667,8 @@ unit_suite(void)
 	tcase_add_test(tc, array_rows_streamed);
 	tcase_add_test(tc, reconnects_after_termination);
 	tcase_add_test(tc, database_down_fails_fast);
+	tcase_add_test(tc, starting_pool_queues);
+	tcase_add_test(tc, starting_pool_waits_queue_timeout);
 	tcase_add_test(tc, listener_notifies_and_reconnects);
 	tcase_add_test(tc, listener_channel_checked);
 	suite_add_tcase(s, tc);

@@ -1038,6 +1038,129 @@ START_TEST(test_cancel)
 }
 END_TEST
 
+/*
+ * An admit hook that parks every request the first time it sees it
+ * (HTTP_ADMIT_WAIT), as auth.c does until the revocation state is loaded.
+ */
+static struct http_request	*parked;
+static int			 admits;
+static int			 park_cancels;
+
+static void
+park_cancel(void *arg)
+{
+	(void)arg;
+	parked = NULL;
+	park_cancels++;
+}
+
+static int
+park_admit(struct http_request *r, void *arg)
+{
+	(void)arg;
+	if (admits++ % 2 == 0) {
+		parked = r;
+		http_request_set_cancel(r, park_cancel, NULL);
+		return HTTP_ADMIT_WAIT;
+	}
+	return 0;
+}
+
+static void
+h_open_parking(struct h *h)
+{
+	parked = NULL;
+	admits = park_cancels = 0;
+	h_open(h);
+	http_server_set_admit(h->srv, park_admit, NULL);
+}
+
+static bool
+c_got_bytes(struct h *h, void *arg)
+{
+	(void)arg;
+	return evbuffer_get_length(bufferevent_get_input(h->cli)) > 0;
+}
+
+/*
+ * A parked request gets no answer until it is admitted again; then the
+ * checks after admission (parameters, body) and the handler run, with a
+ * body and a pipelined request that arrived meanwhile.
+ */
+START_TEST(test_admit_wait_readmit)
+{
+	struct h	 h;
+	struct resp	 r;
+	static const char two[] =
+	    "POST /notes HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 7\r\n\r\n"
+	    "{\"a\":1}" GET("/notes/8");
+
+	h_open_parking(&h);
+	h_sends(&h, GET("/notes/7"));
+	ck_assert(!h_run(&h, c_got_bytes, NULL, 150));
+	ck_assert_ptr_nonnull(parked);
+	ck_assert_int_eq(admits, 1);
+	http_request_readmit(parked);
+	ck_assert(h_resp(&h, &r));
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"route\":\"get_note\""));
+	ck_assert_int_eq(admits, 2);
+	ck_assert_int_eq(ctx_freed, 1);
+
+	parked = NULL;
+	h_sends(&h, two);
+	ck_assert(!h_run(&h, c_got_bytes, NULL, 150));
+	ck_assert_ptr_nonnull(parked);
+	http_request_readmit(parked);
+	ck_assert(h_resp(&h, &r));
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"route\":\"create_note\""));
+	/* The pipelined one is parked in its turn, then admitted. */
+	ck_assert(!h_run(&h, c_got_bytes, NULL, 150));
+	ck_assert_ptr_nonnull(parked);
+	http_request_readmit(parked);
+	ck_assert(h_resp(&h, &r));
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"p\":\"8\""));
+	ck_assert_int_eq(park_cancels, 0);
+	assert_open(&h);
+	h_close(&h);
+}
+END_TEST
+
+/*
+ * A parked request whose client goes is cancelled and its connection
+ * freed at once; one still parked at request_timeout gets 504 and is
+ * cancelled too.
+ */
+START_TEST(test_admit_wait_cancel)
+{
+	struct h	 h;
+	struct resp	 r;
+
+	h_open_parking(&h);
+	h_sends(&h, GET("/notes/7"));
+	ck_assert(!h_run(&h, c_got_bytes, NULL, 100));
+	ck_assert_ptr_nonnull(parked);
+	bufferevent_free(h.cli);
+	h.cli = NULL;
+	ck_assert(h_run(&h, c_noconns, NULL, 1000));
+	ck_assert_int_eq(park_cancels, 1);
+	ck_assert_ptr_null(parked);
+	h_close(&h);
+
+	conf.server.limits.request_timeout_ms = 200;
+	h_open_parking(&h);
+	h_sends(&h, GET("/notes/7"));
+	ck_assert(h_resp(&h, &r));
+	ck_assert_int_eq(r.status, 504);
+	ck_assert_int_eq(park_cancels, 1);
+	ck_assert_ptr_null(parked);
+	h_close(&h);
+}
+END_TEST
+
 START_TEST(test_hostnames_421)
 {
 	struct h	 h;
@@ -1950,6 +2073,8 @@ unit_suite(void)
 	tcase_add_test(tc, test_body_timeout);
 	tcase_add_test(tc, test_request_timeout_body);
 	tcase_add_test(tc, test_cancel);
+	tcase_add_test(tc, test_admit_wait_readmit);
+	tcase_add_test(tc, test_admit_wait_cancel);
 	tcase_add_test(tc, test_client_gone_frees_slot);
 	tcase_add_test(tc, test_hostnames_421);
 	tcase_add_test(tc, test_bad_param_400);
