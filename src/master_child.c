@@ -41,6 +41,7 @@
 
 #include "admin.h"
 #include "chan.h"
+#include "keymgr.h"
 #include "log.h"
 #include "master.h"
 #include "master_int.h"
@@ -116,6 +117,7 @@ master_child_close(struct master *m, const struct master_child *self)
 		close(master_ready_fd);
 	for (i = 0; i < m->nloop_fds; i++)
 		close(m->loop_fds[i]);
+	keymgr_close_inherited();
 }
 
 static int
@@ -339,6 +341,10 @@ master_chan_msg(struct master *m, struct master_child *c,
 		return 0;
 	case CHAN_STATS:
 		return 0;
+	case CHAN_SIGN:
+		if (c->kind != MASTER_WORKER)
+			return -1;
+		return keymgr_forward(c->pid, m->msg, len);
 	case CHAN_STATE:
 		if (c->kind != MASTER_WORKER ||
 		    chan_state_parse(m->msg, len, &st) == -1)
@@ -348,6 +354,21 @@ master_chan_msg(struct master *m, struct master_child *c,
 	default:
 		return -1;
 	}
+}
+
+/* A signature from the key manager, for the worker that asked. */
+void
+master_keymgr_reply(void *arg, pid_t pid, const void *msg, size_t len)
+{
+	struct master	*m = arg;
+	size_t		 i;
+
+	for (i = 0; i < m->nchildren; i++)
+		if (m->children[i]->pid == pid &&
+		    m->children[i]->kind == MASTER_WORKER) {
+			master_send(m->children[i], CHAN_SIGNATURE, msg, len);
+			return;
+		}
 }
 
 static void
