@@ -220,6 +220,44 @@ def der_ecdsa(raw):
     return b"\x30" + bytes([len(body)]) + body
 
 
+def token_kid(tok):
+    return json.loads(b64u(tok.split(".")[0]))["kid"]
+
+
+class TestReload(unittest.TestCase):
+
+    def test_sighup_renews_the_key(self):
+        """A new signing key on SIGHUP reaches the key manager; the
+        workers of the new generation sign with it and accept tokens of
+        the old key listed in verify_key_files."""
+        d = DAEMONS["es256"]
+        old = login(d)
+        self.assertEqual(old.status, 200)
+        old_tok = old.json()["access_token"]
+        newkey = os.path.join(d.dir, "jwt2.pem")
+        p = subprocess.run([harness.BULWARKD, "--gen-key", "es256", newkey],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=harness.child_env(), timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        conf = auth_config(newkey)
+        conf["verify_key_files"] = [KEYS["es256"]]
+        d.write_config({"auth": conf, "roles": {"reader": {}}}, ROUTES)
+        d.signal(signal.SIGHUP)
+        deadline = time.monotonic() + 20 * harness.SLOW
+        while not re.search(r"serving with \d+ workers \(generation 2\)",
+                            d.stderr_text()):
+            self.assertLess(time.monotonic(), deadline, d.stderr_tail())
+            time.sleep(0.1)
+        KEYS["es256"] = newkey
+        r = wait_login(d)
+        tok = r.json()["access_token"]
+        self.assertNotEqual(token_kid(tok), token_kid(old_tok))
+        self.assertTrue(verify_openssl(tok, newkey, "es256"))
+        me = d.request("GET", ME, headers=[("Authorization",
+                                            "Bearer " + old_tok)])
+        self.assertEqual(me.status, 200, me)
+
+
 class TestSigning(unittest.TestCase):
 
     def check_login(self, kind):
@@ -242,6 +280,25 @@ class TestSigning(unittest.TestCase):
 
     def test_login_es256(self):
         self.check_login("es256")
+
+    def test_key_manager_stopped_answers_503(self):
+        """No signature within the deadline (1 s): 503, then logins work
+        again once the key manager answers."""
+        d = DAEMONS["ed25519"]
+        pid = keymgr_pids(d)[-1]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            r = login(d)
+            took = time.monotonic() - t0
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.header("Content-Type"),
+                         "application/problem+json")
+        self.assertGreaterEqual(took, 0.9)
+        self.assertLess(took, 4.0 * harness.SLOW)
+        self.assertEqual(wait_login(d).status, 200)
 
     def test_key_manager_killed_is_replaced(self):
         d = DAEMONS["ed25519"]
