@@ -9,6 +9,14 @@
  * exception).  The key manager keeps at most KEYMGR_KEEP signing keys and
  * nothing else; every buffer that held key bytes is wiped.
  *
+ * Requests travel over the channels that exist (worker -> master -> key
+ * manager) rather than over a socketpair per worker: the master already
+ * supervises every worker's channel and kills a worker that sends what it
+ * should not, a restarted worker or key manager needs no descriptor handed
+ * around, and the key manager has one peer only (the master), so the
+ * origin of a request cannot be forged.  The cost is one more hop through
+ * the master's event loop per login.
+ *
  * Threat model: workers face the network and may be compromised.  A
  * compromised worker can have any input signed with a loaded signing key
  * (it could mint tokens while it runs, as it can already act for any user
@@ -147,7 +155,7 @@ keymgr_file(struct keymgr_state *s, const unsigned char *msg, size_t len,
 		bw_strlcpy(ph.err, err, sizeof(ph.err));
 	memcpy(out, &ph, sizeof(ph));
 	*outlen = sizeof(ph) + n;
-	if (ph.ok && fh.index == 0 && k->can_sign &&
+	if (k != NULL && ph.ok && fh.index == 0 && k->can_sign &&
 	    k->alg != KEYS_ALG_HS256)
 		keymgr_keep(s, k);
 	else
@@ -536,7 +544,7 @@ keymgr_restart_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	log_errorx("key manager: %s: %s", path, err);
-	bw_ms_to_tv(KEYMGR_RESTART_MS * 10, &tv);
+	bw_ms_to_tv(KEYMGR_RETRY_MS, &tv);
 	evtimer_add(keymgr_sup.restart_ev, &tv);
 }
 

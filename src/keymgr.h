@@ -44,7 +44,8 @@ struct event_base;
 #define KEYMGR_PENDING_MAX	256	/* calls in flight per worker */
 #define KEYMGR_DEADLINE_MS	1000	/* a call without answer fails */
 #define KEYMGR_LOAD_MS		5000	/* the master waits for the keys */
-#define KEYMGR_RESTART_MS	100
+#define KEYMGR_RESTART_MS	100	/* after it died */
+#define KEYMGR_RETRY_MS		1000	/* after a failed restart */
 
 enum keymgr_status {
 	KEYMGR_OK = 0,

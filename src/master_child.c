@@ -13,8 +13,11 @@
  * and a worker that sends a malformed one or an unexpected type is
  * killed.  Children receive no descriptor of the master beyond their own:
  * other slots' sockets, other children's channels, the pid file, the
- * readiness pipe and the master's event loop descriptors are closed right
- * after fork, and the ticket keys are wiped once installed.
+ * readiness pipe, the key manager's channel and the master's event loop
+ * descriptors are closed right after fork, and the ticket keys are wiped
+ * once installed.  A worker's CHAN_SIGN goes on to the key manager
+ * (keymgr.c) stamped with the worker's pid; the signature comes back to
+ * that worker only.
  *
  * Crash handling: an unexpected exit of a current-generation child is a
  * crash, counted per worker slot (and for the admin listener) so that many
