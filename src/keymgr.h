@@ -4,19 +4,20 @@
  * signing key and signs access tokens for the workers (SPEC 11).
  *
  * Three parts:
- *  - the key manager itself (keymgr_state, keymgr_handle, keymgr_main):
+ *  - the key manager itself (keymgr.c: keymgr_state, keymgr_handle,
+ *    keymgr_main):
  *    it parses the key files whose bytes the master sends (CHAN_KEY_FILE),
  *    answers each with its public part (CHAN_KEY_PUBLIC: SPKI DER, or the
  *    secret of an HS256 key, which the workers must hold anyway), keeps the
  *    last KEYMGR_KEEP signing keys (so that the workers of an older
  *    generation still get their tokens signed during a reload) and answers
  *    CHAN_SIGN requests with CHAN_SIGNATURE;
- *  - the master's side (keymgr_start ... keymgr_stop): it forks and
+ *  - the master's side (keymgr_master.c): it forks and
  *    restarts the key manager, reads the key files' bytes, hands them over,
  *    wipes them and builds the workers' key set from the public parts
  *    (keymgr_keys), and relays signing requests from workers;
- *  - the worker's side (keymgr_client): asynchronous signing calls on the
- *    worker's event loop, each with a deadline.
+ *  - the worker's side (keymgr_client.c): asynchronous signing calls on
+ *    the worker's event loop, each with a deadline.
  *
  * Requests go worker -> master -> key manager over the channels that
  * exist already: the master stamps each with the worker's pid (a worker
