@@ -31,6 +31,7 @@
 #include "db.h"
 #include "http.h"
 #include "jwt.h"
+#include "keymgr.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -63,6 +64,7 @@ struct authep {
 	const struct conf_auth	*ca;
 	const struct keys_set	*keys;
 	struct password_pool	*pw;
+	struct keymgr_client	*signer;	/* EdDSA, ES256, or NULL */
 	struct db_pool		*pool;
 	size_t			 stmts[AUTHDB_STMT_COUNT];	/* handles */
 	bool			 on;		/* routes registered */
@@ -98,6 +100,9 @@ struct authep_req {
 	struct auth_principal	*p;
 	struct db_req		*dbreq;
 	struct password_job	*job;
+	uint64_t		 sign;		/* the key manager's call */
+	char			*tok;		/* the token being signed */
+	size_t			 toklen;
 	bool			 row;		/* the statement gave a row */
 	bool			 row_bad;
 	bool			 user_ok;	/* found, enabled, the caller */
@@ -182,6 +187,9 @@ authep_req_free(void *arg)
 		db_abandon(e->dbreq);
 	if (e->job != NULL)
 		password_job_abandon(e->job);
+	if (e->sign != 0)
+		keymgr_cancel(e->ep->signer, e->sign);
+	free(e->tok);
 	auth_principal_free(e->p);
 	if (e->pw != NULL) {
 		bw_wipe(e->pw, e->pwlen);
@@ -512,6 +520,62 @@ authep_iat(struct authep_req *e, int64_t now)
  * the family as sid) and the refresh token made for this request.
  */
 static void
+authep_issued(struct authep_req *e, const char *err, enum problem_code pt)
+{
+	int64_t		 ttl = e->ep->ca->access_ttl_ms / 1000;
+
+	if (err != NULL || evbuffer_add_printf(http_response_body(e->r),
+	    "{\"access_token\":\"%s\",\"token_type\":\"Bearer\","
+	    "\"expires_in\":%lld,\"refresh_token\":\"%s\"}", e->tok,
+	    (long long)ttl, e->new_tok) == -1) {
+		log_warnx("%s %s: cannot issue a token: %s",
+		    http_request_id(e->r), authep_defs[e->kind].name,
+		    err != NULL ? err : "out of memory");
+		http_respond_problem(e->r, pt);
+		return;
+	}
+	log_info("%s %s: tokens issued to %s (session %s)",
+	    http_request_id(e->r), authep_defs[e->kind].name, e->username,
+	    e->sid);
+	http_request_set_user(e->r, e->username);
+	http_respond(e->r, 200);
+}
+
+/* The key manager's answer (SPEC 11): a 503 when there is none. */
+static void
+authep_signed(void *arg, enum keymgr_status st, const unsigned char *sig,
+    size_t siglen)
+{
+	struct authep_req	*e = arg;
+
+	e->sign = 0;
+	if (st == KEYMGR_OK)
+		jwt_sign_finish(e->tok, e->toklen, sig, siglen);
+	authep_issued(e, st == KEYMGR_OK ? NULL : keymgr_status_text(st),
+	    PROBLEM_OVERLOADED);
+}
+
+/* The signature: HS256 here, EdDSA and ES256 by the key manager. */
+static void
+authep_sign(struct authep_req *e, const struct keys_key *key)
+{
+	unsigned char	 sig[JWT_SIG_MAX];
+	size_t		 siglen = 0;
+
+	if (key->can_sign || e->ep->signer == NULL) {
+		if (jwt_sign_bytes(key, e->tok, e->toklen, sig, &siglen) == -1)
+			authep_issued(e, "signing failed", PROBLEM_INTERNAL);
+		else
+			authep_signed(e, KEYMGR_OK, sig, siglen);
+		return;
+	}
+	if (keymgr_sign(e->ep->signer, key->kid, e->tok, e->toklen,
+	    authep_signed, e, &e->sign) == -1)
+		authep_issued(e, "cannot reach the key manager",
+		    PROBLEM_OVERLOADED);
+}
+
+static void
 authep_issue(struct authep_req *e)
 {
 	const struct conf_auth	*ca = e->ep->ca;
@@ -519,10 +583,8 @@ authep_issue(struct authep_req *e)
 	const char		*roles[JWT_ROLES_MAX];
 	struct jwt_claims	 c;
 	char			 jti[JWT_JTI_LEN + 1];
-	char			*tok = NULL;
 	const char		*err = "no signing key";
 	json_t			*claims = NULL;
-	int64_t			 ttl = ca->access_ttl_ms / 1000;
 	int			 rv = -1;
 
 	memset(&c, 0, sizeof(c));
@@ -535,28 +597,17 @@ authep_issue(struct authep_req *e)
 		c.roles = roles;
 		c.nbf = (int64_t)time(NULL);
 		c.iat = authep_iat(e, c.nbf);
-		c.exp = c.iat + ttl;
+		c.exp = c.iat + ca->access_ttl_ms / 1000;
 		if ((claims = jwt_claims_json(ca->issuer, ca->audience,
 		    &c)) != NULL)
-			rv = jwt_sign(key, claims, &tok, &err);
+			rv = jwt_sign_begin(key->alg, key->kid, claims,
+			    &e->tok, &e->toklen, &err);
 		json_decref(claims);
 	}
-	if (rv == -1 || evbuffer_add_printf(http_response_body(e->r),
-	    "{\"access_token\":\"%s\",\"token_type\":\"Bearer\","
-	    "\"expires_in\":%lld,\"refresh_token\":\"%s\"}", tok,
-	    (long long)ttl, e->new_tok) == -1) {
-		log_warnx("%s %s: cannot issue a token: %s",
-		    http_request_id(e->r), authep_defs[e->kind].name, err);
-		free(tok);
-		http_respond_problem(e->r, PROBLEM_INTERNAL);
-		return;
-	}
-	log_info("%s %s: tokens issued to %s (session %s)",
-	    http_request_id(e->r), authep_defs[e->kind].name, e->username,
-	    e->sid);
-	free(tok);
-	http_request_set_user(e->r, e->username);
-	http_respond(e->r, 200);
+	if (rv == -1)
+		authep_issued(e, err, PROBLEM_INTERNAL);
+	else
+		authep_sign(e, key);
 }
 
 /* The steps. */
@@ -1034,6 +1085,12 @@ authep_new(struct auth *auth, const struct conf *conf,
 	ep->pw = pw;
 	ep->body.kind = NODE_MAP;
 	return ep;
+}
+
+void
+authep_set_signer(struct authep *ep, struct keymgr_client *signer)
+{
+	ep->signer = signer;
 }
 
 void

@@ -40,6 +40,13 @@ struct password_pool;
 struct authep	*authep_new(struct auth *, const struct conf *,
 		    const struct keys_set *, struct password_pool *);
 void		 authep_free(struct authep *);
+/*
+ * Access tokens signed with EdDSA or ES256 are signed by the key manager
+ * through this client (keymgr.h); HS256 tokens, and every token when no
+ * client is set (tests), are signed in the process.
+ */
+struct keymgr_client;
+void		 authep_set_signer(struct authep *, struct keymgr_client *);
 /* Registers the routes once; -1 with *err when one clashes. */
 int		 authep_add(struct authep *, struct http_server *,
 		    const char **err);

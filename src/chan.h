@@ -4,8 +4,8 @@
  * by the socket; a message is a fixed header and at most CHAN_MAX_PAYLOAD
  * bytes.  The same channel will later carry audit records and revocations.
  *
- * A payload that holds key material (ticket keys) is wiped by both sides
- * after use.
+ * A payload that holds key material (ticket keys, key files) is wiped by
+ * both sides after use.
  */
 #ifndef BW_CHAN_H
 #define BW_CHAN_H
@@ -24,6 +24,10 @@ enum chan_type {
 	CHAN_HEALTH,		/* master -> admin: struct chan_health */
 	CHAN_STATE,		/* worker -> master: struct chan_state */
 	CHAN_TAKE_OVER,		/* master -> worker: start accepting */
+	CHAN_KEY_FILE,		/* master -> key manager: key file bytes */
+	CHAN_KEY_PUBLIC,	/* key manager -> master: its public part */
+	CHAN_SIGN,		/* worker -> master -> key manager (keymgr.h) */
+	CHAN_SIGNATURE,		/* key manager -> master -> worker */
 	CHAN_TYPE_MAX		/* not a message: one past the last type */
 };
 

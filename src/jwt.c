@@ -38,7 +38,6 @@
 #include "node.h"
 #include "util.h"
 
-#define JWT_SIG_MAX		64
 #define JWT_SIG_B64_MAX		86	/* base64url of 64 bytes */
 #define JWT_HS256_LEN		32
 #define JWT_HEADER_DEPTH	2
@@ -1082,14 +1081,16 @@ jwt_es256_raw(const unsigned char *der, size_t derlen, unsigned char *sig)
 	return rc;
 }
 
-static int
-jwt_sign_raw(const struct keys_key *k, const char *tbs, size_t tbslen,
+int
+jwt_sign_bytes(const struct keys_key *k, const char *tbs, size_t tbslen,
     unsigned char *sig, size_t *siglen)
 {
 	unsigned char	 der[80];
 	size_t		 derlen = sizeof(der);
 	unsigned int	 mdlen = 0;
 
+	if (!k->can_sign)
+		return -1;
 	switch (k->alg) {
 	case KEYS_ALG_HS256:
 		if (HMAC(EVP_sha256(), k->secret, (int)k->secretlen,
@@ -1110,19 +1111,14 @@ jwt_sign_raw(const struct keys_key *k, const char *tbs, size_t tbslen,
 }
 
 int
-jwt_sign(const struct keys_key *k, const json_t *claims, char **out,
-    const char **err)
+jwt_sign_begin(int alg, const char *kid, const json_t *claims, char **out,
+    size_t *outlen, const char **err)
 {
-	unsigned char	 sig[EVP_MAX_MD_SIZE];
 	char		 hdr[128], *payload, *tok;
-	size_t		 hlen, plen, cap, n, siglen = 0;
+	size_t		 hlen, plen, cap, n;
 	int		 r;
 
 	*out = NULL;
-	if (!k->can_sign) {
-		*err = "the key cannot sign (public key)";
-		return -1;
-	}
 	if (!json_is_object(claims) ||
 	    (payload = json_dumps(claims, JSON_COMPACT)) == NULL) {
 		*err = "claims are not a JSON object";
@@ -1130,7 +1126,12 @@ jwt_sign(const struct keys_key *k, const json_t *claims, char **out,
 	}
 	r = snprintf(hdr, sizeof(hdr),
 	    "{\"alg\":\"%s\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}",
-	    keys_alg_name(k->alg), k->kid);
+	    keys_alg_name((enum keys_alg)alg), kid);
+	if (r < 0 || (size_t)r >= sizeof(hdr)) {
+		free(payload);
+		*err = "kid too long";
+		return -1;
+	}
 	hlen = (size_t)r;
 	plen = strlen(payload);
 	cap = bw_b64url_encoded_len(hlen) + bw_b64url_encoded_len(plen) +
@@ -1140,14 +1141,41 @@ jwt_sign(const struct keys_key *k, const json_t *claims, char **out,
 	tok[n++] = '.';
 	n += bw_b64url_encode((const unsigned char *)payload, plen, tok + n);
 	free(payload);
-	if (jwt_sign_raw(k, tok, n, sig, &siglen) == -1) {
+	tok[n] = '\0';
+	*out = tok;
+	*outlen = n;
+	return 0;
+}
+
+void
+jwt_sign_finish(char *tok, size_t n, const unsigned char *sig, size_t siglen)
+{
+	tok[n++] = '.';
+	tok[n + bw_b64url_encode(sig, siglen, tok + n)] = '\0';
+}
+
+int
+jwt_sign(const struct keys_key *k, const json_t *claims, char **out,
+    const char **err)
+{
+	unsigned char	 sig[EVP_MAX_MD_SIZE];
+	char		*tok;
+	size_t		 n, siglen = 0;
+
+	*out = NULL;
+	if (!k->can_sign) {
+		*err = "the key cannot sign (public key)";
+		return -1;
+	}
+	if (jwt_sign_begin(k->alg, k->kid, claims, &tok, &n, err) == -1)
+		return -1;
+	if (jwt_sign_bytes(k, tok, n, sig, &siglen) == -1) {
 		ERR_clear_error();
 		free(tok);
 		*err = "signing failed";
 		return -1;
 	}
-	tok[n++] = '.';
-	bw_b64url_encode(sig, siglen, tok + n);
+	jwt_sign_finish(tok, n, sig, siglen);
 	*out = tok;
 	return 0;
 }

@@ -128,6 +128,23 @@ json_t	*jwt_claims_json(const char *issuer, const char *audience,
 int	 jwt_jti_new(char *out);
 
 /*
+ * jwt_sign() in three steps, for a signature made elsewhere (the key
+ * manager, keymgr.h).  jwt_sign_begin() writes the signing input
+ * (base64url header "." base64url claims) for a key of alg and kid into a
+ * malloc'd *out of room enough for the signature, *outlen its length;
+ * jwt_sign_bytes() signs tbs with a key that can sign (raw r||s for
+ * ES256, at most JWT_SIG_MAX bytes); jwt_sign_finish() appends "." and the
+ * signature to the signing input.
+ */
+#define JWT_SIG_MAX		64
+int	 jwt_sign_begin(int alg, const char *kid, const json_t *claims,
+	    char **out, size_t *outlen, const char **err);
+int	 jwt_sign_bytes(const struct keys_key *, const char *tbs, size_t len,
+	    unsigned char *sig, size_t *siglen);
+void	 jwt_sign_finish(char *tok, size_t n, const unsigned char *sig,
+	    size_t siglen);
+
+/*
  * The cache of verified tokens: bounded (capacity entries, clock
  * eviction), keyed by SHA-256 of the token (the token itself is not kept),
  * holding the claims.  A hit skips the signature and parsing but still

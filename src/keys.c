@@ -400,26 +400,72 @@ keys_key_parse(const unsigned char *buf, size_t len, const char **err)
 	return keys_from_secret(buf, len, err);
 }
 
+int
+keys_file_read(const struct conf *conf, const char *path, unsigned char **out,
+    size_t *outlen, const char **err)
+{
+	unsigned char	*buf;
+	size_t		 len = 0, cap = KEYS_FILE_MAX + 1;
+	int		 fd, rv;
+
+	*out = NULL;
+	fd = secret_open(path, conf != NULL ? conf->server.user : NULL, err);
+	if (fd == -1)
+		return -1;
+	buf = bw_malloc(cap);
+	rv = secret_read(fd, buf, cap, &len, err);
+	close(fd);
+	if (rv == -1) {
+		if (len == cap)
+			*err = "key file larger than 16 KiB";
+		bw_wipe(buf, cap);
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
 struct keys_key *
 keys_key_load(const struct conf *conf, const char *path, const char **err)
 {
-	struct keys_key	*k = NULL;
+	struct keys_key	*k;
 	unsigned char	*buf;
-	size_t		 len, cap = KEYS_FILE_MAX + 1;
-	int		 fd;
+	size_t		 len;
 
-	fd = secret_open(path, conf != NULL ? conf->server.user : NULL, err);
-	if (fd == -1)
+	if (keys_file_read(conf, path, &buf, &len, err) == -1)
 		return NULL;
-	buf = bw_malloc(cap);
-	if (secret_read(fd, buf, cap, &len, err) == 0)
-		k = keys_key_parse(buf, len, err);
-	else if (len == cap)
-		*err = "key file larger than 16 KiB";
-	close(fd);
-	bw_wipe(buf, cap);
+	k = keys_key_parse(buf, len, err);
+	bw_wipe(buf, KEYS_FILE_MAX + 1);
 	free(buf);
 	return k;
+}
+
+int
+keys_key_spki(const struct keys_key *k, unsigned char *out, size_t cap,
+    size_t *len)
+{
+	unsigned char	*p = out;
+	int		 n;
+
+	if (k->pkey == NULL || (n = i2d_PUBKEY(k->pkey, NULL)) <= 0 ||
+	    (size_t)n > cap || i2d_PUBKEY(k->pkey, &p) != n) {
+		ERR_clear_error();
+		return -1;
+	}
+	*len = (size_t)n;
+	return 0;
+}
+
+struct keys_key *
+keys_key_public(const unsigned char *der, size_t len, const char **err)
+{
+	if (len == 0 || len > KEYS_FILE_MAX) {
+		*err = "malformed public key";
+		return NULL;
+	}
+	return keys_from_der(PEM_STRING_PUBLIC, der, (long)len, err);
 }
 
 /* JWK import (test vectors). */

@@ -75,6 +75,22 @@ const char		*keys_alg_name(enum keys_alg);
  */
 struct keys_key		*keys_key_load(const struct conf *, const char *path,
 			    const char **err);
+/*
+ * The bytes of a key file, unparsed (the master hands them to the key
+ * manager): *out is malloc'd with KEYS_FILE_MAX + 1 bytes, to be wiped
+ * and freed by the caller.  The checks of keys_key_load().
+ */
+int			 keys_file_read(const struct conf *, const char *path,
+			    unsigned char **out, size_t *len, const char **err);
+/*
+ * The public key of an EdDSA or ES256 key as DER SPKI (at most cap
+ * bytes), and a (public, verify-only) key from such DER.
+ */
+#define KEYS_SPKI_MAX		128
+int			 keys_key_spki(const struct keys_key *,
+			    unsigned char *out, size_t cap, size_t *len);
+struct keys_key		*keys_key_public(const unsigned char *der, size_t len,
+			    const char **err);
 /* The same from bytes already read (tests, fuzzing). */
 struct keys_key		*keys_key_parse(const unsigned char *, size_t,
 			    const char **err);

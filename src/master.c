@@ -38,6 +38,7 @@
 #include "audit_writer.h"
 #include "backup.h"
 #include "backup_sched.h"
+#include "keymgr.h"
 #include "chan.h"
 #include "conf.h"
 #include "log.h"
@@ -271,6 +272,7 @@ master_signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 			if (!audit_writer_reaped(pid, status) &&
+			    !keymgr_reaped(pid, status) &&
 			    !backup_sched_reaped(m->backup, pid, status))
 				master_reap(m, pid, status);
 		break;
@@ -406,6 +408,7 @@ master_free(struct master *m)
 {
 	size_t	 i;
 
+	keymgr_stop();
 	for (i = 0; i < m->nchildren; i++) {
 		master_child_free(m->children[i]);
 	}
@@ -501,6 +504,8 @@ master_setup(struct master *m, struct conf *conf)
 		log_errorx("cannot set up the event loop");
 		return 3;
 	}
+	keymgr_conf(m->gen.conf);
+	keymgr_attach(m->base, master_keymgr_reply, m);
 	return 0;
 }
 

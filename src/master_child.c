@@ -13,8 +13,11 @@
  * and a worker that sends a malformed one or an unexpected type is
  * killed.  Children receive no descriptor of the master beyond their own:
  * other slots' sockets, other children's channels, the pid file, the
- * readiness pipe and the master's event loop descriptors are closed right
- * after fork, and the ticket keys are wiped once installed.
+ * readiness pipe, the key manager's channel and the master's event loop
+ * descriptors are closed right after fork, and the ticket keys are wiped
+ * once installed.  A worker's CHAN_SIGN goes on to the key manager
+ * (keymgr.c) stamped with the worker's pid; the signature comes back to
+ * that worker only.
  *
  * Crash handling: an unexpected exit of a current-generation child is a
  * crash, counted per worker slot (and for the admin listener) so that many
@@ -41,6 +44,7 @@
 
 #include "admin.h"
 #include "chan.h"
+#include "keymgr.h"
 #include "log.h"
 #include "master.h"
 #include "master_int.h"
@@ -116,6 +120,7 @@ master_child_close(struct master *m, const struct master_child *self)
 		close(master_ready_fd);
 	for (i = 0; i < m->nloop_fds; i++)
 		close(m->loop_fds[i]);
+	keymgr_close_inherited();
 }
 
 static int
@@ -341,6 +346,10 @@ master_chan_msg(struct master *m, struct master_child *c,
 		return 0;
 	case CHAN_STATS:
 		return 0;
+	case CHAN_SIGN:
+		if (c->kind != MASTER_WORKER)
+			return -1;
+		return keymgr_forward(c->pid, m->msg, len);
 	case CHAN_STATE:
 		if (c->kind != MASTER_WORKER ||
 		    chan_state_parse(m->msg, len, &st) == -1)
@@ -350,6 +359,21 @@ master_chan_msg(struct master *m, struct master_child *c,
 	default:
 		return -1;
 	}
+}
+
+/* A signature from the key manager, for the worker that asked. */
+void
+master_keymgr_reply(void *arg, pid_t pid, const void *msg, size_t len)
+{
+	struct master	*m = arg;
+	size_t		 i;
+
+	for (i = 0; i < m->nchildren; i++)
+		if (m->children[i]->pid == pid &&
+		    m->children[i]->kind == MASTER_WORKER) {
+			master_send(m->children[i], CHAN_SIGNATURE, msg, len);
+			return;
+		}
 }
 
 static void

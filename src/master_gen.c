@@ -34,6 +34,7 @@
 #include "chan.h"
 #include "conf.h"
 #include "dbconf.h"
+#include "keymgr.h"
 #include "keys.h"
 #include "log.h"
 #include "master.h"
@@ -375,7 +376,8 @@ master_gen_build(struct conf *conf, struct master_gen *g)
 		bw_diag_add(&diag, conf->file, 1, 1, "admin TLS: %s", err);
 	if (master_check_rlimit(conf, &err) == -1)
 		bw_diag_add(&diag, conf->file, 1, 1, "%s", err);
-	if (conf->auth != NULL && (g->keys = keys_set_load(conf, &err,
+	/* The key files go to the key manager; the master keeps no key. */
+	if (conf->auth != NULL && (g->keys = keymgr_keys(conf, &err,
 	    &errpath)) == NULL)
 		bw_diag_add(&diag, conf->file, 1, 1, "%s: %s", errpath != NULL ?
 		    errpath : "auth keys", err);
@@ -486,6 +488,7 @@ master_reload(struct master *m)
 	old = m->gen;
 	m->gen = next;
 	audit_writer_conf(m->gen.conf);
+	keymgr_conf(m->gen.conf);
 	backup_sched_reload(m->backup, m->gen.conf);
 	m->generation++;
 	for (s = 0; s < m->nslots; s++) {

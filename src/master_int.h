@@ -139,6 +139,7 @@ void	 master_child_free(struct master_child *);
 void	 master_reap(struct master *, pid_t, int status);
 void	 master_restart_cb(evutil_socket_t, short, void *);
 void	 master_admin_restart_cb(evutil_socket_t, short, void *);
+void	 master_keymgr_reply(void *arg, pid_t, const void *, size_t);
 
 /* master_gen.c */
 void	 master_addr_text(const struct sockaddr *, char *buf, size_t bufsz);

@@ -36,6 +36,7 @@
 #include "db.h"
 #include "dbconf.h"
 #include "http.h"
+#include "keymgr.h"
 #include "log.h"
 #include "metrics.h"
 #include "password.h"
@@ -55,6 +56,7 @@ struct worker {
 	struct auth		*auth;
 	struct authep		*authep;
 	struct password_pool	*pwpool;
+	struct keymgr_client	*signer;	/* EdDSA, ES256 tokens */
 	struct event		*chan_ev;
 	struct event		*stop_ev;
 	struct event		*sigterm_ev;
@@ -100,6 +102,12 @@ worker_endpoints(struct worker *w)
 	}
 	w->authep = authep_new(w->auth, w->args->conf, w->args->keys,
 	    w->pwpool);
+	if (w->args->keys != NULL && (w->signer = keymgr_client_new(w->base,
+	    w->args->chan_fd, KEYMGR_DEADLINE_MS)) == NULL) {
+		log_errorx("worker %d: cannot set up signing", w->args->id);
+		return -1;
+	}
+	authep_set_signer(w->authep, w->signer);
 	if (authep_add(w->authep, w->http, &err) == -1) {
 		log_errorx("worker %d: built-in endpoints: %s", w->args->id,
 		    err);
@@ -194,6 +202,11 @@ worker_message(struct worker *w, enum chan_type type, size_t len, int passfd)
 			log_warnx("worker %d: cannot install ticket keys",
 			    w->args->id);
 		bw_wipe(&keys, sizeof(keys));
+		break;
+	case CHAN_SIGNATURE:
+		if (keymgr_client_answer(w->signer, w->msg, len) == -1)
+			log_warnx("worker %d: malformed signature message",
+			    w->args->id);
 		break;
 	case CHAN_REOPEN_LOGS:
 		/* The master reopened the file and passed it along. */
@@ -414,6 +427,7 @@ worker_teardown(struct worker *w)
 {
 	http_server_free(w->http);
 	authep_free(w->authep);
+	keymgr_client_free(w->signer);
 	auth_free(w->auth);
 	password_pool_free(w->pwpool);
 	if (w->nreplicas > 0) {

@@ -1,0 +1,266 @@
+/*
+ * keymgr.c - the key manager process (keymgr.h); the master's side is
+ * keymgr_master.c, the workers' keymgr_client.c.
+ *
+ * Invariants: the master never parses an EdDSA or ES256 private key: it
+ * reads the key files' bytes (checked by secret_open), sends them to the
+ * key manager and wipes them.  The workers get public keys only, plus the
+ * secret of an HS256 key (symmetric: who verifies can sign; the documented
+ * exception).  The key manager keeps at most KEYMGR_KEEP signing keys and
+ * nothing else; every buffer that held key bytes is wiped.
+ *
+ * Requests travel over the channels that exist (worker -> master -> key
+ * manager) rather than over a socketpair per worker: the master already
+ * supervises every worker's channel and kills a worker that sends what it
+ * should not, a restarted worker or key manager needs no descriptor handed
+ * around, and the key manager has one peer only (the master), so the
+ * origin of a request cannot be forged.  The cost is one more hop through
+ * the master's event loop per login.
+ *
+ * Threat model: workers face the network and may be compromised.  A
+ * compromised worker can have any input signed with a loaded signing key
+ * (it could mint tokens while it runs, as it can already act for any user
+ * it serves) but cannot read the key: the key manager answers CHAN_SIGN
+ * only, for a kid it holds, with an input of at most KEYMGR_INPUT_MAX
+ * bytes, at most KEYMGR_RATE_MAX signatures per second over all workers
+ * (so a flood delays logins but does not exhaust the key manager).  The
+ * master relays requests and stamps them with the sender's pid; a message
+ * it cannot take kills the worker.  The key manager runs with the master's
+ * credentials, no capabilities, not dumpable, no core files; it reads no
+ * file and no network.  Anything unexpected on its channel ends it (the
+ * master restarts it and hands it the key files again).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+
+#include "chan.h"
+#include "jwt.h"
+#include "keymgr.h"
+#include "keys.h"
+#include "log.h"
+#include "sandbox.h"
+#include "util.h"
+
+const char *
+keymgr_status_text(enum keymgr_status st)
+{
+	switch (st) {
+	case KEYMGR_OK:
+		return "signed";
+	case KEYMGR_UNKNOWN_KID:
+		return "unknown signing key";
+	case KEYMGR_TOO_LARGE:
+		return "signing input too large";
+	case KEYMGR_BUSY:
+		return "signing rate exceeded";
+	case KEYMGR_FAILED:
+		return "signing failed";
+	case KEYMGR_UNAVAILABLE:
+		return "no key manager";
+	case KEYMGR_TIMEOUT:
+		return "the key manager did not answer in time";
+	}
+	return "?";
+}
+
+/*
+ * The key manager.
+ */
+struct keymgr_state {
+	struct keys_key	*keys[KEYMGR_KEEP];	/* the newest first */
+	size_t		 nkeys;
+	int64_t		 window;		/* second of the count */
+	uint32_t	 count;
+};
+
+struct keymgr_state *
+keymgr_state_new(void)
+{
+	return bw_calloc(1, sizeof(struct keymgr_state));
+}
+
+void
+keymgr_state_free(struct keymgr_state *s)
+{
+	size_t	 i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->nkeys; i++)
+		keys_key_free(s->keys[i]);
+	free(s);
+}
+
+/* Keeps a signing key, the newest first; the oldest goes. */
+static void
+keymgr_keep(struct keymgr_state *s, struct keys_key *k)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nkeys; i++)
+		if (strcmp(s->keys[i]->kid, k->kid) == 0)
+			break;
+	if (i < s->nkeys)
+		keys_key_free(s->keys[i]);
+	else if (s->nkeys == KEYMGR_KEEP)
+		keys_key_free(s->keys[i = --s->nkeys]);
+	memmove(&s->keys[1], &s->keys[0], i * sizeof(s->keys[0]));
+	s->keys[0] = k;
+	if (i == s->nkeys)
+		s->nkeys++;
+}
+
+static int
+keymgr_file(struct keymgr_state *s, const unsigned char *msg, size_t len,
+    unsigned char *out, size_t *outlen)
+{
+	struct keymgr_file_hdr	 fh;
+	struct keymgr_public_hdr ph;
+	struct keys_key		*k;
+	const char		*err = "malformed key";
+	size_t			 n = 0;
+
+	if (len < sizeof(fh))
+		return -1;
+	memcpy(&fh, msg, sizeof(fh));
+	memset(&ph, 0, sizeof(ph));
+	ph.index = fh.index;
+	if ((k = keys_key_parse(msg + sizeof(fh), len - sizeof(fh),
+	    &err)) != NULL) {
+		ph.alg = k->alg;
+		ph.can_sign = k->can_sign;
+		if (k->alg == KEYS_ALG_HS256) {
+			memcpy(out + sizeof(ph), k->secret, k->secretlen);
+			n = k->secretlen;
+			ph.ok = 1;
+		} else if (keys_key_spki(k, out + sizeof(ph), KEYS_SPKI_MAX,
+		    &n) == 0)
+			ph.ok = 1;
+		else
+			err = "cannot encode the public key";
+	}
+	if (!ph.ok)
+		bw_strlcpy(ph.err, err, sizeof(ph.err));
+	memcpy(out, &ph, sizeof(ph));
+	*outlen = sizeof(ph) + n;
+	if (k != NULL && ph.ok && fh.index == 0 && k->can_sign &&
+	    k->alg != KEYS_ALG_HS256)
+		keymgr_keep(s, k);
+	else
+		keys_key_free(k);
+	return 1;
+}
+
+static const struct keys_key *
+keymgr_find(const struct keymgr_state *s, const char *kid)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nkeys; i++)
+		if (strcmp(s->keys[i]->kid, kid) == 0)
+			return s->keys[i];
+	return NULL;
+}
+
+static enum keymgr_status
+keymgr_do_sign(struct keymgr_state *s, const struct keymgr_sign_hdr *sh,
+    const unsigned char *in, size_t inlen, unsigned char *sig,
+    size_t *siglen, int64_t now_ms)
+{
+	const struct keys_key	*k;
+
+	if (inlen > KEYMGR_INPUT_MAX)
+		return KEYMGR_TOO_LARGE;
+	if (memchr(sh->kid, '\0', sizeof(sh->kid)) == NULL ||
+	    (k = keymgr_find(s, sh->kid)) == NULL)
+		return KEYMGR_UNKNOWN_KID;
+	if (now_ms / 1000 != s->window) {
+		s->window = now_ms / 1000;
+		s->count = 0;
+	}
+	if (s->count >= KEYMGR_RATE_MAX)
+		return KEYMGR_BUSY;
+	s->count++;
+	if (jwt_sign_bytes(k, (const char *)in, inlen, sig, siglen) == -1) {
+		ERR_clear_error();
+		return KEYMGR_FAILED;
+	}
+	return KEYMGR_OK;
+}
+
+int
+keymgr_handle(struct keymgr_state *s, enum chan_type type,
+    const unsigned char *msg, size_t len, enum chan_type *rtype,
+    unsigned char *out, size_t *outlen, int64_t now_ms)
+{
+	struct keymgr_sign_hdr	 sh;
+	struct keymgr_sig_hdr	 gh;
+	size_t			 siglen = 0;
+
+	switch (type) {
+	case CHAN_KEY_FILE:
+		*rtype = CHAN_KEY_PUBLIC;
+		return keymgr_file(s, msg, len, out, outlen);
+	case CHAN_SIGN:
+		if (len < sizeof(sh))
+			return -1;
+		memcpy(&sh, msg, sizeof(sh));
+		memset(&gh, 0, sizeof(gh));
+		gh.id = sh.id;
+		gh.origin = sh.origin;
+		gh.status = keymgr_do_sign(s, &sh, msg + sizeof(sh),
+		    len - sizeof(sh), out + sizeof(gh), &siglen, now_ms);
+		if (gh.status != KEYMGR_OK)
+			siglen = 0;
+		memcpy(out, &gh, sizeof(gh));
+		*outlen = sizeof(gh) + siglen;
+		*rtype = CHAN_SIGNATURE;
+		return 1;
+	default:
+		return -1;
+	}
+}
+
+int
+keymgr_main(int fd)
+{
+	static unsigned char	 in[CHAN_MAX_PAYLOAD], out[CHAN_MAX_PAYLOAD];
+	struct keymgr_state	*s;
+	enum chan_type		 type, rtype;
+	const char		*err = NULL;
+	size_t			 len, outlen;
+	int			 rv, status = 3;
+
+	log_set_procname("key manager");
+	if (sandbox_harden(&err) == -1) {
+		log_errorx("key manager: %s", err);
+		return 3;
+	}
+	s = keymgr_state_new();
+	for (;;) {
+		rv = chan_recv(fd, &type, in, sizeof(in), &len);
+		if (rv == -1 && errno == EINTR)
+			continue;
+		if (rv == 0)
+			status = 0;
+		if (rv != 1)
+			break;
+		outlen = 0;
+		rv = keymgr_handle(s, type, in, len, &rtype, out, &outlen,
+		    bw_now_ms());
+		bw_wipe(in, len);
+		if (rv == -1) {
+			log_errorx("key manager: unexpected message %u",
+			    (unsigned)type);
+			break;
+		}
+		if (rv == 1 && chan_send(fd, rtype, out, outlen) == -1)
+			break;
+		bw_wipe(out, outlen);
+	}
+	keymgr_state_free(s);
+	return status;
+}

@@ -1,0 +1,152 @@
+/*
+ * keymgr.h - the key manager: a child of the master, with the master's
+ * credentials, that alone holds the parsed private key of auth's JWT
+ * signing key and signs access tokens for the workers (SPEC 11).
+ *
+ * Three parts:
+ *  - the key manager itself (keymgr.c: keymgr_state, keymgr_handle,
+ *    keymgr_main):
+ *    it parses the key files whose bytes the master sends (CHAN_KEY_FILE),
+ *    answers each with its public part (CHAN_KEY_PUBLIC: SPKI DER, or the
+ *    secret of an HS256 key, which the workers must hold anyway), keeps the
+ *    last KEYMGR_KEEP signing keys (so that the workers of an older
+ *    generation still get their tokens signed during a reload) and answers
+ *    CHAN_SIGN requests with CHAN_SIGNATURE;
+ *  - the master's side (keymgr_master.c): it forks and
+ *    restarts the key manager, reads the key files' bytes, hands them over,
+ *    wipes them and builds the workers' key set from the public parts
+ *    (keymgr_keys), and relays signing requests from workers;
+ *  - the worker's side (keymgr_client.c): asynchronous signing calls on
+ *    the worker's event loop, each with a deadline.
+ *
+ * Requests go worker -> master -> key manager over the channels that
+ * exist already: the master stamps each with the worker's pid (a worker
+ * cannot speak for another), checks its size, and routes the answer back.
+ */
+#ifndef BW_KEYMGR_H
+#define BW_KEYMGR_H
+
+#include <sys/types.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "chan.h"
+#include "keys.h"
+
+struct conf;
+struct event_base;
+
+#define KEYMGR_INPUT_MAX	16384	/* bytes of a signing input */
+#define KEYMGR_SIG_MAX		64	/* Ed25519, ES256 raw r||s */
+#define KEYMGR_KEEP		4	/* signing keys kept */
+#define KEYMGR_RATE_MAX		2000	/* signatures per second */
+#define KEYMGR_PENDING_MAX	256	/* calls in flight per worker */
+#define KEYMGR_DEADLINE_MS	1000	/* a call without answer fails */
+#define KEYMGR_LOAD_MS		5000	/* the master waits for the keys */
+#define KEYMGR_RESTART_MS	100	/* after it died */
+#define KEYMGR_RETRY_MS		1000	/* after a failed restart */
+
+enum keymgr_status {
+	KEYMGR_OK = 0,
+	KEYMGR_UNKNOWN_KID,	/* no such signing key */
+	KEYMGR_TOO_LARGE,	/* input over KEYMGR_INPUT_MAX */
+	KEYMGR_BUSY,		/* over KEYMGR_RATE_MAX */
+	KEYMGR_FAILED,		/* the key manager could not sign */
+	KEYMGR_UNAVAILABLE,	/* no key manager (master) */
+	KEYMGR_TIMEOUT,		/* no answer in time (worker) */
+};
+
+/* CHAN_KEY_FILE: this header, then the file's bytes. */
+struct keymgr_file_hdr {
+	uint32_t	 index;		/* 0: the signing key */
+	uint32_t	 count;
+};
+
+/* CHAN_KEY_PUBLIC: this header, then SPKI DER or an HS256 secret. */
+#define KEYMGR_ERR_MAX		96
+struct keymgr_public_hdr {
+	uint32_t	 index;
+	uint32_t	 ok;
+	uint32_t	 alg;		/* enum keys_alg */
+	uint32_t	 can_sign;
+	char		 err[KEYMGR_ERR_MAX];
+};
+
+/* CHAN_SIGN: this header, then the signing input. */
+struct keymgr_sign_hdr {
+	uint64_t	 id;		/* the worker's */
+	uint32_t	 origin;	/* set by the master: the worker's pid */
+	uint32_t	 pad;
+	char		 kid[KEYS_KID_LEN + 5];	/* NUL-terminated */
+};
+
+/* CHAN_SIGNATURE: this header, then the signature. */
+struct keymgr_sig_hdr {
+	uint64_t	 id;
+	uint32_t	 origin;
+	uint32_t	 status;	/* enum keymgr_status */
+};
+
+const char	*keymgr_status_text(enum keymgr_status);
+
+/*
+ * The key manager.  keymgr_handle() answers one message: 1 with the reply
+ * in out (*rtype, *outlen), 0 when there is none, -1 for a message it
+ * does not take (the key manager then exits).  now_ms drives the rate.
+ */
+struct keymgr_state;
+struct keymgr_state	*keymgr_state_new(void);
+void			 keymgr_state_free(struct keymgr_state *);
+int			 keymgr_handle(struct keymgr_state *, enum chan_type,
+			    const unsigned char *msg, size_t len,
+			    enum chan_type *rtype, unsigned char *out,
+			    size_t *outlen, int64_t now_ms);
+/* The child's main loop on its channel; returns the exit status. */
+int			 keymgr_main(int fd);
+
+/*
+ * The master's side.  reply(arg, pid, msg, len) passes a CHAN_SIGNATURE
+ * on to the worker of that pid.  keymgr_keys() starts the key manager if
+ * none runs, hands it the key files of conf's auth section and returns
+ * the workers' key set (public keys and HS256 secrets); on error *errpath
+ * names the file at fault.  keymgr_forward() relays a worker's CHAN_SIGN:
+ * -1 when the message is malformed (the worker is then killed).
+ */
+typedef void	 (*keymgr_reply_fn)(void *arg, pid_t, const void *, size_t);
+void			 keymgr_attach(struct event_base *, keymgr_reply_fn,
+			    void *arg);
+struct keys_set		*keymgr_keys(const struct conf *, const char **err,
+			    const char **errpath);
+/* The configuration whose keys a restarted key manager gets. */
+void			 keymgr_conf(const struct conf *);
+int			 keymgr_forward(pid_t origin, const void *msg,
+			    size_t len);
+bool			 keymgr_reaped(pid_t, int status);
+pid_t			 keymgr_pid(void);
+/* In a child of the master: closes the master's end of the channel. */
+void			 keymgr_close_inherited(void);
+void			 keymgr_stop(void);
+
+/*
+ * The worker's side.  keymgr_sign() sends one request and returns 0, or -1
+ * when it cannot (too many in flight, the channel full); cb is then never
+ * called.  Otherwise cb(arg, status, sig, siglen) is called once, with
+ * KEYMGR_TIMEOUT after deadline_ms, unless keymgr_cancel(client, handle)
+ * came first.  keymgr_client_answer() takes a CHAN_SIGNATURE.
+ */
+typedef void	 (*keymgr_sign_cb)(void *arg, enum keymgr_status,
+		    const unsigned char *sig, size_t siglen);
+struct keymgr_client;
+struct keymgr_client	*keymgr_client_new(struct event_base *, int chan_fd,
+			    int deadline_ms);
+void			 keymgr_client_free(struct keymgr_client *);
+int			 keymgr_sign(struct keymgr_client *, const char *kid,
+			    const void *input, size_t len, keymgr_sign_cb,
+			    void *arg, uint64_t *handle);
+void			 keymgr_cancel(struct keymgr_client *, uint64_t handle);
+int			 keymgr_client_answer(struct keymgr_client *,
+			    const void *msg, size_t len);
+
+#endif
