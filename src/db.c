@@ -28,6 +28,7 @@
  */
 #include <sys/queue.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -545,8 +546,8 @@ db_conn_send(struct db_conn *c, struct db_req *r)
 		ctx[i] = r->ctx_values[i];
 	/* A retry started once already: it has no start deadline. */
 	if (!r->retried)
-		(void)snprintf(deadline, sizeof(deadline), "%lld",
-		    (long long)(r->deadline_wall + c->clock_offset));
+		(void)snprintf(deadline, sizeof(deadline), "%" PRId64,
+		    r->deadline_wall + c->clock_offset);
 	ctx[DB_CTX_PARAMS] = deadline;
 	r->conn = c;
 	r->phase = DB_PHASE_CTX;

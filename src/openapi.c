@@ -161,9 +161,9 @@ openapi_unique_name(struct openapi *oa, const char *base, char *out,
 {
 	unsigned	 i;
 
-	snprintf(out, outsz, "%s", base);
+	(void)snprintf(out, outsz, "%s", base);
 	for (i = 2; json_object_get(oa->schemas, out) != NULL; i++)
-		snprintf(out, outsz, "%s-%u", base, i);
+		(void)snprintf(out, outsz, "%s-%u", base, i);
 }
 
 /* ---- configuration values as JSON ---------------------------------------- */
@@ -345,7 +345,7 @@ openapi_component(struct openapi *oa, const struct node *n, const char *base)
 	char	 name[OPENAPI_NAME_MAX], home[OPENAPI_NAME_MAX + 32];
 
 	openapi_unique_name(oa, base, name, sizeof(name));
-	snprintf(home, sizeof(home), "%s%s", OPENAPI_SCHEMAS, name);
+	(void)snprintf(home, sizeof(home), "%s%s", OPENAPI_SCHEMAS, name);
 	openapi_set(oa, oa->schemas, name, openapi_schema(oa, n, home));
 	return openapi_ref(OPENAPI_SCHEMAS, name);
 }
@@ -375,7 +375,7 @@ openapi_named_schemas(struct openapi *oa)
 
 	for (i = 0; i < oa->conf->nschemas; i++) {
 		s = &oa->conf->schemas[i];
-		snprintf(home, sizeof(home), "%s%s", OPENAPI_SCHEMAS, s->name);
+		(void)snprintf(home, sizeof(home), "%s%s", OPENAPI_SCHEMAS, s->name);
 		openapi_set(oa, oa->schemas, s->name,
 		    openapi_schema(oa, s->schema, home));
 	}
@@ -452,7 +452,7 @@ openapi_components(struct openapi *oa)
 	    "^[A-Za-z0-9._:-]{1,64}$"));
 	resp = openapi_member(oa, comp, "responses");
 	for (i = 0; i < BW_ARRAY_LEN(openapi_errors); i++) {
-		snprintf(name, sizeof(name), "Problem%d",
+		(void)snprintf(name, sizeof(name), "Problem%d",
 		    openapi_errors[i].status);
 		openapi_set(oa, resp, name, openapi_error_response(oa, i));
 	}
@@ -559,7 +559,7 @@ openapi_responses(struct openapi *oa, const struct conf_route *rt,
 	size_t	 i;
 
 	out = json_object();
-	snprintf(code, sizeof(code), "%d", rt->status);
+	(void)snprintf(code, sizeof(code), "%d", rt->status);
 	openapi_set(oa, out, code, openapi_success(oa, rt, x->result));
 	x->result = NULL;
 	for (i = 0; i < BW_ARRAY_LEN(openapi_errors); i++) {
@@ -567,8 +567,8 @@ openapi_responses(struct openapi *oa, const struct conf_route *rt,
 		if (!openapi_error_applies(oa, rt, st) ||
 		    (x->builtin && (st == 403 || st == 409)))
 			continue;
-		snprintf(code, sizeof(code), "%d", st);
-		snprintf(ref, sizeof(ref), "#/components/responses/Problem%d",
+		(void)snprintf(code, sizeof(code), "%d", st);
+		(void)snprintf(ref, sizeof(ref), "#/components/responses/Problem%d",
 		    st);
 		openapi_set(oa, out, code, json_pack("{s:s}", "$ref", ref));
 	}
@@ -616,7 +616,7 @@ openapi_parameter(struct openapi *oa, const struct conf_route *rt,
 {
 	char	 base[OPENAPI_NAME_MAX];
 
-	snprintf(base, sizeof(base), "route.%s.%s.%s", rt->name, in, name);
+	(void)snprintf(base, sizeof(base), "route.%s.%s.%s", rt->name, in, name);
 	return json_pack("{s:s, s:s, s:b, s:o}", "name", name, "in", in,
 	    "required", required, "schema", openapi_use(oa, schema, base));
 }
@@ -680,7 +680,7 @@ openapi_request_body(struct openapi *oa, const struct conf_route *rt,
 	if (body == NULL && rt->body == NULL)
 		return NULL;
 	if (body == NULL) {
-		snprintf(base, sizeof(base), "route.%s.body", rt->name);
+		(void)snprintf(base, sizeof(base), "route.%s.body", rt->name);
 		body = openapi_use(oa, rt->body, base);
 	}
 	return json_pack("{s:b, s:{s:{s:o}}}", "required", 1,
@@ -840,9 +840,9 @@ openapi_endpoint(struct openapi *oa, size_t i, char *path, size_t pathsz)
 	struct openapi_extra	 x;
 	char			 name[32];
 
-	snprintf(path, pathsz, "%s%s", oa->conf->auth->endpoints,
+	(void)snprintf(path, pathsz, "%s%s", oa->conf->auth->endpoints,
 	    openapi_eps[i].suffix);
-	snprintf(name, sizeof(name), "%s", openapi_eps[i].name);
+	(void)snprintf(name, sizeof(name), "%s", openapi_eps[i].name);
 	memset(&rt, 0, sizeof(rt));
 	rt.name = name;
 	rt.path = path;
@@ -882,7 +882,7 @@ openapi_info(struct openapi *oa)
 {
 	char	 version[16];
 
-	snprintf(version, sizeof(version), "%d", oa->conf->version);
+	(void)snprintf(version, sizeof(version), "%d", oa->conf->version);
 	openapi_set(oa, oa->doc, "openapi", json_string(OPENAPI_VERSION));
 	openapi_set(oa, oa->doc, "info", json_pack("{s:s, s:s, s:s}",
 	    "title", "bulwarkd API", "version", version, "description",
