@@ -28,6 +28,13 @@
  * copied out of the input buffer (the bytes it points at must not move
  * while the request lives); a Content-Length body is moved, not copied,
  * into the request's body buffer.
+ *
+ * Output: bufferevent_openssl makes one SSL_write, so one TLS record and
+ * one write(2), of every contiguous piece of the output buffer; a
+ * response is queued in pieces (head, fixed headers, body), so its first
+ * HTTP_RECORD_MAX bytes are made contiguous once it is queued
+ * (http_conn_coalesce): a small response leaves in one record and one
+ * system call.
  */
 #include <sys/socket.h>
 
@@ -73,6 +80,19 @@ http_timer_set(struct event *ev, int64_t ms)
 	event_add(ev, &tv);
 }
 
+/* The first bytes of the output, at most one TLS record, in one piece. */
+static void
+http_conn_coalesce(struct http_conn *c)
+{
+	struct evbuffer	*out = bufferevent_get_output(c->bev);
+	size_t		 n = evbuffer_get_length(out);
+
+	if (n > HTTP_RECORD_MAX)
+		n = HTTP_RECORD_MAX;
+	if (n > 1 && evbuffer_get_contiguous_space(out) < n)
+		(void)evbuffer_pullup(out, (ssize_t)n);
+}
+
 /*
  * After a response is queued: the connection closes (CLOSING), pauses on
  * pending output (FLUSH) or goes back to IDLE for the next request.
@@ -89,6 +109,7 @@ http_request_done(struct http_request *r)
 		c->linger_wanted = r->linger || (r->has_body &&
 		    !r->body_done) || evbuffer_get_length(in) > 0;
 	http_request_release(r);
+	http_conn_coalesce(c);
 	event_del(&c->timer);
 	if (close) {
 		c->state = CONN_CLOSING;

@@ -37,6 +37,7 @@ struct ratelimit;
 
 #define HTTP_RAND_POOL		4096	/* request-id randomness, refilled */
 #define HTTP_READ_SLACK		((size_t)32 * 1024)
+#define HTTP_RECORD_MAX		((size_t)16 * 1024)	/* a TLS record's data */
 
 enum http_conn_state {
 	CONN_HANDSHAKE,		/* TLS handshake; header timer from accept */

@@ -1599,6 +1599,44 @@ START_TEST(test_tls_sni_421)
 }
 END_TEST
 
+/* Counts the TLS records the client receives (their 5-byte headers). */
+static void
+count_records(int write_p, int version, int content_type, const void *buf,
+    size_t len, SSL *ssl, void *arg)
+{
+	(void)version;
+	(void)buf;
+	(void)len;
+	(void)ssl;
+	if (!write_p && content_type == SSL3_RT_HEADER)
+		(*(int *)arg)++;
+}
+
+/*
+ * A small response (head, fixed headers and body queued separately) leaves
+ * in one TLS record, so in one write.
+ */
+START_TEST(test_tls_one_record)
+{
+	struct h	 h;
+	struct resp	 r;
+	int		 records = 0;
+
+	tls_pair(&h, NULL);
+	h_sends(&h, GET("/notes/3"));
+	ck_assert(h_resp(&h, &r));
+	SSL_set_msg_callback(bufferevent_openssl_get_ssl(h.cli),
+	    count_records);
+	SSL_set_msg_callback_arg(bufferevent_openssl_get_ssl(h.cli),
+	    &records);
+	h_sends(&h, GET("/notes/4"));
+	ck_assert(h_resp(&h, &r));
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(records, 1);
+	h_close(&h);
+}
+END_TEST
+
 /* Plaintext bytes on a TLS listener: the handshake fails, no response. */
 START_TEST(test_tls_no_plaintext_fallback)
 {
@@ -2086,6 +2124,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_drain);
 	tcase_add_test(tc, test_access_log);
 	tcase_add_test(tc, test_tls_end_to_end);
+	tcase_add_test(tc, test_tls_one_record);
 	tcase_add_test(tc, test_tls_sni_421);
 	tcase_add_test(tc, test_tls_no_plaintext_fallback);
 	tcase_add_test(tc, test_max_response_size);
