@@ -29,6 +29,7 @@
 #include "keymgr.h"
 #include "keys.h"
 #include "log.h"
+#include "master.h"
 #include "util.h"
 
 static struct {
@@ -48,19 +49,7 @@ static struct {
 static void __attribute__((noreturn))
 keymgr_child(int fd)
 {
-	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
-				    SIGCHLD, SIGPIPE };
-	struct sigaction	 sa;
-	sigset_t		 none;
-	size_t			 i;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < BW_ARRAY_LEN(sigs); i++)
-		sigaction(sigs[i], &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	master_child_signals();
 	/* Nothing of the master's: listeners, channels, its event loop. */
 	if ((fd != 3 && dup2(fd, 3) == -1) || close_range(4, ~0U, 0) == -1 ||
 	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)

@@ -47,6 +47,11 @@ int	 master_run(const char *config_path, struct conf *conf);
  * the log.
  */
 int	 master_daemonize(void);
+/*
+ * In a child just forked from the master: the master's signal handlers
+ * back to their defaults and no signal blocked.
+ */
+void	 master_child_signals(void);
 
 /*
  * RLIMIT_NOFILE (SPEC 11).  The limit is per process: each worker needs

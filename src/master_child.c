@@ -78,7 +78,7 @@ master_crash_record(struct master_crashes *c, int64_t now_ms)
 /*
  * Children.
  */
-static void
+void
 master_child_signals(void)
 {
 	static const int	 sigs[] = {

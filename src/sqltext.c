@@ -136,8 +136,7 @@ static int	sqltext_step(struct sqltext_lex *);
 static int	sqltext_first(struct sqltext_lex *);
 static int	sqltext_ident(struct sqltext_lex *);
 static void	sqltext_number(struct sqltext_lex *);
-static int	sqltext_string(struct sqltext_lex *, size_t, bool);
-static int	sqltext_quoted_ident(struct sqltext_lex *);
+static int	sqltext_quoted(struct sqltext_lex *, size_t, bool, size_t);
 static int	sqltext_dollar(struct sqltext_lex *);
 static int	sqltext_line_comment(struct sqltext_lex *);
 static int	sqltext_block_comment(struct sqltext_lex *);
@@ -362,9 +361,8 @@ sqltext_step(struct sqltext_lex *l)
 
 	switch (c) {
 	case '\'':
-		return sqltext_string(l, l->pos, false);
 	case '"':
-		return sqltext_quoted_ident(l);
+		return sqltext_quoted(l, l->pos, false, l->pos);
 	case '$':
 		return sqltext_dollar(l);
 	case ':':
@@ -448,7 +446,7 @@ sqltext_ident(struct sqltext_lex *l)
 		l->pos++;
 	if (l->pos - start == 1 && (l->s[start] == 'E' || l->s[start] == 'e') &&
 	    sqltext_at(l, l->pos) == '\'')
-		return sqltext_string(l, l->pos, true);
+		return sqltext_quoted(l, l->pos, true, l->pos - 1);
 	l->operand = !sqltext_keyword(l->s + start, l->pos - start);
 	return sqltext_top_word(l, start, l->pos - start);
 }
@@ -468,12 +466,17 @@ sqltext_number(struct sqltext_lex *l)
 	l->operand = true;
 }
 
-/* A quoted string starting at the quote at q; start is the token start. */
+/*
+ * A quoted token starting at the quote character at q: a string literal
+ * (') or a quoted identifier ("), where a doubled quote stands for itself
+ * and, in an E'' string (escapes), a backslash escapes the next byte.
+ * start is where the token starts, for the error.
+ */
 static int
-sqltext_string(struct sqltext_lex *l, size_t q, bool escapes)
+sqltext_quoted(struct sqltext_lex *l, size_t q, bool escapes, size_t start)
 {
-	size_t		 start = escapes ? q - 1 : q, p = q + 1;
-	unsigned char	 c;
+	unsigned char	 quote = sqltext_at(l, q), c;
+	size_t		 p = q + 1;
 
 	while (p < l->len) {
 		c = sqltext_at(l, p);
@@ -481,8 +484,8 @@ sqltext_string(struct sqltext_lex *l, size_t q, bool escapes)
 			p += 2;
 			continue;
 		}
-		if (c == '\'') {
-			if (sqltext_at(l, p + 1) == '\'') {
+		if (c == quote) {
+			if (sqltext_at(l, p + 1) == quote) {
 				p += 2;
 				continue;
 			}
@@ -492,27 +495,8 @@ sqltext_string(struct sqltext_lex *l, size_t q, bool escapes)
 		}
 		p++;
 	}
-	return sqltext_fail(l, start, "unterminated string literal");
-}
-
-static int
-sqltext_quoted_ident(struct sqltext_lex *l)
-{
-	size_t	 p = l->pos + 1;
-
-	while (p < l->len) {
-		if (l->s[p] == '"') {
-			if (sqltext_at(l, p + 1) == '"') {
-				p += 2;
-				continue;
-			}
-			l->pos = p + 1;
-			l->operand = true;
-			return 0;
-		}
-		p++;
-	}
-	return sqltext_fail(l, l->pos, "unterminated quoted identifier");
+	return sqltext_fail(l, start, quote == '"' ? "unterminated quoted "
+	    "identifier" : "unterminated string literal");
 }
 
 static int
