@@ -69,9 +69,10 @@ keymgr_status_text(enum keymgr_status st)
 /*
  * The key manager.
  */
+_Static_assert(KEYMGR_KEEP <= KEYS_SET_MAX, "kept keys fit a key set");
+
 struct keymgr_state {
-	struct keys_key	*keys[KEYMGR_KEEP];	/* the newest first */
-	size_t		 nkeys;
+	struct keys_set	*set;			/* the newest first */
 	int64_t		 window;		/* second of the count */
 	uint32_t	 count;
 };
@@ -79,18 +80,19 @@ struct keymgr_state {
 struct keymgr_state *
 keymgr_state_new(void)
 {
-	return bw_calloc(1, sizeof(struct keymgr_state));
+	struct keymgr_state	*s;
+
+	s = bw_calloc(1, sizeof(*s));
+	s->set = bw_calloc(1, sizeof(*s->set));
+	return s;
 }
 
 void
 keymgr_state_free(struct keymgr_state *s)
 {
-	size_t	 i;
-
 	if (s == NULL)
 		return;
-	for (i = 0; i < s->nkeys; i++)
-		keys_key_free(s->keys[i]);
+	keys_set_free(s->set);
 	free(s);
 }
 
@@ -98,19 +100,20 @@ keymgr_state_free(struct keymgr_state *s)
 static void
 keymgr_keep(struct keymgr_state *s, struct keys_key *k)
 {
-	size_t	 i;
+	struct keys_set	*set = s->set;
+	size_t		 i;
 
-	for (i = 0; i < s->nkeys; i++)
-		if (strcmp(s->keys[i]->kid, k->kid) == 0)
+	for (i = 0; i < set->nkeys; i++)
+		if (strcmp(set->keys[i]->kid, k->kid) == 0)
 			break;
-	if (i < s->nkeys)
-		keys_key_free(s->keys[i]);
-	else if (s->nkeys == KEYMGR_KEEP)
-		keys_key_free(s->keys[i = --s->nkeys]);
-	memmove(&s->keys[1], &s->keys[0], i * sizeof(s->keys[0]));
-	s->keys[0] = k;
-	if (i == s->nkeys)
-		s->nkeys++;
+	if (i < set->nkeys)
+		keys_key_free(set->keys[i]);
+	else if (set->nkeys == KEYMGR_KEEP)
+		keys_key_free(set->keys[i = --set->nkeys]);
+	memmove(&set->keys[1], &set->keys[0], i * sizeof(set->keys[0]));
+	set->keys[0] = k;
+	if (i == set->nkeys)
+		set->nkeys++;
 }
 
 static int
@@ -157,12 +160,7 @@ keymgr_file(struct keymgr_state *s, const unsigned char *msg, size_t len,
 static const struct keys_key *
 keymgr_find(const struct keymgr_state *s, const char *kid)
 {
-	size_t	 i;
-
-	for (i = 0; i < s->nkeys; i++)
-		if (strcmp(s->keys[i]->kid, kid) == 0)
-			return s->keys[i];
-	return NULL;
+	return keys_set_find(s->set, kid, strlen(kid));
 }
 
 static enum keymgr_status
