@@ -35,6 +35,7 @@ struct audit_client {
 	struct audit_wait	 ring[AUDIT_CLIENT_MAX_PENDING];
 	size_t			 head, n;
 	bool			 ok;
+	bool			 answered;	/* on the current fd */
 };
 
 static void
@@ -61,6 +62,7 @@ audit_client_drop(struct audit_client *c)
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
+	c->answered = false;
 	audit_client_fail_all(c);
 }
 
@@ -92,6 +94,7 @@ audit_client_answer(struct audit_client *c, int64_t seq)
 	c->head = (c->head + 1) % AUDIT_CLIENT_MAX_PENDING;
 	c->n--;
 	c->ok = seq >= 0;
+	c->answered = true;
 	if (w.cb != NULL && !w.probe)
 		w.cb(seq > 0 ? seq : -1, w.arg);
 }
@@ -213,4 +216,36 @@ bool
 audit_client_ok(const struct audit_client *c)
 {
 	return c->fd != -1 && c->ok;
+}
+
+bool
+audit_client_connected(const struct audit_client *c)
+{
+	return c->fd != -1;
+}
+
+size_t
+audit_client_depth(const struct audit_client *c)
+{
+	return c->n;
+}
+
+void
+audit_client_cancel(struct audit_client *c, void *arg)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->n; i++) {
+		struct audit_wait *w = &c->ring[(c->head + i) %
+		    AUDIT_CLIENT_MAX_PENDING];
+
+		if (w->arg == arg)
+			w->cb = NULL;
+	}
+}
+
+bool
+audit_client_answered(const struct audit_client *c)
+{
+	return c->fd != -1 && c->answered;
 }

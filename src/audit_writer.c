@@ -175,6 +175,18 @@ audit_writer_failed(struct audit_writer *w, const char *err)
 }
 
 /*
+ * The end of an outage: rows committed while records were refused reach
+ * the file by a recovery, run by the retry timer.
+ */
+static void
+audit_writer_works_again(struct audit_writer *w)
+{
+	log_notice("audit: %s: writing works again", w->f.path);
+	w->failing = false;
+	w->recovered = false;
+}
+
+/*
  * Whether writing works now; clears the failing state when it does.  A
  * removed file is opened again (a new one).
  */
@@ -194,8 +206,7 @@ audit_writer_check(struct audit_writer *w)
 		return -1;
 	}
 	if (w->failing)
-		log_notice("audit: %s: writing works again", w->f.path);
-	w->failing = false;
+		audit_writer_works_again(w);
 	return 0;
 }
 
@@ -228,8 +239,7 @@ audit_writer_append(struct audit_writer *w, const struct audit_event *ev,
 		return -1;
 	}
 	if (w->failing)
-		log_notice("audit: %s: writing works again", w->f.path);
-	w->failing = false;
+		audit_writer_works_again(w);
 	if (row_id != 0) {
 		w->rows[w->nrows].id = row_id;
 		w->rows[w->nrows++].seq = w->f.chain.seq;

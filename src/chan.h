@@ -24,6 +24,9 @@ enum chan_type {
 	CHAN_HEALTH,		/* master -> admin: struct chan_health */
 	CHAN_STATE,		/* worker -> master: struct chan_state */
 	CHAN_TAKE_OVER,		/* master -> worker: start accepting */
+	CHAN_AUDIT_FD,		/* worker -> master: a new audit writer
+				   connection, please; master -> worker: it,
+				   passed along (none: try again later) */
 	CHAN_TYPE_MAX		/* not a message: one past the last type */
 };
 
@@ -52,11 +55,14 @@ enum chan_part {
 
 /*
  * A worker's readiness, sent whenever it changes: its database pool has a
- * connection, and (with auth) its revocation state is loaded.
+ * connection, (with auth) its revocation state is loaded, and (with audit)
+ * the audit writer, done with its recovery, has answered on the worker's
+ * current connection.
  */
 struct chan_state {
 	uint32_t	 pool;		/* enum chan_part */
 	uint32_t	 revocation;	/* enum chan_part */
+	uint32_t	 audit;		/* enum chan_part: writer answered */
 };
 
 /*
@@ -71,6 +77,7 @@ struct chan_health_slot {
 	uint8_t		 ready;
 	uint8_t		 pool;		/* enum chan_part */
 	uint8_t		 revocation;	/* enum chan_part */
+	uint8_t		 audit;		/* enum chan_part */
 };
 
 struct chan_health {

@@ -15,6 +15,11 @@
  * after their current response; the worker exits when none remains or
  * when server.shutdown_timeout has passed, whichever comes first.
  *
+ * With an audit section the worker holds one descriptor connected to the
+ * audit writer (audit_client.h) and nothing else of the log; when the
+ * writer is lost (restarted by the master) it asks the master for a new
+ * connection (CHAN_AUDIT_FD) at most every WORKER_STATE_IDLE_MS.
+ *
  * Ticket keys arriving over the channel are secrets: the receive buffer is
  * wiped after every message.
  */
@@ -31,6 +36,8 @@
 #include "chan.h"
 #include "conf.h"
 #include "api.h"
+#include "audit.h"
+#include "audit_client.h"
 #include "auth.h"
 #include "authep.h"
 #include "db.h"
@@ -52,6 +59,9 @@ struct worker {
 	struct auth		*auth;
 	struct authep		*authep;
 	struct password_pool	*pwpool;
+	struct audit_client	*audit;
+	char			 instance[AUDIT_INSTANCE_MAX + 1];
+	bool			 audit_asked;	/* CHAN_AUDIT_FD pending */
 	struct event		*chan_ev;
 	struct event		*stop_ev;
 	struct event		*sigterm_ev;
@@ -192,6 +202,13 @@ worker_message(struct worker *w, enum chan_type type, size_t len, int passfd)
 			    w->args->id);
 		bw_wipe(&keys, sizeof(keys));
 		break;
+	case CHAN_AUDIT_FD:
+		w->audit_asked = false;
+		if (w->audit != NULL && passfd != -1) {
+			audit_client_set_fd(w->audit, passfd);
+			passfd = -1;
+		}
+		break;
 	case CHAN_REOPEN_LOGS:
 		/* The master reopened the file and passed it along. */
 		if (passfd != -1)
@@ -237,6 +254,48 @@ worker_chan(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * The audit client on the descriptor the master connected, and this
+ * instance's name for the rows of audited writes: both before the sandbox.
+ */
+static int
+worker_audit_setup(struct worker *w)
+{
+	const struct worker_args *a = w->args;
+	const char		*err;
+	int			 fd = a->audit_fd;
+
+	if (a->conf->audit == NULL)
+		return 0;
+	if (audit_instance(a->conf, NULL, w->instance, sizeof(w->instance),
+	    &err) == -1) {
+		log_errorx("worker %d: audit: %s", a->id, err);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if ((w->audit = audit_client_new(w->base, fd)) == NULL) {
+		log_errorx("worker %d: cannot set up the audit client", a->id);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (a->api != NULL)
+		api_attach_audit(a->api, w->audit, w->instance);
+	return 0;
+}
+
+/* A lost writer: ask the master for a connection to its successor. */
+static void
+worker_audit_check(struct worker *w)
+{
+	if (w->audit == NULL || w->audit_asked ||
+	    audit_client_connected(w->audit))
+		return;
+	if (chan_send(w->args->chan_fd, CHAN_AUDIT_FD, NULL, 0) == 0)
+		w->audit_asked = true;
+}
+
 static int
 worker_setup(struct worker *w)
 {
@@ -277,6 +336,8 @@ worker_setup(struct worker *w)
 		log_errorx("worker %d: %s", a->id, err);
 		return -1;
 	}
+	if (worker_audit_setup(w) == -1)
+		return -1;
 	if (!a->hold && worker_listen(w) == -1)
 		return -1;
 	if ((fl = fcntl(a->chan_fd, F_GETFL)) == -1 ||
@@ -351,12 +412,15 @@ worker_state_report(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	worker_audit_check(w);
 	s.pool = w->args->db == NULL ? CHAN_PART_NONE :
 	    w->pool != NULL && db_pool_ready(w->pool) > 0 ? CHAN_PART_UP :
 	    CHAN_PART_DOWN;
 	s.revocation = w->auth == NULL || w->args->conf->auth == NULL ?
 	    CHAN_PART_NONE : auth_ready(w->auth) ? CHAN_PART_UP :
 	    CHAN_PART_DOWN;
+	s.audit = w->audit == NULL ? CHAN_PART_NONE :
+	    audit_client_answered(w->audit) ? CHAN_PART_UP : CHAN_PART_DOWN;
 	if (!w->state_sent || memcmp(&s, &w->state, sizeof(s)) != 0) {
 		if (chan_send(w->args->chan_fd, CHAN_STATE, &s, sizeof(s)) == 0) {
 			w->state = s;
@@ -375,6 +439,9 @@ worker_teardown(struct worker *w)
 	authep_free(w->authep);
 	auth_free(w->auth);
 	password_pool_free(w->pwpool);
+	if (w->audit != NULL && w->args->api != NULL)
+		api_attach_audit(w->args->api, NULL, NULL);
+	audit_client_free(w->audit);
 	if (w->pool != NULL) {
 		api_attach_pool(w->args->api, NULL);
 		db_pool_free(w->pool);

@@ -25,6 +25,7 @@ struct worker_args {
 	const struct dbconf *db;	/* connection parameters, or NULL */
 	const struct keys_set *keys;	/* token keys (auth), or NULL */
 	bool		 hold;		/* accept only after CHAN_TAKE_OVER */
+	int		 audit_fd;	/* to the audit writer, or -1 */
 };
 
 /*

@@ -49,8 +49,9 @@ ZERO = "0" * 64
 class Audit:
     """A configuration with database, auth, roles and an audit section."""
 
-    def __init__(self, instance, name="audit"):
+    def __init__(self, instance, name="audit", routes=None):
         self.d = pg.PgDaemon(CLUSTER, name=name)
+        self.routes = routes
         self.dir = self.d.dir
         self.log = os.path.join(self.dir, "audit.log")
         self.keyfile = os.path.join(self.dir, "audit.key")
@@ -88,7 +89,7 @@ class Audit:
         }
 
     def write(self, log=None):
-        self.d.write_config(self.config(log))
+        self.d.write_config(self.config(log), self.routes)
 
     def run(self, *args, stdin=b"", conf=None, timeout=60):
         if isinstance(stdin, str):
@@ -702,6 +703,132 @@ class TestDaemon(unittest.TestCase):
         self.assertEqual(rc, 0, out + err)
 
 
+NOTE_SECRET = "note-secret-" + secrets.token_hex(8)
+AUDIT_NOTES = """
+CREATE TABLE IF NOT EXISTS audit_notes (
+    id bigserial PRIMARY KEY, title text NOT NULL, secret text);
+"""
+
+
+def note_routes():
+    body = {"type": "object", "required": ["title"],
+            "properties": {"title": {"type": "string"},
+                           "secret": {"type": "string"}}}
+    sql = ("INSERT INTO audit_notes (title, secret) VALUES "
+           "(:body.title, :body.secret) RETURNING id")
+    return [
+        harness.route("add_note", "POST", "/notes", body=body, status=201,
+                      audit_fields=["title", "missing"], sql=sql),
+        harness.route("plain_note", "POST", "/plain", body=body,
+                      status=201, audit=False, sql=sql),
+        harness.route("note_count", "GET", "/count", result="value",
+                      sql="SELECT count(*) FROM audit_notes"),
+    ]
+
+
+def post_note(d, path, title, timeout=10.0):
+    body = json.dumps({"title": title, "secret": NOTE_SECRET}).encode()
+    return d.request("POST", path, pg.json_headers(), body, timeout=timeout)
+
+
+def note_count():
+    return int(CLUSTER.value("SELECT count(*) FROM audit_notes"))
+
+
+def request_records(a):
+    return [json.loads(x) for x in a.lines()
+            if json.loads(x)["event"] == "request"]
+
+
+def unwritten_rows(instance):
+    return int(CLUSTER.value("SELECT count(*) FROM bulwark.audit WHERE "
+                             "instance = :'i' AND seq IS NULL",
+                             {"i": instance}))
+
+
+class TestAuditedRoutes(unittest.TestCase):
+    """Audited routes: the bulwark.audit row committed with the write, the
+    record in the file with the listed body members only, unaudited routes
+    not recorded, a killed writer replaced without a record lost."""
+
+    def setUp(self):
+        CLUSTER.psql(AUDIT_NOTES)
+        self.inst = "inst-r%d" % (len(OUTPUTS) % 100000)
+        self.a = Audit(self.inst, name="routes", routes=note_routes())
+        self.a.ok("--init-db")
+        self.a.d.start()
+        # Until the writer answers a worker, audited routes answer 503.
+        wait_for(lambda: post_note(self.a.d, "/notes", "warm").status ==
+                 201)
+
+    def tearDown(self):
+        problems = self.a.d.stop()
+        self.a.cleanup()
+        self.assertEqual(problems, [])
+
+    def test_audited_write_has_row_and_record(self):
+        a = self.a
+        title = "audited " + secrets.token_hex(4)
+        r = post_note(a.d, "/notes", title)
+        self.assertEqual(r.status, 201, r.body)
+        rec = request_records(a)[-1]
+        self.assertEqual(rec["route"], "add_note")
+        self.assertEqual(rec["method"], "POST")
+        self.assertEqual(rec["path"], "/notes")
+        self.assertEqual(rec["status"], 201)
+        self.assertEqual(rec["detail"], {"title": title})
+        self.assertEqual(rec["actor"]["ip"], "127.0.0.1")
+        self.assertIsNone(rec["actor"]["user"])
+        self.assertEqual(rec["instance"], self.inst)
+        self.assertEqual(rec["request_id"], r.header("X-Request-Id"))
+        row = CLUSTER.rows("SELECT route, detail::text FROM bulwark.audit "
+                           "WHERE instance = :'i' AND seq = :'s'",
+                           {"i": self.inst, "s": str(rec["seq"])})
+        self.assertEqual(len(row), 1)
+        self.assertEqual(row[0][0], "add_note")
+        self.assertEqual(json.loads(row[0][1]), {"title": title})
+        n = len(request_records(a))
+        r = post_note(a.d, "/plain", "plain")
+        self.assertEqual(r.status, 201, r.body)
+        self.assertEqual(len(request_records(a)), n)
+        with open(a.log, "rb") as fp:
+            text = fp.read().decode()
+        self.assertNotIn(NOTE_SECRET, text)
+        self.assertNotIn(NOTE_SECRET, a.d.stderr_text())
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_writer_killed_no_write_without_record(self):
+        a = self.a
+        self.assertEqual(post_note(a.d, "/notes", "before").status, 201)
+        pid = writer_pid(a.d)
+        os.kill(pid, signal.SIGKILL)
+        statuses = [post_note(a.d, "/notes", "during %d" % i).status
+                    for i in range(5)]
+        for st in statuses:
+            self.assertIn(st, (201, 503))
+        wait_for(lambda: writer_pid(a.d) not in (None, pid))
+        wait_for(lambda: unwritten_rows(self.inst) == 0)
+        wait_for(lambda: post_note(a.d, "/notes", "after").status == 201)
+        recs = request_records(a)
+        rows = int(CLUSTER.value("SELECT count(*) FROM bulwark.audit WHERE "
+                                 "instance = :'i'", {"i": self.inst}))
+        self.assertEqual(len(recs), rows)
+        self.assertEqual(unwritten_rows(self.inst), 0)
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_replica_audited_is_a_load_error(self):
+        cfg = self.a.config()
+        routes = note_routes()
+        routes[0]["replica"] = True
+        self.a.d.write_config(cfg, routes)
+        rc, out, err = self.a.d.check()
+        self.assertNotEqual(rc, 0, out + err)
+        self.assertIn("audited route runs on the primary", out + err)
+        self.a.write()
+
+
 class TestUnwritable(unittest.TestCase):
     """Disk full (a small tmpfs) and a removed file: the daemon's writer
     reports the log unwritable, administration modes are refused before
@@ -710,7 +837,9 @@ class TestUnwritable(unittest.TestCase):
     def setUp(self):
         if os.geteuid() != 0 or shutil.which("mount") is None:
             self.skipTest("needs root to mount a tmpfs")
-        self.a = Audit("inst-full-%d" % len(OUTPUTS), name="full")
+        CLUSTER.psql(AUDIT_NOTES)
+        self.a = Audit("inst-full-%d" % len(OUTPUTS), name="full",
+                       routes=note_routes())
         self.mnt = os.path.join(self.a.dir, "full")
         os.mkdir(self.mnt)
         p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k",
@@ -722,6 +851,8 @@ class TestUnwritable(unittest.TestCase):
         self.a.log = os.path.join(self.mnt, "audit.log")
         self.a.ok("--init-db")
         self.a.d.start()
+        wait_for(lambda: post_note(self.a.d, "/notes", "warm").status ==
+                 201)
 
     def tearDown(self):
         problems = self.a.d.stop()
@@ -756,6 +887,39 @@ class TestUnwritable(unittest.TestCase):
         self.assertEqual(self.users("full-after"), "1")
         self.assertIn("writing works again", a.d.stderr_text())
         self.assertEqual(a.d.stderr_text().count("cannot write"), 1)
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_disk_full_audited_routes_refused(self):
+        a = self.a
+        self.assertEqual(post_note(a.d, "/notes", "full-before").status, 201)
+        filler = os.path.join(self.mnt, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"x" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        # The first write after the disk filled up commits; its record
+        # fails and the writer reports the log unwritable from then on.
+        post_note(a.d, "/notes", "full-first")
+        wait_for(lambda: post_note(a.d, "/notes", "probe").status == 503)
+        time.sleep(1.5)     # every worker's probe (1 s) has seen it
+        before = note_count()
+        for i in range(3):
+            r = post_note(a.d, "/notes", "full-%d" % i)
+            self.assertEqual(r.status, 503, r.body)
+        self.assertEqual(note_count(), before)
+        r = post_note(a.d, "/plain", "unaudited")
+        self.assertEqual(r.status, 201, r.body)
+        os.unlink(filler)
+        wait_for(lambda: post_note(a.d, "/notes", "after").status == 201)
+        wait_for(lambda: unwritten_rows(a.instance) == 0)
+        text = a.d.stderr_text()
+        # Once per worker and outage, not once per request.
+        self.assertIn(text.count("audited routes answer 503"), range(1, 5))
         rc, out, err = a.verify()
         self.assertEqual(rc, 0, out + err)
 
