@@ -27,6 +27,8 @@ struct audit_wait {
 	bool		 probe;
 };
 
+static struct audit_client	*audit_client_default;
+
 struct audit_client {
 	struct event_base	*base;
 	int			 fd;
@@ -248,4 +250,18 @@ bool
 audit_client_answered(const struct audit_client *c)
 {
 	return c->fd != -1 && c->answered;
+}
+
+void
+audit_client_set_default(struct audit_client *c)
+{
+	audit_client_default = c;
+}
+
+int
+audit_client_event(const struct audit_event *ev)
+{
+	if (audit_client_default == NULL)
+		return 0;
+	return audit_client_submit(audit_client_default, ev, 0, NULL, NULL);
 }

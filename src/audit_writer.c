@@ -898,3 +898,18 @@ audit_writer_stop(void)
 	(void)waitpid(audit_sup.pid, &status, 0);
 	audit_sup.pid = -1;
 }
+
+int
+audit_writer_event(const char *event, json_t *detail, const char **err)
+{
+	struct audit_event	 ev;
+	uint64_t		 seq;
+
+	if (audit_sup.conf == NULL || audit_sup.conf->audit == NULL)
+		return 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.event = event;
+	ev.detail = detail;
+	return audit_msg_record(audit_sup.conf->audit->control_socket, &ev,
+	    &seq, err);
+}

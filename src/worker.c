@@ -282,6 +282,7 @@ worker_audit_setup(struct worker *w)
 	}
 	if (a->api != NULL)
 		api_attach_audit(a->api, w->audit, w->instance);
+	audit_client_set_default(w->audit);
 	return 0;
 }
 
@@ -441,6 +442,7 @@ worker_teardown(struct worker *w)
 	password_pool_free(w->pwpool);
 	if (w->audit != NULL && w->args->api != NULL)
 		api_attach_audit(w->args->api, NULL, NULL);
+	audit_client_set_default(NULL);
 	audit_client_free(w->audit);
 	if (w->pool != NULL) {
 		api_attach_pool(w->args->api, NULL);

@@ -77,6 +77,10 @@ class Audit:
                 "issuer": "https://bulwark.test",
                 "audience": "bulwark.test",
                 "signing_key_file": self.signing,
+                "endpoint_rate_limit": {"by": "ip", "rate": "1000/s",
+                                        "burst": 1000},
+                "lockout": {"max_failures": 3, "window": "10m",
+                            "duration": "1m"},
                 "password": {"min_length": 12, "max_length": 128,
                              "argon2": {"memory": "19MiB", "iterations": 2,
                                         "parallelism": 1}},
@@ -532,7 +536,7 @@ class TestDaemon(unittest.TestCase):
     def test_admin_modes_with_and_without_daemon_one_chain(self):
         a = self.a
         self.start()
-        self.assertEqual(self.events()[-1], "server.start")
+        self.assertEqual(self.events()[-2:], ["server.start", "config.load"])
         sock = os.path.join(a.dir, "control.sock")
         self.assertEqual(os.stat(sock).st_mode & 0o777, 0o600)
         add_user(a, "live")
@@ -723,6 +727,8 @@ def note_routes():
                       status=201, audit=False, sql=sql),
         harness.route("note_count", "GET", "/count", result="value",
                       sql="SELECT count(*) FROM audit_notes"),
+        harness.route("admin_only", "GET", "/admin-only", roles=["admin"],
+                      result="value", sql="SELECT 1"),
     ]
 
 
@@ -795,6 +801,115 @@ class TestAuditedRoutes(unittest.TestCase):
             text = fp.read().decode()
         self.assertNotIn(NOTE_SECRET, text)
         self.assertNotIn(NOTE_SECRET, a.d.stderr_text())
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def auth_post(self, path, doc, headers=()):
+        return self.a.d.request("POST", path,
+                                pg.json_headers(list(headers)),
+                                json.dumps(doc).encode(), timeout=10)
+
+    def last(self, event, r=None):
+        """The latest record of event (of response r): records outside a
+        route's transaction are sent without waiting, so wait for it."""
+        rid = r.header("X-Request-Id") if r is not None else None
+
+        def find():
+            recs = [json.loads(x) for x in self.a.lines()]
+            recs = [x for x in recs if x["event"] == event and
+                    (rid is None or x["request_id"] == rid)]
+            return recs[-1] if recs else None
+        return wait_for(find)
+
+    def test_auth_and_authz_events(self):
+        a = self.a
+        add_user(a, "eve")
+        secrets_used = [PASSWORD, NOTE_SECRET]
+        r = self.auth_post("/auth/login", {"username": "eve",
+                                           "password": "wrong " + PASSWORD})
+        secrets_used.append("wrong " + PASSWORD)
+        self.assertEqual(r.status, 401)
+        rec = self.last("auth.login.failure", r)
+        self.assertEqual((rec["actor"]["user"], rec["status"],
+                          rec["path"], rec["actor"]["ip"]),
+                         ("eve", 401, "/auth/login", "127.0.0.1"))
+        self.assertEqual(rec["request_id"], r.header("X-Request-Id"))
+        r = self.auth_post("/auth/login", {"username": "eve",
+                                           "password": PASSWORD})
+        self.assertEqual(r.status, 200, r.body)
+        at, rt = r.json()["access_token"], r.json()["refresh_token"]
+        secrets_used += [at, rt]
+        rec = self.last("auth.login.success", r)
+        self.assertEqual((rec["actor"]["user"], rec["status"]), ("eve", 200))
+        r = a.d.request("GET", "/admin-only",
+                        [("Authorization", "Bearer " + at)])
+        self.assertEqual(r.status, 403)
+        rec = self.last("authz.denied", r)
+        self.assertEqual((rec["actor"]["user"], rec["route"], rec["status"],
+                          rec["method"], rec["path"]),
+                         ("eve", "admin_only", 403, "GET", "/admin-only"))
+        r = self.auth_post("/auth/refresh", {"refresh_token": rt})
+        self.assertEqual(r.status, 200, r.body)
+        secrets_used += [r.json()["access_token"], r.json()["refresh_token"]]
+        self.assertEqual(self.last("auth.refresh", r)["actor"]["user"],
+                         "eve")
+        r = self.auth_post("/auth/refresh", {"refresh_token": rt})
+        self.assertEqual(r.status, 401)
+        self.assertEqual(self.last("auth.refresh.reuse", r)["status"], 401)
+        r = self.auth_post("/auth/login", {"username": "eve",
+                                           "password": PASSWORD})
+        at, rt = r.json()["access_token"], r.json()["refresh_token"]
+        secrets_used += [at, rt]
+        new = "new audit password " + secrets.token_hex(8)
+        secrets_used.append(new)
+        r = self.auth_post("/auth/password", {"current_password": PASSWORD,
+                                              "new_password": new},
+                           [("Authorization", "Bearer " + at)])
+        self.assertEqual(r.status, 204, r.body)
+        rec = self.last("auth.password.change", r)
+        self.assertEqual((rec["actor"]["user"], rec["status"]), ("eve", 204))
+        r = self.auth_post("/auth/login", {"username": "eve",
+                                           "password": new})
+        at, rt = r.json()["access_token"], r.json()["refresh_token"]
+        secrets_used += [at, rt]
+        r = self.auth_post("/auth/logout", {"refresh_token": rt},
+                           [("Authorization", "Bearer " + at)])
+        self.assertEqual(r.status, 204, r.body)
+        rec = self.last("auth.logout", r)
+        self.assertEqual((rec["actor"]["user"], rec["status"]), ("eve", 204))
+        for _ in range(30):
+            r = self.auth_post("/auth/login", {"username": "eve",
+                                               "password": "bad " + new})
+            if r.status == 429:
+                break
+        secrets_used.append("bad " + new)
+        self.assertEqual(r.status, 429)
+        rec = self.last("auth.login.lockout", r)
+        self.assertEqual((rec["actor"]["user"], rec["status"]), ("eve", 429))
+        with open(a.log, "rb") as fp:
+            text = fp.read().decode()
+        logs = text + a.d.stderr_text() + "".join(OUTPUTS)
+        for s in secrets_used:
+            self.assertNotIn(s, logs)
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_config_events(self):
+        a = self.a
+        rec = self.last("config.load")
+        self.assertEqual(rec["detail"], {"file": a.d.conf_path,
+                                         "generation": 1})
+        a.d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: any(json.loads(x)["event"] == "config.reload"
+                             for x in a.lines()))
+        self.assertEqual(self.last("config.reload")["detail"]["generation"],
+                         2)
+        with open(a.d.conf_path, "a") as fp:
+            fp.write("nonsense: [\n")
+        a.d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: any(json.loads(x)["event"] ==
+                             "config.reload_failed" for x in a.lines()))
+        a.write()
         rc, out, err = a.verify()
         self.assertEqual(rc, 0, out + err)
 
