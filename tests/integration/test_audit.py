@@ -944,6 +944,114 @@ class TestAuditedRoutes(unittest.TestCase):
         self.a.write()
 
 
+def descendants(pid):
+    """pid and every process below it."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for t in os.listdir("/proc/%d/task" % p):
+                with open("/proc/%d/task/%s/children" % (p, t)) as fp:
+                    todo += [int(c) for c in fp.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+class TestCrash(unittest.TestCase):
+    """kill -9 of the whole daemon during a load of audited writes: the
+    file as left verifies (intact or torn), and after a restart every
+    committed audited write has its record; two instances on one database
+    keep their chains apart."""
+
+    def setUp(self):
+        CLUSTER.psql(AUDIT_NOTES)
+        self.made = []
+
+    def tearDown(self):
+        for a in self.made:
+            problems = a.d.stop()
+            a.cleanup()
+            self.assertEqual(problems, [])
+
+    def audit(self, inst, name):
+        a = Audit(inst, name=name, routes=note_routes())
+        self.made.append(a)
+        a.ok("--init-db")
+        a.d.start()
+        wait_for(lambda: post_note(a.d, "/notes", "warm").status == 201)
+        return a
+
+    def test_kill_9_under_load(self):
+        import threading
+        inst = "inst-crash-%d" % (len(OUTPUTS) % 100000)
+        a = self.audit(inst, "crash")
+        tag = "crash-" + secrets.token_hex(4)
+        stop = threading.Event()
+
+        def load():
+            while not stop.is_set():
+                try:
+                    post_note(a.d, "/notes", tag, timeout=3)
+                except Exception:
+                    pass
+        threads = [threading.Thread(target=load) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(1.5)
+        for p in descendants(a.d.pid):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        stop.set()
+        for t in threads:
+            t.join()
+        a.d.proc.wait()
+        a.d.stop()
+        copy = a.log + ".crash"
+        shutil.copy(a.log, copy)
+        # bulwark.audit_head only moves after a sync, so the file as the
+        # crash left it is intact or torn, never short of the head.
+        rc, out, err = a.run("--verify-audit", copy)
+        self.assertIn(rc, (0, 4), out + err)
+        a.d.start()
+        wait_for(lambda: unwritten_rows(inst) == 0, timeout=20)
+        writes = int(CLUSTER.value("SELECT count(*) FROM audit_notes WHERE "
+                                   "title = :'t'", {"t": tag}))
+        rows = int(CLUSTER.value(
+            "SELECT count(*) FROM bulwark.audit WHERE instance = :'i' AND "
+            "detail->>'title' = :'t'", {"i": inst, "t": tag}))
+        self.assertGreater(writes, 0)
+        self.assertEqual(rows, writes)
+        recs = [r for r in request_records(a)
+                if r["detail"].get("title") == tag]
+        self.assertEqual(len(recs), writes)
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_two_instances_one_database(self):
+        one = self.audit("inst-one-%d" % len(OUTPUTS), "one")
+        two = self.audit("inst-two-%d" % len(OUTPUTS), "two")
+        for i in range(3):
+            self.assertEqual(post_note(one.d, "/notes", "one").status, 201)
+            self.assertEqual(post_note(two.d, "/notes", "two").status, 201)
+        # A row of the other instance left unwritten is never appended.
+        CLUSTER.psql("INSERT INTO bulwark.audit (instance, event, "
+                     "actor_user) VALUES (:'i', 'request', 'other')",
+                     {"i": two.instance})
+        self.assertEqual(one.d.stop(), [])
+        one.d.start()
+        wait_for(lambda: post_note(one.d, "/notes", "one").status == 201)
+        for a in (one, two):
+            recs = [json.loads(x) for x in a.lines()]
+            self.assertEqual({r["instance"] for r in recs}, {a.instance})
+            self.assertNotIn("other", [r["actor"]["user"] for r in recs])
+            rc, out, err = a.verify()
+            self.assertEqual(rc, 0, out + err)
+
+
 class TestUnwritable(unittest.TestCase):
     """Disk full (a small tmpfs) and a removed file: the daemon's writer
     reports the log unwritable, administration modes are refused before
