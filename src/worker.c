@@ -18,7 +18,7 @@
  * With an audit section the worker holds one descriptor connected to the
  * audit writer (audit_client.h) and nothing else of the log; when the
  * writer is lost (restarted by the master) it asks the master for a new
- * connection (CHAN_AUDIT_FD) at most every WORKER_STATE_IDLE_MS.
+ * connection (CHAN_AUDIT_FD) at most every WORKER_AUDIT_ASK_MS.
  *
  * Ticket keys arriving over the channel are secrets: the receive buffer is
  * wiped after every message.
@@ -62,6 +62,7 @@ struct worker {
 	struct audit_client	*audit;
 	char			 instance[AUDIT_INSTANCE_MAX + 1];
 	bool			 audit_asked;	/* CHAN_AUDIT_FD pending */
+	int64_t			 audit_asked_ms;	/* when last asked */
 	struct event		*chan_ev;
 	struct event		*stop_ev;
 	struct event		*sigterm_ev;
@@ -286,13 +287,22 @@ worker_audit_setup(struct worker *w)
 	return 0;
 }
 
-/* A lost writer: ask the master for a connection to its successor. */
+/*
+ * A lost writer: ask the master for a connection to its successor, at
+ * most every WORKER_AUDIT_ASK_MS (the readiness poll runs more often).
+ */
+#define WORKER_AUDIT_ASK_MS	250
+
 static void
 worker_audit_check(struct worker *w)
 {
+	int64_t	 now = bw_now_ms();
+
 	if (w->audit == NULL || w->audit_asked ||
-	    audit_client_connected(w->audit))
+	    audit_client_connected(w->audit) ||
+	    now - w->audit_asked_ms < WORKER_AUDIT_ASK_MS)
 		return;
+	w->audit_asked_ms = now;
 	if (chan_send(w->args->chan_fd, CHAN_AUDIT_FD, NULL, 0) == 0)
 		w->audit_asked = true;
 }

@@ -801,6 +801,12 @@ class TestAuditedRoutes(unittest.TestCase):
             text = fp.read().decode()
         self.assertNotIn(NOTE_SECRET, text)
         self.assertNotIn(NOTE_SECRET, a.d.stderr_text())
+        # Listed members beyond 32 KiB of detail: {} in row and record.
+        r = post_note(a.d, "/notes", "x" * 40000)
+        self.assertEqual(r.status, 201, r.body)
+        rec = request_records(a)[-1]
+        self.assertEqual(rec["request_id"], r.header("X-Request-Id"))
+        self.assertEqual(rec["detail"], {})
         rc, out, err = a.verify()
         self.assertEqual(rc, 0, out + err)
 
