@@ -142,15 +142,19 @@ audit_writer_head(struct audit_writer *w)
 static void
 audit_writer_publish(struct audit_writer *w)
 {
+	int64_t		 ids[AUDIT_WRITER_MAX_PENDING];
+	uint64_t	 seqs[AUDIT_WRITER_MAX_PENDING];
 	const char	*err;
 	size_t		 i;
 
 	if (!audit_writer_db_ok(w))
 		return;
-	for (i = 0; i < w->nrows; i++)
-		if (audit_db_row_written(w->pg, w->rows[i].id,
-		    w->rows[i].seq, &err) == -1)
-			log_warnx("audit: %s", err);
+	for (i = 0; i < w->nrows; i++) {
+		ids[i] = w->rows[i].id;
+		seqs[i] = w->rows[i].seq;
+	}
+	if (audit_db_rows_written(w->pg, ids, seqs, w->nrows, &err) == -1)
+		log_warnx("audit: %s", err);
 	w->nrows = 0;
 	if (w->f.known && audit_db_head_set(w->pg, w->instance, &w->f.chain,
 	    &err) == -1)
@@ -281,10 +285,12 @@ audit_writer_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct audit_conn	*c;
 	const char		*err;
 	size_t			 i;
+	bool			 synced;
 
 	(void)fd;
 	(void)what;
 	w->flush_armed = false;
+	synced = false;
 	if (w->conf->audit->fsync == FSYNC_ALWAYS && w->f.dirty) {
 		if (audit_file_sync(&w->f, &err) == -1) {
 			audit_writer_failed(w, err);
@@ -292,10 +298,13 @@ audit_writer_flush_cb(evutil_socket_t fd, short what, void *arg)
 				for (i = 0; i < c->nacks; i++)
 					c->acks[i] = -1;
 		} else
-			audit_writer_publish(w);
+			synced = true;
 	}
+	/* The records are on disk: answer first, then store their seq. */
 	for (c = w->conns; c != NULL; c = c->next)
 		audit_writer_send_acks(c);
+	if (synced)
+		audit_writer_publish(w);
 }
 
 /*

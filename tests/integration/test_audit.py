@@ -1058,6 +1058,51 @@ class TestCrash(unittest.TestCase):
             self.assertEqual(rc, 0, out + err)
 
 
+class TestBackupEvents(unittest.TestCase):
+    """backup.start, backup.success and backup.failure of --backup with no
+    daemon running: appended under the lock, in the one chain."""
+
+    def test_backup_records(self):
+        bindir = getattr(CLUSTER, "bindir", None) or pg._bindir()
+        pg_dump = os.path.join(bindir or "", "pg_dump")
+        if not os.access(pg_dump, os.X_OK):
+            self.skipTest("no pg_dump")
+        a = Audit("inst-bk-%d" % len(OUTPUTS), name="bk")
+        try:
+            bdir = os.path.join(a.dir, "backups")
+            os.mkdir(bdir, 0o700)
+            keyfile = os.path.join(a.dir, "backup.key")
+            subprocess.run([harness.BULWARKD, "--gen-key", "backup",
+                            keyfile], check=True, env=harness.child_env(),
+                           stdout=subprocess.DEVNULL, timeout=30)
+            cfg = a.config()
+            cfg["backup"] = {"directory": bdir, "key_file": keyfile,
+                             "pg_dump": pg_dump,
+                             "pg_restore": os.path.join(bindir,
+                                                        "pg_restore")}
+            a.d.write_config(cfg)
+            a.ok("--init-db")
+            a.ok("--backup")
+            recs = [json.loads(x) for x in a.lines()]
+            ev = [r["event"] for r in recs]
+            self.assertEqual(ev[-2:], ["backup.start", "backup.success"])
+            name = recs[-1]["detail"]["file"]
+            self.assertTrue(name.endswith(".bwbk"), name)
+            self.assertIn(name, os.listdir(bdir))
+            self.assertEqual(recs[-2]["detail"]["file"], name)
+            cfg["backup"]["pg_dump"] = "/bin/false"
+            a.d.write_config(cfg)
+            rc, out, err = a.run("--backup")
+            self.assertNotEqual(rc, 0)
+            rec = json.loads(a.lines()[-1])
+            self.assertEqual(rec["event"], "backup.failure")
+            self.assertIn("error", rec["detail"])
+            rc, out, err = a.verify()
+            self.assertEqual(rc, 0, out + err)
+        finally:
+            a.cleanup()
+
+
 class TestUnwritable(unittest.TestCase):
     """Disk full (a small tmpfs) and a removed file: the daemon's writer
     reports the log unwritable, administration modes are refused before
