@@ -270,11 +270,13 @@ admin_readiness(struct evbuffer *b, const struct admin_view *v)
 	for (i = 0; i < n; i++) {
 		s = &h->slot[i];
 		evbuffer_add_printf(b, "%s{\"worker\":%u,\"up\":%s,"
-		    "\"ready\":%s,\"pool\":%s,\"revocation\":%s}",
+		    "\"ready\":%s,\"pool\":%s,\"revocation\":%s,"
+		    "\"audit\":%s}",
 		    i > 0 ? "," : "", i, s->up ? "true" : "false",
 		    s->ready ? "true" : "false",
 		    s->up ? admin_part(s->pool) : "false",
-		    s->up ? admin_part(s->revocation) : "false");
+		    s->up ? admin_part(s->revocation) : "false",
+		    s->up ? admin_part(s->audit) : "false");
 	}
 	evbuffer_add_printf(b, "]");
 }

@@ -10,6 +10,17 @@
  *
  * A request's call state (struct api_call) owns every value it binds and
  * is freed in one place, api_call_free(), whichever way the request ends.
+ *
+ * Audited routes (SPEC 9): the segment's context statement also inserts
+ * the bulwark.audit row (actor, route, the body members of audit_fields
+ * and no other) in the route's transaction, so a committed write always
+ * has its row; after commit the record goes to the audit writer with the
+ * row's id, and under fsync: always the response waits for the writer's
+ * answer.  A record the writer does not take is logged: its row reaches
+ * the file by the writer's recovery.  Under on_failure: reject an audited
+ * request that arrives while the writer reports the log unwritable is
+ * answered 503 before anything runs.  Audited routes run on the primary:
+ * replica: true on one is a load error.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +29,8 @@
 #include <event2/buffer.h>
 
 #include "api.h"
+#include "audit.h"
+#include "audit_client.h"
 #include "auth.h"
 #include "authdb.h"
 #include "authep.h"
@@ -26,6 +39,7 @@
 #include "jsonw.h"
 #include "log.h"
 #include "node.h"
+#include "problem.h"
 #include "result.h"
 #include "router.h"
 #include "schema.h"
@@ -35,6 +49,7 @@
 
 #define API_MAX_QUERY		32	/* declared query parameters per route */
 #define API_MEMBER_DEPTH	32
+#define API_AUDIT_DETAIL_MAX	AUDIT_DETAIL_MAX	/* bytes of JSON text */
 
 static const char *const api_claims[] = {
 	"iss", "aud", "sub", "name", "roles", "sid", "iat", "nbf", "exp",
@@ -75,6 +90,10 @@ struct api {
 	struct db_pool		**replicas;	/* for replica: true routes */
 	size_t			 nreplicas;
 	size_t			 next_replica;	/* round robin */
+	struct audit_client	*audit;		/* NULL: no writer attached */
+	const char		*instance;
+	size_t			 audit_stmt;	/* db_ctx_audit_def in pool */
+	bool			 audit_down;	/* logged as unwritable */
 };
 
 /* One request on its way through validation and the database. */
@@ -87,6 +106,11 @@ struct api_call {
 	struct db_req		*dbreq;
 	struct result		*result;
 	struct auth_principal	*principal;	/* NULL: anonymous */
+	int64_t			 audit_id;	/* the bulwark.audit row */
+	char			*audit_detail;	/* its detail (JSON text) */
+	int			 audit_status;	/* the response waiting */
+	enum problem_code	 audit_problem;	/* ... or this, when set */
+	bool			 audit_waiting;	/* for the writer's answer */
 };
 
 static int	 api_prepare(struct http_request *, void *);
@@ -302,6 +326,10 @@ api_load_route(struct api *api, struct api_route *rt,
 	if (n < 0 || (size_t)n >= sizeof(rt->timeout))
 		bw_diag_add(diag, api->conf->file, r->pos.line, r->pos.col,
 		    "route %s: timeout out of range", r->name);
+	if (r->audit > 0 && r->replica)
+		bw_diag_add(diag, api->conf->file, r->pos.line, r->pos.col,
+		    "route %s: an audited route runs on the primary "
+		    "(replica: true with audit)", r->name);
 	api_load_sql(api->conf, rt, diag);
 }
 
@@ -324,12 +352,14 @@ api_load_statements(struct api *api)
 	size_t				 i, nctx, n;
 
 	ctx = db_ctx_stmts(&nctx);
-	n = nctx + api->nroutes + (api->conf->auth != NULL ?
+	n = nctx + 1 + api->nroutes + (api->conf->auth != NULL ?
 	    AUTHDB_STMT_COUNT : 0);
 	api->checks = bw_calloc(n, sizeof(*api->checks));
 	api->check_rt = bw_calloc(n, sizeof(*api->check_rt));
 	for (i = 0; i < nctx; i++)
 		api_check_add(api, &ctx[i], NULL);
+	if (api->conf->audit != NULL)
+		api_check_add(api, &db_ctx_audit_def, NULL);
 	for (i = 0; i < api->nroutes; i++) {
 		api->routes[i].def.sql = api->routes[i].sql->sql;
 		api->routes[i].def.nparams = (int)api->routes[i].sql->nparams;
@@ -545,6 +575,16 @@ api_attach_pool(struct api *api, struct db_pool *pool)
 	for (i = 0; pool != NULL && i < api->nroutes; i++)
 		api->routes[i].stmt = db_pool_stmt_add(pool,
 		    &api->routes[i].def);
+	if (pool != NULL && api->conf->audit != NULL)
+		api->audit_stmt = db_pool_stmt_add(pool, &db_ctx_audit_def);
+}
+
+void
+api_attach_audit(struct api *api, struct audit_client *c,
+    const char *instance)
+{
+	api->audit = c;
+	api->instance = instance;
 }
 
 /*
@@ -582,6 +622,9 @@ api_call_free(void *arg)
 		return;
 	if (call->dbreq != NULL)
 		db_abandon(call->dbreq);
+	if (call->audit_waiting && call->api->audit != NULL)
+		audit_client_cancel(call->api->audit, call);
+	free(call->audit_detail);
 	for (i = 0; i < ROUTER_MAX_PARAMS; i++)
 		node_free(call->path[i]);
 	for (i = 0; i < API_MAX_QUERY; i++)
@@ -850,12 +893,198 @@ api_problem_for_status(int status)
 	}
 }
 
+static bool
+api_audited(const struct api_call *call)
+{
+	return call->rt->conf->audit > 0 && call->api->conf->audit != NULL;
+}
+
+/* The actor of a record: user name, client address, API key id. */
+static void
+api_audit_actor(const struct api_call *call, struct audit_event *ev)
+{
+	const struct auth_principal	*p = call->principal;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->request_id = http_request_id(call->req);
+	ev->ip = http_request_ip(call->req);
+	if (p != NULL && p->kind == AUTH_USER)
+		ev->user = p->claims.name;
+	if (p != NULL && p->kind == AUTH_APIKEY)
+		ev->api_key = p->key_id;
+}
+
+/*
+ * The detail of an audited write: the members of body named in
+ * audit_fields, no other; {} beyond API_AUDIT_DETAIL_MAX bytes.
+ */
+static char *
+api_audit_detail(const struct conf_route *r, const struct node *body)
+{
+	struct evbuffer		*b;
+	const struct node	*v;
+	char			*out;
+	size_t			 i, n = 0, len;
+	int			 rv;
+
+	if ((b = evbuffer_new()) == NULL)
+		fatal("out of memory");
+	rv = evbuffer_add(b, "{", 1);
+	for (i = 0; body != NULL && body->kind == NODE_MAP &&
+	    i < r->naudit_fields; i++) {
+		if ((v = node_get(body, r->audit_fields[i])) == NULL)
+			continue;
+		if (n++ > 0)
+			rv |= evbuffer_add(b, ",", 1);
+		rv |= jsonw_str(b, r->audit_fields[i],
+		    strlen(r->audit_fields[i]), SIZE_MAX);
+		rv |= evbuffer_add(b, ":", 1);
+		rv |= jsonw_node(b, v, JSON_DEPTH_CEILING);
+	}
+	rv |= evbuffer_add(b, "}", 1);
+	len = evbuffer_get_length(b);
+	if (rv != 0 || len > API_AUDIT_DETAIL_MAX)
+		out = bw_strdup("{}");
+	else
+		out = bw_strndup((const char *)evbuffer_pullup(b, -1), len);
+	evbuffer_free(b);
+	return out;
+}
+
+/*
+ * The bulwark.audit row's values (AUDIT_DB_INSERT_SQL order); strings
+ * point into call, path into *path (the caller frees it).
+ */
+static void
+api_audit_values(struct api_call *call, const char **v, char **path)
+{
+	const struct conf_route	*r = call->rt->conf;
+	const struct http_head	*h = http_request_head(call->req);
+	struct audit_event	 ev;
+
+	api_audit_actor(call, &ev);
+	*path = bw_strndup(h->path, h->path_len);
+	v[0] = call->api->instance;
+	v[1] = "request";
+	v[2] = ev.request_id;
+	v[3] = ev.user;
+	v[4] = ev.ip;
+	v[5] = ev.api_key;
+	v[6] = r->name;
+	v[7] = conf_method_name(r->method);
+	v[8] = *path;
+	v[9] = call->audit_detail;
+}
+
+/*
+ * on_failure: reject: while the writer reports the log unwritable an
+ * audited request is refused before it runs; logged once per outage.
+ */
+static bool
+api_audit_refused(struct api_call *call)
+{
+	struct api	*api = call->api;
+
+	if (!api->conf->audit->on_failure_reject)
+		return false;
+	if (api->audit != NULL && audit_client_ok(api->audit)) {
+		if (api->audit_down)
+			log_notice("audit log writable again: audited routes "
+			    "serve");
+		api->audit_down = false;
+		return false;
+	}
+	if (!api->audit_down)
+		log_errorx("audit log not writable: audited routes answer 503 "
+		    "(on_failure: reject)");
+	api->audit_down = true;
+	return true;
+}
+
 static int
 api_on_row(void *arg, const PGresult *res, int row)
 {
 	struct api_call	*call = arg;
 
 	return result_row(call->result, res, row);
+}
+
+/*
+ * The writer's answer to an audited write's record under fsync: always:
+ * the response waited for it.  A record not written keeps its row, which
+ * reaches the file by recovery.
+ */
+static void
+api_audit_answer(int64_t seq, void *arg)
+{
+	struct api_call	*call = arg;
+
+	call->audit_waiting = false;
+	if (seq <= 0)
+		log_warnx("route %s: audit record of row %lld not confirmed: "
+		    "it is committed and reaches the log by recovery",
+		    call->rt->conf->name, (long long)call->audit_id);
+	if (call->audit_problem != PROBLEM_CODE_COUNT)
+		http_respond_problem(call->req, call->audit_problem);
+	else
+		http_respond(call->req, call->audit_status);
+}
+
+/*
+ * After an audited write committed: its record to the writer.  Returns
+ * true when the response must wait for the writer's answer.
+ */
+static bool
+api_audit_record(struct api_call *call, int status)
+{
+	const struct conf_route	*r = call->rt->conf;
+	const struct http_head	*h = http_request_head(call->req);
+	struct audit_event	 ev;
+	json_t			*detail;
+	char			*path;
+	bool			 wait;
+	int			 rv = -1;
+
+	if (call->audit_id <= 0 || call->api->audit == NULL)
+		return false;
+	api_audit_actor(call, &ev);
+	ev.event = "request";
+	ev.route = r->name;
+	ev.method = conf_method_name(r->method);
+	path = bw_strndup(h->path, h->path_len);
+	ev.path = path;
+	ev.status = status;
+	detail = json_loads(call->audit_detail, 0, NULL);
+	ev.detail = detail;
+	ev.time_us = 0;
+	wait = call->api->conf->audit->fsync == FSYNC_ALWAYS;
+	if (detail != NULL)
+		rv = audit_client_submit(call->api->audit, &ev, call->audit_id,
+		    wait ? api_audit_answer : NULL, call);
+	json_decref(detail);
+	free(path);
+	if (rv == -1) {
+		log_warnx("route %s: audit record of row %lld not sent: it is "
+		    "committed and reaches the log by recovery", r->name,
+		    (long long)call->audit_id);
+		return false;
+	}
+	call->audit_waiting = wait;
+	return wait;
+}
+
+static void
+api_respond_done(struct api_call *call, int status, enum problem_code pc)
+{
+	call->audit_status = status;
+	call->audit_problem = pc;
+	if (api_audit_record(call, pc != PROBLEM_CODE_COUNT ?
+	    problem_detail_get(pc)->status : status))
+		return;
+	if (pc != PROBLEM_CODE_COUNT)
+		http_respond_problem(call->req, pc);
+	else
+		http_respond(call->req, status);
 }
 
 static void
@@ -873,14 +1102,15 @@ api_on_done(void *arg, enum db_outcome how, const char *sqlstate,
 	switch (how) {
 	case DB_OK:
 		if (result_end(call->result) == 0) {
-			http_respond(req, call->rt->conf->status);
+			api_respond_done(call, call->rt->conf->status,
+			    PROBLEM_CODE_COUNT);
 			return;
 		}
 		status = result_status(call->result);
 		if (status != 404)
 			log_warnx("route %s: %s", name,
 			    result_error(call->result));
-		http_respond_problem(req, api_problem_for_status(status));
+		api_respond_done(call, status, api_problem_for_status(status));
 		return;
 	case DB_SQL_ERROR:
 		status = sqlstate_http_status(sqlstate, 1, &retry);
@@ -944,8 +1174,22 @@ api_submit(struct api_call *call, const struct node *body)
 		.nvalues = (int)rt->sql->nparams, .values = values,
 		.lengths = lengths, .ctx = &ctx,
 	};
+	const char		*audit[DB_AUDIT_PARAMS];
+	char			*audit_path = NULL;
 	size_t			 i, np = rt->sql->nparams;
 
+	if (api_audited(call)) {
+		if (api_audit_refused(call)) {
+			http_respond_problem(req, PROBLEM_OVERLOADED);
+			return;
+		}
+		call->audit_detail = api_audit_detail(r, body);
+		api_audit_values(call, audit, &audit_path);
+		rp.audit = audit;
+		rp.audit_stmt = call->api->audit_stmt;
+		rp.audit_id = &call->audit_id;
+		rp.read_only = false;
+	}
 	lim.max_rows = r->result == RESULT_ARRAY ? r->max_rows : 0;
 	lim.max_size = call->api->conf->server.limits.max_response_size;
 	call->result = result_begin(r->result, http_response_body(req), &lim);
@@ -961,6 +1205,7 @@ api_submit(struct api_call *call, const struct node *body)
 	for (i = 0; i < np; i++)
 		free(owned[i]);
 	free(ctx_owned);
+	free(audit_path);
 	if (call->dbreq == NULL)
 		http_respond_problem(req, PROBLEM_DB_UNAVAILABLE);
 }

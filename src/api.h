@@ -52,6 +52,15 @@ void		 api_attach_replicas(struct api *, struct db_pool **,
 		    size_t n);
 
 /*
+ * The worker's audit client and instance name (both outlive the api's use
+ * of them; NULL detaches): audited routes insert their bulwark.audit row
+ * and send their record through it (SPEC 9).
+ */
+struct audit_client;
+void		 api_attach_audit(struct api *, struct audit_client *,
+		    const char *instance);
+
+/*
  * Serves every declared route on srv, each with its own handlers: one
  * before the body is read (path and query parameters, 400), one after it
  * (body schema, 422, then the route's statement).  -1 with *err when a

@@ -75,6 +75,42 @@ audit_admin_head(struct audit_admin *a, PGconn *pg)
 	}
 }
 
+/* ev to the daemon's writer, or appended and synced under the lock. */
+static int
+audit_admin_append(struct audit_admin *a, PGconn *pg,
+    const struct audit_event *ev, const char **err)
+{
+	uint64_t	 seq;
+
+	if (a->sock != -1)
+		return audit_msg_call(a->sock, ev, &seq, err);
+	audit_admin_head(a, pg);
+	if (audit_file_append(&a->file, ev, a->instance, &a->key, err) == -1 ||
+	    audit_file_sync(&a->file, err) == -1)
+		return -1;
+	if (pg != NULL && PQstatus(pg) == CONNECTION_OK &&
+	    audit_db_head_set(pg, a->instance, &a->file.chain, err) == -1)
+		fprintf(stderr, "bulwarkd: warning: %s\n", *err);
+	return 0;
+}
+
+int
+audit_admin_event(const struct conf *conf, const char *event,
+    json_t *detail, const char **err)
+{
+	struct audit_admin	 a;
+	struct audit_event	 ev = { .event = event, .detail = detail };
+	int			 rv;
+
+	if (conf == NULL || conf->audit == NULL)
+		return 0;
+	if (audit_admin_begin(&a, conf, err) == -1)
+		return -1;
+	rv = audit_admin_append(&a, NULL, &ev, err);
+	audit_admin_end(&a);
+	return rv;
+}
+
 int
 audit_admin_record(struct audit_admin *a, PGconn *pg, const char *mode,
     json_t *detail, const char **err)
@@ -82,7 +118,6 @@ audit_admin_record(struct audit_admin *a, PGconn *pg, const char *mode,
 	struct audit_event	 ev = { .detail = detail };
 	struct passwd		 pwd, *pw = NULL;
 	char			 event[64], uid[24], pwbuf[4096];
-	uint64_t		 seq;
 	size_t			 i;
 
 	if (!a->on)
@@ -96,16 +131,7 @@ audit_admin_record(struct audit_admin *a, PGconn *pg, const char *mode,
 		pw = NULL;
 	ev.event = event;
 	ev.user = pw != NULL ? pw->pw_name : uid;
-	if (a->sock != -1)
-		return audit_msg_call(a->sock, &ev, &seq, err);
-	audit_admin_head(a, pg);
-	if (audit_file_append(&a->file, &ev, a->instance, &a->key, err) == -1 ||
-	    audit_file_sync(&a->file, err) == -1)
-		return -1;
-	if (pg != NULL && PQstatus(pg) == CONNECTION_OK &&
-	    audit_db_head_set(pg, a->instance, &a->file.chain, err) == -1)
-		fprintf(stderr, "bulwarkd: warning: %s\n", *err);
-	return 0;
+	return audit_admin_append(a, pg, &ev, err);
 }
 
 void

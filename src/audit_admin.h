@@ -46,6 +46,15 @@ int	 audit_admin_record(struct audit_admin *, PGconn *pg, const char *mode,
 void	 audit_admin_end(struct audit_admin *);
 
 /*
+ * One record of an event of the daemon (config.*, backup.*) with detail
+ * (may be NULL): to the running daemon's writer, or, when none runs,
+ * appended under the file's lock.  Nothing without an audit section.  0,
+ * or -1 with *err.  It blocks (at most AUDIT_MSG_TIMEOUT_MS).
+ */
+int	 audit_admin_event(const struct conf *, const char *event,
+	    json_t *detail, const char **err);
+
+/*
  * For -t and start-up: the audit key loads (then is wiped) and the
  * instance id is known.  0, or -1 with *err.
  */

@@ -5,7 +5,10 @@
  * Invariants: at most AUDIT_CLIENT_MAX_PENDING messages (records and
  * probes) wait for answers, kept in send order in a ring; each callback
  * runs exactly once (answer, or -1 when the writer is lost or the client
- * freed).  The worker holds no key and no file: only this descriptor.
+ * freed).  A message the socket cannot take now (its queue at the writer
+ * is short: EAGAIN) waits, encoded, in a second ring in the same order and
+ * goes out when the socket is writable; a probe is sent only when nothing
+ * waits there.  The worker holds no key and no file: only this descriptor.
  */
 #include <sys/socket.h>
 
@@ -27,14 +30,25 @@ struct audit_wait {
 	bool		 probe;
 };
 
+static struct audit_client	*audit_client_default;
+
+struct audit_out {
+	char			*msg;
+	size_t			 len;
+};
+
 struct audit_client {
 	struct event_base	*base;
 	int			 fd;
 	struct event		*ev;
+	struct event		*wev;		/* the outbound ring drains */
+	struct audit_out	 out[AUDIT_CLIENT_MAX_PENDING];
+	size_t			 ohead, on;
 	struct event		*probe_ev;
 	struct audit_wait	 ring[AUDIT_CLIENT_MAX_PENDING];
 	size_t			 head, n;
 	bool			 ok;
+	bool			 answered;	/* on the current fd */
 };
 
 static void
@@ -58,9 +72,18 @@ audit_client_drop(struct audit_client *c)
 	if (c->ev != NULL)
 		event_free(c->ev);
 	c->ev = NULL;
+	if (c->wev != NULL)
+		event_free(c->wev);
+	c->wev = NULL;
+	while (c->on > 0) {
+		free(c->out[c->ohead].msg);
+		c->ohead = (c->ohead + 1) % AUDIT_CLIENT_MAX_PENDING;
+		c->on--;
+	}
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
+	c->answered = false;
 	audit_client_fail_all(c);
 }
 
@@ -92,6 +115,7 @@ audit_client_answer(struct audit_client *c, int64_t seq)
 	c->head = (c->head + 1) % AUDIT_CLIENT_MAX_PENDING;
 	c->n--;
 	c->ok = seq >= 0;
+	c->answered = true;
 	if (w.cb != NULL && !w.probe)
 		w.cb(seq > 0 ? seq : -1, w.arg);
 }
@@ -134,6 +158,49 @@ audit_client_push(struct audit_client *c, audit_client_cb cb, void *arg,
 	return 0;
 }
 
+/* 1 sent, 0 the socket cannot take it now, -1 failed. */
+static int
+audit_client_send(struct audit_client *c, const char *msg, size_t len)
+{
+	ssize_t	 n;
+
+	do
+		n = send(c->fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n == (ssize_t)len)
+		return 1;
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	return -1;
+}
+
+/* The waiting messages, in order, as far as the socket takes them. */
+static void
+audit_client_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct audit_client	*c = arg;
+	struct audit_out	*o;
+	int			 rv;
+
+	(void)fd;
+	(void)what;
+	while (c->on > 0) {
+		o = &c->out[c->ohead];
+		if ((rv = audit_client_send(c, o->msg, o->len)) == 0) {
+			event_add(c->wev, NULL);
+			return;
+		}
+		if (rv == -1) {
+			audit_client_drop(c);
+			return;
+		}
+		free(o->msg);
+		o->msg = NULL;
+		c->ohead = (c->ohead + 1) % AUDIT_CLIENT_MAX_PENDING;
+		c->on--;
+	}
+}
+
 static void
 audit_client_probe_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -143,7 +210,7 @@ audit_client_probe_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (c->fd != -1 && c->n < AUDIT_CLIENT_MAX_PENDING) {
+	if (c->fd != -1 && c->n < AUDIT_CLIENT_MAX_PENDING && c->on == 0) {
 		if (send(c->fd, probe, sizeof(probe) - 1, MSG_NOSIGNAL |
 		    MSG_DONTWAIT) == (ssize_t)sizeof(probe) - 1)
 			(void)audit_client_push(c, NULL, NULL, true);
@@ -179,7 +246,8 @@ audit_client_set_fd(struct audit_client *c, int fd)
 	c->fd = fd;
 	c->ev = event_new(c->base, fd, EV_READ | EV_PERSIST,
 	    audit_client_read_cb, c);
-	if (c->ev == NULL || event_add(c->ev, NULL) == -1) {
+	c->wev = event_new(c->base, fd, EV_WRITE, audit_client_write_cb, c);
+	if (c->ev == NULL || c->wev == NULL || event_add(c->ev, NULL) == -1) {
 		audit_client_drop(c);
 		return;
 	}
@@ -200,11 +268,27 @@ int
 audit_client_submit(struct audit_client *c, const struct audit_event *ev,
     int64_t row_id, audit_client_cb cb, void *arg)
 {
-	if (c->fd == -1 || c->n == AUDIT_CLIENT_MAX_PENDING)
+	struct audit_out	*o;
+	char			*msg;
+	size_t			 len;
+	int			 rv = 0;
+
+	if (c->fd == -1 || c->n == AUDIT_CLIENT_MAX_PENDING ||
+	    (msg = audit_msg_encode(ev, row_id, &len)) == NULL)
 		return -1;
-	if (audit_msg_send(c->fd, ev, row_id) == -1) {
+	if (c->on == 0 && (rv = audit_client_send(c, msg, len)) == -1) {
+		free(msg);
 		c->ok = false;
 		return -1;
+	}
+	if (rv == 1)
+		free(msg);
+	else {
+		o = &c->out[(c->ohead + c->on) % AUDIT_CLIENT_MAX_PENDING];
+		o->msg = msg;
+		o->len = len;
+		if (c->on++ == 0)
+			event_add(c->wev, NULL);
 	}
 	return audit_client_push(c, cb, arg, false);
 }
@@ -213,4 +297,50 @@ bool
 audit_client_ok(const struct audit_client *c)
 {
 	return c->fd != -1 && c->ok;
+}
+
+bool
+audit_client_connected(const struct audit_client *c)
+{
+	return c->fd != -1;
+}
+
+size_t
+audit_client_depth(const struct audit_client *c)
+{
+	return c->n;
+}
+
+void
+audit_client_cancel(struct audit_client *c, void *arg)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->n; i++) {
+		struct audit_wait *w = &c->ring[(c->head + i) %
+		    AUDIT_CLIENT_MAX_PENDING];
+
+		if (w->arg == arg)
+			w->cb = NULL;
+	}
+}
+
+bool
+audit_client_answered(const struct audit_client *c)
+{
+	return c->fd != -1 && c->answered;
+}
+
+void
+audit_client_set_default(struct audit_client *c)
+{
+	audit_client_default = c;
+}
+
+int
+audit_client_event(const struct audit_event *ev)
+{
+	if (audit_client_default == NULL)
+		return 0;
+	return audit_client_submit(audit_client_default, ev, 0, NULL, NULL);
 }

@@ -40,5 +40,22 @@ int			 audit_client_submit(struct audit_client *,
 			    const struct audit_event *, int64_t row_id,
 			    audit_client_cb, void *arg);
 bool			 audit_client_ok(const struct audit_client *);
+/* The writer answered on this connection (readiness: recovery done). */
+bool			 audit_client_answered(const struct audit_client *);
+/* A writer is connected (it may still report the file unwritable). */
+bool			 audit_client_connected(const struct audit_client *);
+/* Records sent and not yet answered (bulwark_audit_queue_depth). */
+size_t			 audit_client_depth(const struct audit_client *);
+/*
+ * The process's client for events outside a route's transaction (auth.*,
+ * authz.denied): audit_client_event() sends ev through it without waiting
+ * and without a row; nothing without one (no audit section).  -1 when the
+ * writer did not take it (the caller logs it).
+ */
+void			 audit_client_set_default(struct audit_client *);
+int			 audit_client_event(const struct audit_event *);
+
+/* cb will not be called with arg: its waiting records lose their callback. */
+void			 audit_client_cancel(struct audit_client *, void *arg);
 
 #endif

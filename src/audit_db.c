@@ -27,6 +27,10 @@
 	"route, method, path, status, detail::text "			\
 	"FROM bulwark.audit "						\
 	"WHERE instance = $1 AND seq IS NULL ORDER BY id LIMIT $2"
+#define AUDIT_DB_ROWS_WRITTEN						\
+	"UPDATE bulwark.audit AS a SET seq = v.seq FROM "		\
+	"unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[])) "		\
+	"AS v(id, seq) WHERE a.id = v.id AND a.seq IS NULL"
 #define AUDIT_DB_ROW_WRITTEN						\
 	"UPDATE bulwark.audit SET seq = $2 WHERE id = $1 AND seq IS NULL"
 
@@ -153,5 +157,53 @@ audit_db_insert(PGconn *pg, const char *instance,
 		*err = "cannot insert into bulwark.audit";
 	PQclear(res);
 	free(detail);
+	return rv;
+}
+
+/* "{v0,v1,...}" of n signed or unsigned 64-bit values. */
+static char *
+audit_db_array(const int64_t *sv, const uint64_t *uv, size_t n)
+{
+	char	*buf = bw_malloc(n * 21 + 3);
+	size_t	 off = 0, i;
+
+	buf[off++] = '{';
+	for (i = 0; i < n; i++) {
+		if (sv != NULL)
+			off += (size_t)snprintf(buf + off, 22, "%s%" PRId64,
+			    i > 0 ? "," : "", sv[i]);
+		else
+			off += (size_t)snprintf(buf + off, 22, "%s%" PRIu64,
+			    i > 0 ? "," : "", uv[i]);
+	}
+	buf[off++] = '}';
+	buf[off] = '\0';
+	return buf;
+}
+
+int
+audit_db_rows_written(PGconn *pg, const int64_t *ids, const uint64_t *seqs,
+    size_t n, const char **err)
+{
+	const char	*v[2];
+	char		*a, *b;
+	PGresult	*res;
+	int		 rv = 0;
+
+	if (n == 0)
+		return 0;
+	a = audit_db_array(ids, NULL, n);
+	b = audit_db_array(NULL, seqs, n);
+	v[0] = a;
+	v[1] = b;
+	res = PQexecParams(pg, AUDIT_DB_ROWS_WRITTEN, 2, NULL, v, NULL, NULL,
+	    0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		*err = "cannot store the seq of bulwark.audit rows";
+		rv = -1;
+	}
+	PQclear(res);
+	free(a);
+	free(b);
 	return rv;
 }

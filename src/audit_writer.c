@@ -142,15 +142,19 @@ audit_writer_head(struct audit_writer *w)
 static void
 audit_writer_publish(struct audit_writer *w)
 {
+	int64_t		 ids[AUDIT_WRITER_MAX_PENDING];
+	uint64_t	 seqs[AUDIT_WRITER_MAX_PENDING];
 	const char	*err;
 	size_t		 i;
 
 	if (!audit_writer_db_ok(w))
 		return;
-	for (i = 0; i < w->nrows; i++)
-		if (audit_db_row_written(w->pg, w->rows[i].id,
-		    w->rows[i].seq, &err) == -1)
-			log_warnx("audit: %s", err);
+	for (i = 0; i < w->nrows; i++) {
+		ids[i] = w->rows[i].id;
+		seqs[i] = w->rows[i].seq;
+	}
+	if (audit_db_rows_written(w->pg, ids, seqs, w->nrows, &err) == -1)
+		log_warnx("audit: %s", err);
 	w->nrows = 0;
 	if (w->f.known && audit_db_head_set(w->pg, w->instance, &w->f.chain,
 	    &err) == -1)
@@ -175,6 +179,18 @@ audit_writer_failed(struct audit_writer *w, const char *err)
 }
 
 /*
+ * The end of an outage: rows committed while records were refused reach
+ * the file by a recovery, run by the retry timer.
+ */
+static void
+audit_writer_works_again(struct audit_writer *w)
+{
+	log_notice("audit: %s: writing works again", w->f.path);
+	w->failing = false;
+	w->recovered = false;
+}
+
+/*
  * Whether writing works now; clears the failing state when it does.  A
  * removed file is opened again (a new one).
  */
@@ -194,8 +210,7 @@ audit_writer_check(struct audit_writer *w)
 		return -1;
 	}
 	if (w->failing)
-		log_notice("audit: %s: writing works again", w->f.path);
-	w->failing = false;
+		audit_writer_works_again(w);
 	return 0;
 }
 
@@ -228,8 +243,7 @@ audit_writer_append(struct audit_writer *w, const struct audit_event *ev,
 		return -1;
 	}
 	if (w->failing)
-		log_notice("audit: %s: writing works again", w->f.path);
-	w->failing = false;
+		audit_writer_works_again(w);
 	if (row_id != 0) {
 		w->rows[w->nrows].id = row_id;
 		w->rows[w->nrows++].seq = w->f.chain.seq;
@@ -271,10 +285,12 @@ audit_writer_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct audit_conn	*c;
 	const char		*err;
 	size_t			 i;
+	bool			 synced;
 
 	(void)fd;
 	(void)what;
 	w->flush_armed = false;
+	synced = false;
 	if (w->conf->audit->fsync == FSYNC_ALWAYS && w->f.dirty) {
 		if (audit_file_sync(&w->f, &err) == -1) {
 			audit_writer_failed(w, err);
@@ -282,10 +298,13 @@ audit_writer_flush_cb(evutil_socket_t fd, short what, void *arg)
 				for (i = 0; i < c->nacks; i++)
 					c->acks[i] = -1;
 		} else
-			audit_writer_publish(w);
+			synced = true;
 	}
+	/* The records are on disk: answer first, then store their seq. */
 	for (c = w->conns; c != NULL; c = c->next)
 		audit_writer_send_acks(c);
+	if (synced)
+		audit_writer_publish(w);
 }
 
 /*
@@ -887,4 +906,19 @@ audit_writer_stop(void)
 	kill(audit_sup.pid, SIGKILL);
 	(void)waitpid(audit_sup.pid, &status, 0);
 	audit_sup.pid = -1;
+}
+
+int
+audit_writer_event(const char *event, json_t *detail, const char **err)
+{
+	struct audit_event	 ev;
+	uint64_t		 seq;
+
+	if (audit_sup.conf == NULL || audit_sup.conf->audit == NULL)
+		return 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.event = event;
+	ev.detail = detail;
+	return audit_msg_record(audit_sup.conf->audit->control_socket, &ev,
+	    &seq, err);
 }

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 struct conf;
 struct event_base;
 
@@ -36,6 +38,14 @@ void	 audit_writer_reopen(void);
 int	 audit_writer_connect(void);
 void	 audit_writer_stop(void);
 pid_t	 audit_writer_pid(void);
+/*
+ * One record of the daemon (config.*, backup.*) from the master or a
+ * child that keeps its credentials, through the control socket, waiting
+ * for it to be written (at most AUDIT_MSG_TIMEOUT_MS); detail may be NULL.
+ * Nothing (0) without an audit section; -1 with *err.
+ */
+int	 audit_writer_event(const char *event, json_t *detail,
+	    const char **err);
 
 /* The writer process itself; an exit status. */
 int	 audit_writer_main(const struct conf *, bool first);

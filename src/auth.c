@@ -26,6 +26,8 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "audit.h"
+#include "audit_client.h"
 #include "auth.h"
 #include "authdb.h"
 #include "conf.h"
@@ -922,6 +924,32 @@ auth_principal_release(void *p)
 	auth_principal_free(p);
 }
 
+/* authz.denied (SPEC 9): who was refused which route; never a credential. */
+static void
+auth_audit_denied(struct http_request *r, const struct conf_route *route,
+    const struct auth_principal *p)
+{
+	const struct http_head	*h = http_request_head(r);
+	struct audit_event	 ev;
+	char			*path;
+
+	memset(&ev, 0, sizeof(ev));
+	path = bw_strndup(h->path, h->path_len);
+	ev.event = "authz.denied";
+	ev.request_id = http_request_id(r);
+	ev.user = p->kind == AUTH_USER ? p->claims.name : NULL;
+	ev.api_key = p->kind == AUTH_APIKEY ? p->key_id : NULL;
+	ev.ip = http_request_ip(r);
+	ev.route = route->name;
+	ev.method = conf_method_name(route->method);
+	ev.path = path;
+	ev.status = 403;
+	if (audit_client_event(&ev) == -1)
+		log_warnx("%s authz.denied: the audit writer did not take the "
+		    "record", ev.request_id);
+	free(path);
+}
+
 int
 auth_admit(struct http_request *r, void *arg)
 {
@@ -966,6 +994,7 @@ auth_admit(struct http_request *r, void *arg)
 	if (!rbac_allows(a->rbac, &p->roles, route)) {
 		log_info("%s route %s: no role of the caller admits it", rid,
 		    route->name);
+		auth_audit_denied(r, route, p);
 		auth_principal_free(p);
 		http_respond_problem(r, PROBLEM_FORBIDDEN);
 		return -1;

@@ -24,6 +24,8 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 
+#include "audit.h"
+#include "audit_client.h"
 #include "auth.h"
 #include "authdb.h"
 #include "authep.h"
@@ -516,6 +518,34 @@ authep_iat(struct authep_req *e, int64_t now)
 }
 
 /*
+ * An auth.* record (SPEC 9): the user's name, the address, the outcome;
+ * never a password or a token.  user NULL: no valid name was given.
+ */
+static void
+authep_audit(struct authep_req *e, const char *event, const char *user,
+    int status)
+{
+	const struct http_head	*h = http_request_head(e->r);
+	struct audit_event	 ev;
+	char			*path;
+
+	memset(&ev, 0, sizeof(ev));
+	path = bw_strndup(h->path, h->path_len);
+	ev.event = event;
+	ev.request_id = http_request_id(e->r);
+	ev.user = user != NULL && user[0] != '\0' ? user : NULL;
+	ev.ip = http_request_ip(e->r);
+	ev.route = authep_defs[e->kind].name;
+	ev.method = conf_method_name(authep_defs[e->kind].method);
+	ev.path = path;
+	ev.status = status;
+	if (audit_client_event(&ev) == -1)
+		log_warnx("%s %s: the audit writer did not take the record",
+		    ev.request_id, event);
+	free(path);
+}
+
+/*
  * 200 with a new pair: the access token of the user (its assigned roles,
  * the family as sid) and the refresh token made for this request.
  */
@@ -537,6 +567,8 @@ authep_issued(struct authep_req *e, const char *err, enum problem_code pt)
 	log_info("%s %s: tokens issued to %s (session %s)",
 	    http_request_id(e->r), authep_defs[e->kind].name, e->username,
 	    e->sid);
+	authep_audit(e, e->kind == AUTHEP_LOGIN ? "auth.login.success" :
+	    "auth.refresh", e->username, 200);
 	http_request_set_user(e->r, e->username);
 	http_respond(e->r, 200);
 }
@@ -640,6 +672,7 @@ authep_after_lockout(struct authep_req *e)
 		    http_request_id(e->r), authep_defs[e->kind].name,
 		    e->username, http_request_ip(e->r), (long long)e->num);
 		metrics_auth_failure(METRICS_AUTH_LOCKED);
+		authep_audit(e, "auth.login.lockout", e->username, 429);
 		http_request_set_retry_after(e->r, e->num > UINT32_MAX ?
 		    UINT32_MAX : (uint32_t)e->num);
 		http_respond_problem(e->r, PROBLEM_RATE_LIMITED);
@@ -695,6 +728,8 @@ authep_after_failure(struct authep_req *e)
 	    http_request_ip(e->r), e->num > 0 ? " (now locked out)" : "");
 	if (e->num > 0)
 		metrics_lockout();
+	authep_audit(e, e->kind == AUTHEP_LOGIN ? "auth.login.failure" :
+	    "auth.password.change", e->username, 401);
 	authep_refuse(e);
 }
 
@@ -768,6 +803,7 @@ authep_after_reuse(struct authep_req *e)
 	}
 	log_notice("%s auth.refresh: reuse of a rotated token from %s: "
 	    "session %s revoked", rid, http_request_ip(e->r), e->sid);
+	authep_audit(e, "auth.refresh.reuse", NULL, 401);
 	(void)authep_sql(e, EP_REVOKE, AUTHDB_FAMILY_REVOKE, v, 1);
 }
 
@@ -785,6 +821,7 @@ authep_after_logout(struct authep_req *e)
 	}
 	if (e->p == NULL) {
 		auth_revoked(e->ep->auth);
+		authep_audit(e, "auth.logout", NULL, 204);
 		http_respond(e->r, 204);
 		return;
 	}
@@ -843,6 +880,9 @@ authep_next(struct authep_req *e)
 		    http_request_id(e->r), e->username);
 		/* FALLTHROUGH */
 	case EP_DENY:
+		authep_audit(e, e->kind == AUTHEP_PASSWORD ?
+		    "auth.password.change" : "auth.logout",
+		    e->p != NULL ? e->p->claims.name : NULL, 204);
 		auth_revoked(e->ep->auth);
 		http_respond(e->r, 204);
 		break;

@@ -42,6 +42,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "audit_admin.h"
+#include "audit_writer.h"
 #include "backup.h"
 #include "backup_proc.h"
 #include "conf.h"
@@ -93,13 +95,33 @@ backup_signal(int sig)
 	backup_stop = sig;
 }
 
+/* The configuration of the job this process runs, for its records. */
+static const struct conf	*backup_audit_conf;
+
+/*
+ * backup.* records (SPEC 9): through the daemon's writer when this process
+ * is the daemon's (the master, the backup runner), else (--backup with no
+ * daemon of its own) as the administration modes do.
+ */
 void
 backup_audit(const char *event, const char *detail)
 {
+	json_t		*d = json_pack("{s:s}", strcmp(event,
+			    "backup.failure") == 0 ? "error" : "file", detail);
+	const char	*err = NULL;
+	int		 rv;
+
 	if (strcmp(event, "backup.failure") == 0)
 		log_errorx("%s: %s", event, detail);
 	else
 		log_notice("%s: %s", event, detail);
+	if (audit_writer_pid() > 0)
+		rv = audit_writer_event(event, d, &err);
+	else
+		rv = audit_admin_event(backup_audit_conf, event, d, &err);
+	if (rv == -1)
+		log_warnx("%s: not recorded in the audit log: %s", event, err);
+	json_decref(d);
 }
 
 int
@@ -774,6 +796,7 @@ backup_run(const struct conf *conf, struct backup_done *done,
 	memset(&j, 0, sizeof(j));
 	memset(done, 0, sizeof(*done));
 	j.conf = conf;
+	backup_audit_conf = conf;
 	j.dirfd = j.lockfd = j.fd = -1;
 	backup_stop = 0;
 	backup_signals(old, 0);

@@ -186,7 +186,8 @@ chan_state_parse(const void *buf, size_t len, struct chan_state *out)
 	if (len != sizeof(s))
 		return -1;
 	memcpy(&s, buf, sizeof(s));
-	if (s.pool > CHAN_PART_UP || s.revocation > CHAN_PART_UP)
+	if (s.pool > CHAN_PART_UP || s.revocation > CHAN_PART_UP ||
+	    s.audit > CHAN_PART_UP)
 		return -1;
 	*out = s;
 	return 0;
@@ -195,5 +196,6 @@ chan_state_parse(const void *buf, size_t len, struct chan_state *out)
 int
 chan_state_ready(const struct chan_state *s)
 {
-	return s->pool != CHAN_PART_DOWN && s->revocation != CHAN_PART_DOWN;
+	return s->pool != CHAN_PART_DOWN && s->revocation != CHAN_PART_DOWN &&
+	    s->audit != CHAN_PART_DOWN;
 }

@@ -28,6 +28,9 @@ enum chan_type {
 	CHAN_KEY_PUBLIC,	/* key manager -> master: its public part */
 	CHAN_SIGN,		/* worker -> master -> key manager (keymgr.h) */
 	CHAN_SIGNATURE,		/* key manager -> master -> worker */
+	CHAN_AUDIT_FD,		/* worker -> master: a new audit writer
+				   connection, please; master -> worker: it,
+				   passed along (none: try again later) */
 	CHAN_TYPE_MAX		/* not a message: one past the last type */
 };
 
@@ -56,11 +59,14 @@ enum chan_part {
 
 /*
  * A worker's readiness, sent whenever it changes: its database pool has a
- * connection, and (with auth) its revocation state is loaded.
+ * connection, (with auth) its revocation state is loaded, and (with audit)
+ * the audit writer, done with its recovery, has answered on the worker's
+ * current connection.
  */
 struct chan_state {
 	uint32_t	 pool;		/* enum chan_part */
 	uint32_t	 revocation;	/* enum chan_part */
+	uint32_t	 audit;		/* enum chan_part: writer answered */
 };
 
 /*
@@ -75,6 +81,7 @@ struct chan_health_slot {
 	uint8_t		 ready;
 	uint8_t		 pool;		/* enum chan_part */
 	uint8_t		 revocation;	/* enum chan_part */
+	uint8_t		 audit;		/* enum chan_part */
 };
 
 struct chan_health {

@@ -67,6 +67,18 @@
 	"to_timestamp(CAST($7 AS float8) / 1000) "			\
 	"THEN 'queue_timeout' ELSE '0' END AS int)"
 
+/* $8 to $17: the bulwark.audit row, in the order of AUDIT_DB_INSERT_SQL. */
+#define DB_CTX_AUDIT_SQL						\
+	"WITH a AS (INSERT INTO bulwark.audit (instance, event, "	\
+	"request_id, actor_user, actor_ip, actor_api_key, route, "	\
+	"method, path, detail) VALUES ($8, $9, $10, $11, $12, $13, "	\
+	"$14, $15, $16, CAST($17 AS jsonb)) RETURNING id) "		\
+	DB_CTX_SQL ", (SELECT id FROM a)"
+
+const struct db_stmt_def db_ctx_audit_def = {
+	DB_CTX_AUDIT_SQL, DB_CTX_NPARAMS + DB_AUDIT_PARAMS
+};
+
 static const struct db_stmt_def db_ctx_defs[] = {
 	[DB_STMT_CTX] = { DB_CTX_SQL, DB_CTX_NPARAMS },
 	[DB_STMT_CTX_RO] = { DB_CTX_SQL ", "
@@ -112,6 +124,8 @@ struct db_req {
 	char			**values;
 	int			*lengths;
 	char			**ctx_values;	/* DB_CTX_PARAMS of them */
+	char			**audit_values;	/* DB_AUDIT_PARAMS, or NULL */
+	int64_t			*audit_id;
 	int64_t			 deadline_wall;	/* ms since the epoch */
 	char			 sqlstate[6];
 	char			*message;
@@ -243,6 +257,7 @@ db_req_free(struct db_req *r)
 	free(r->values);
 	free(r->lengths);
 	free(r->ctx_values);
+	free(r->audit_values);
 	free(r->message);
 	free(r);
 }
@@ -538,12 +553,14 @@ db_conn_send(struct db_conn *c, struct db_req *r)
 {
 	struct db_pool	*pool = c->pool;
 
-	const char	*ctx[DB_CTX_NPARAMS];
+	const char	*ctx[DB_CTX_NPARAMS + DB_AUDIT_PARAMS];
 	char		 deadline[DB_DEADLINE_LEN] = "Infinity";
-	int		 i;
+	int		 i, nctx = DB_CTX_NPARAMS;
 
 	for (i = 0; i < DB_CTX_PARAMS; i++)
 		ctx[i] = r->ctx_values[i];
+	for (i = 0; r->audit_values != NULL && i < DB_AUDIT_PARAMS; i++)
+		ctx[nctx++] = r->audit_values[i];
 	/* A retry started once already: it has no start deadline. */
 	if (!r->retried)
 		(void)snprintf(deadline, sizeof(deadline), "%" PRId64,
@@ -555,7 +572,7 @@ db_conn_send(struct db_conn *c, struct db_req *r)
 	TAILQ_INSERT_TAIL(&c->inflight, r, entry);
 	c->ninflight++;
 	if (PQsendQueryPrepared(c->pg, pool->stmt_names[r->ctx_stmt],
-	    DB_CTX_NPARAMS, ctx, NULL, NULL, 0) != 1 ||
+	    nctx, ctx, NULL, NULL, 0) != 1 ||
 	    PQsendQueryPrepared(c->pg, pool->stmt_names[r->stmt], r->nvalues,
 	    (const char * const *)r->values, r->lengths, NULL, 0) != 1 ||
 	    PQpipelineSync(c->pg) != 1)
@@ -619,6 +636,19 @@ db_conn_complete(struct db_conn *c, struct db_req *r)
 	db_req_finish(r, r->failed ? DB_SQL_ERROR : DB_OK);
 }
 
+/* An audited segment's row id, the last column of its context result. */
+static void
+db_req_audit_id(struct db_req *r, const PGresult *res)
+{
+	int	 col = PQnfields(res) - 1;
+
+	if (r->audit_id == NULL || r->abandoned ||
+	    PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    col < 0 || PQgetisnull(res, 0, col))
+		return;
+	*r->audit_id = strtoll(PQgetvalue(res, 0, col), NULL, 10);
+}
+
 /* Advances the oldest in-flight request by one PGresult (or NULL). */
 static int
 db_conn_step(struct db_conn *c, struct db_req *r, PGresult *res)
@@ -634,6 +664,7 @@ db_conn_step(struct db_conn *c, struct db_req *r, PGresult *res)
 			db_req_record_error(r, res);
 		if (r->phase == DB_PHASE_CTX) {
 			r->ctx_failed = st == PGRES_FATAL_ERROR;
+			db_req_audit_id(r, res);
 			r->phase = DB_PHASE_CTX_END;
 			break;
 		}
@@ -1072,7 +1103,8 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 	struct db_conn	*c;
 	struct db_req	*r;
 
-	if (!db_pool_can_wait(pool) || rp->stmt >= pool->nstmts)
+	if (!db_pool_can_wait(pool) || rp->stmt >= pool->nstmts ||
+	    (rp->audit != NULL && rp->audit_stmt >= pool->nstmts))
 		return NULL;
 	c = db_pool_pick(pool);
 	if ((c == NULL || c->ninflight > 0) &&
@@ -1089,6 +1121,12 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 	r->values = db_copy_values(rp->nvalues, rp->values, rp->lengths,
 	    r->lengths);
 	r->ctx_values = db_ctx_values(rp->ctx);
+	if (rp->audit != NULL) {
+		r->ctx_stmt = rp->audit_stmt;
+		r->audit_values = db_copy_values(DB_AUDIT_PARAMS, rp->audit,
+		    NULL, NULL);
+		r->audit_id = rp->audit_id;
+	}
 	db_req_deadline(r, pool->p.queue_timeout_ms);
 	if (c == NULL || !TAILQ_EMPTY(&pool->waitq)) {
 		TAILQ_INSERT_TAIL(&pool->waitq, r, entry);

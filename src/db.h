@@ -63,6 +63,16 @@ struct db_ctx {
 	const char	*timeout;
 };
 
+/*
+ * An audited route's context statement (SPEC 7, 9): the same settings,
+ * and in the same statement the route's bulwark.audit row inserted from
+ * DB_AUDIT_PARAMS more values (those of AUDIT_DB_INSERT_SQL, in its
+ * order); its result carries the row's id.  Only a pool whose database has
+ * bulwark.audit registers it (db_pool_stmt_add).
+ */
+#define DB_AUDIT_PARAMS		10
+extern const struct db_stmt_def db_ctx_audit_def;
+
 struct db_pool_params {
 	const char * const *keys;	/* libpq keywords (NULL-terminated) */
 	const char * const *vals;	/* hostaddr resolved, password in memory */
@@ -99,6 +109,10 @@ struct db_req_params {
 	const char * const *values;	/* NULL entries are SQL NULL */
 	const int	*lengths;
 	const struct db_ctx *ctx;
+	/* Audited: the handle of db_ctx_audit_def and its values. */
+	size_t		 audit_stmt;
+	const char * const *audit;	/* DB_AUDIT_PARAMS values, or NULL */
+	int64_t		*audit_id;	/* the row's id, set before on_done */
 };
 
 /*

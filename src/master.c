@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "audit_writer.h"
 #include "backup.h"
@@ -536,6 +537,23 @@ master_log_listeners(const struct master *m)
 	}
 }
 
+/*
+ * config.load, config.reload, config.reload_failed (SPEC 9): the file and
+ * the generation serving.  A record the writer does not take is logged.
+ */
+void
+master_audit_config(struct master *m, const char *event)
+{
+	json_t		*d;
+	const char	*err = NULL;
+
+	d = json_pack("{s:s,s:I}", "file", m->config_path, "generation",
+	    (json_int_t)m->generation);
+	if (audit_writer_event(event, d, &err) == -1)
+		log_warnx("%s: not recorded in the audit log: %s", event, err);
+	json_decref(d);
+}
+
 int
 master_run(const char *config_path, struct conf *conf)
 {
@@ -563,6 +581,7 @@ master_run(const char *config_path, struct conf *conf)
 		master_free(m);
 		return 3;
 	}
+	master_audit_config(m, "config.load");
 	m->backup = backup_sched_new(m->base, m->gen.conf);
 	notify_status("starting %zu workers", m->nslots);
 	for (s = 0; s < m->nslots && !m->stopping; s++)

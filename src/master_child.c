@@ -43,6 +43,7 @@
 #include <event2/event.h>
 
 #include "admin.h"
+#include "audit_writer.h"
 #include "chan.h"
 #include "keymgr.h"
 #include "log.h"
@@ -145,6 +146,12 @@ master_run_worker(struct master *m, struct master_child *self, int chan)
 	wa.nreplicas = m->gen.nreplicas;
 	wa.keys = m->gen.keys;
 	wa.hold = !self->accepting;
+	/* Connected here, with the master's credentials, before the sandbox. */
+	wa.audit_fd = m->gen.conf->audit != NULL ? audit_writer_connect() :
+	    -1;
+	if (m->gen.conf->audit != NULL && wa.audit_fd == -1)
+		log_warnx("worker %d: cannot reach the audit writer: %s",
+		    self->slot, strerror(errno));
 	return worker_main(&wa);
 }
 
@@ -235,7 +242,7 @@ master_spawn(struct master *m, enum master_kind kind, int slot)
 	c->m = m;
 	c->generation = m->generation;
 	c->chan_fd = -1;
-	c->state.pool = c->state.revocation = CHAN_PART_DOWN;
+	c->state.pool = c->state.revocation = c->state.audit = CHAN_PART_DOWN;
 	/* During a reload the old worker keeps the slot until take-over. */
 	c->accepting = kind != MASTER_WORKER ||
 	    !master_ready_hold(m, (size_t)slot);
@@ -331,6 +338,23 @@ master_chan_close(struct master_child *c)
 }
 
 /*
+ * A worker lost its audit writer (restarted): a new connection, or none
+ * while no writer listens (the worker asks again later).
+ */
+static void
+master_audit_fd(struct master_child *c)
+{
+	int	 fd = audit_writer_connect();
+
+	if (chan_send_fd(c->chan_fd, CHAN_AUDIT_FD, NULL, 0, fd) == -1 &&
+	    errno != EPIPE)
+		log_warnx("cannot answer worker %d's audit connection: %s",
+		    c->slot, strerror(errno));
+	if (fd != -1)
+		close(fd);
+}
+
+/*
  * One message from a child: -1 when it has no business sending it (the
  * child is then killed).  Only workers report readiness.
  */
@@ -350,6 +374,11 @@ master_chan_msg(struct master *m, struct master_child *c,
 		if (c->kind != MASTER_WORKER)
 			return -1;
 		return keymgr_forward(c->pid, m->msg, len);
+	case CHAN_AUDIT_FD:
+		if (c->kind != MASTER_WORKER || len != 0)
+			return -1;
+		master_audit_fd(c);
+		return 0;
 	case CHAN_STATE:
 		if (c->kind != MASTER_WORKER ||
 		    chan_state_parse(m->msg, len, &st) == -1)

@@ -469,6 +469,7 @@ master_reload(struct master *m)
 		notify_status("reload failed: serving the previous "
 		    "configuration");
 		notify_ready();
+		master_audit_config(m, "config.reload_failed");
 		return;
 	}
 	/* A kept admin section keeps its TLS context too. */
@@ -497,6 +498,7 @@ master_reload(struct master *m)
 	}
 	/* Children hold their own copy; the master no longer needs it. */
 	master_gen_free(&old);
+	master_audit_config(m, "config.reload");
 	master_ready_check(m);
 }
 

@@ -127,6 +127,7 @@ extern int	 master_ready_fd;
 
 /* master.c */
 void	 master_stop(struct master *, int status);
+void	 master_audit_config(struct master *, const char *event);
 
 /* master_child.c */
 void	 master_spawn_slot(struct master *, size_t slot);

@@ -242,6 +242,7 @@ master_send_health(struct master *m)
 		h.slot[s].up = 1;
 		h.slot[s].pool = (uint8_t)c->state.pool;
 		h.slot[s].revocation = (uint8_t)c->state.revocation;
+		h.slot[s].audit = (uint8_t)c->state.audit;
 		h.up++;
 		if (chan_state_ready(&c->state)) {
 			h.slot[s].ready = 1;

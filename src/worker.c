@@ -15,6 +15,11 @@
  * after their current response; the worker exits when none remains or
  * when server.shutdown_timeout has passed, whichever comes first.
  *
+ * With an audit section the worker holds one descriptor connected to the
+ * audit writer (audit_client.h) and nothing else of the log; when the
+ * writer is lost (restarted by the master) it asks the master for a new
+ * connection (CHAN_AUDIT_FD) at most every WORKER_AUDIT_ASK_MS.
+ *
  * Ticket keys arriving over the channel are secrets: the receive buffer is
  * wiped after every message.
  */
@@ -31,6 +36,8 @@
 #include "chan.h"
 #include "conf.h"
 #include "api.h"
+#include "audit.h"
+#include "audit_client.h"
 #include "auth.h"
 #include "authep.h"
 #include "db.h"
@@ -57,6 +64,10 @@ struct worker {
 	struct authep		*authep;
 	struct password_pool	*pwpool;
 	struct keymgr_client	*signer;	/* EdDSA, ES256 tokens */
+	struct audit_client	*audit;
+	char			 instance[AUDIT_INSTANCE_MAX + 1];
+	bool			 audit_asked;	/* CHAN_AUDIT_FD pending */
+	int64_t			 audit_asked_ms;	/* when last asked */
 	struct event		*chan_ev;
 	struct event		*stop_ev;
 	struct event		*sigterm_ev;
@@ -208,6 +219,13 @@ worker_message(struct worker *w, enum chan_type type, size_t len, int passfd)
 			log_warnx("worker %d: malformed signature message",
 			    w->args->id);
 		break;
+	case CHAN_AUDIT_FD:
+		w->audit_asked = false;
+		if (w->audit != NULL && passfd != -1) {
+			audit_client_set_fd(w->audit, passfd);
+			passfd = -1;
+		}
+		break;
 	case CHAN_REOPEN_LOGS:
 		/* The master reopened the file and passed it along. */
 		if (passfd != -1)
@@ -253,6 +271,58 @@ worker_chan(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * The audit client on the descriptor the master connected, and this
+ * instance's name for the rows of audited writes: both before the sandbox.
+ */
+static int
+worker_audit_setup(struct worker *w)
+{
+	const struct worker_args *a = w->args;
+	const char		*err;
+	int			 fd = a->audit_fd;
+
+	if (a->conf->audit == NULL)
+		return 0;
+	if (audit_instance(a->conf, NULL, w->instance, sizeof(w->instance),
+	    &err) == -1) {
+		log_errorx("worker %d: audit: %s", a->id, err);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if ((w->audit = audit_client_new(w->base, fd)) == NULL) {
+		log_errorx("worker %d: cannot set up the audit client", a->id);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (a->api != NULL)
+		api_attach_audit(a->api, w->audit, w->instance);
+	audit_client_set_default(w->audit);
+	return 0;
+}
+
+/*
+ * A lost writer: ask the master for a connection to its successor, at
+ * most every WORKER_AUDIT_ASK_MS (the readiness poll runs more often).
+ */
+#define WORKER_AUDIT_ASK_MS	250
+
+static void
+worker_audit_check(struct worker *w)
+{
+	int64_t	 now = bw_now_ms();
+
+	if (w->audit == NULL || w->audit_asked ||
+	    audit_client_connected(w->audit) ||
+	    now - w->audit_asked_ms < WORKER_AUDIT_ASK_MS)
+		return;
+	w->audit_asked_ms = now;
+	if (chan_send(w->args->chan_fd, CHAN_AUDIT_FD, NULL, 0) == 0)
+		w->audit_asked = true;
+}
+
 static int
 worker_setup(struct worker *w)
 {
@@ -293,6 +363,8 @@ worker_setup(struct worker *w)
 		log_errorx("worker %d: %s", a->id, err);
 		return -1;
 	}
+	if (worker_audit_setup(w) == -1)
+		return -1;
 	if (!a->hold && worker_listen(w) == -1)
 		return -1;
 	if ((fl = fcntl(a->chan_fd, F_GETFL)) == -1 ||
@@ -392,7 +464,8 @@ worker_metrics(const struct worker *w)
 
 	if (w->pool != NULL)
 		db_pool_usage(w->pool, &in_use, &waiting);
-	metrics_worker_set(w->args->id, in_use, waiting, 0);
+	metrics_worker_set(w->args->id, in_use, waiting,
+	    w->audit != NULL ? audit_client_depth(w->audit) : 0);
 }
 
 static void
@@ -404,12 +477,15 @@ worker_state_report(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	worker_audit_check(w);
 	s.pool = w->args->db == NULL ? CHAN_PART_NONE :
 	    w->pool != NULL && db_pool_ready(w->pool) > 0 ? CHAN_PART_UP :
 	    CHAN_PART_DOWN;
 	s.revocation = w->auth == NULL || w->args->conf->auth == NULL ?
 	    CHAN_PART_NONE : auth_ready(w->auth) ? CHAN_PART_UP :
 	    CHAN_PART_DOWN;
+	s.audit = w->audit == NULL ? CHAN_PART_NONE :
+	    audit_client_answered(w->audit) ? CHAN_PART_UP : CHAN_PART_DOWN;
 	if (!w->state_sent || memcmp(&s, &w->state, sizeof(s)) != 0) {
 		if (chan_send(w->args->chan_fd, CHAN_STATE, &s, sizeof(s)) == 0) {
 			w->state = s;
@@ -436,6 +512,10 @@ worker_teardown(struct worker *w)
 			db_pool_free(w->replicas[--w->nreplicas]);
 	}
 	free(w->replicas);
+	if (w->audit != NULL && w->args->api != NULL)
+		api_attach_audit(w->args->api, NULL, NULL);
+	audit_client_set_default(NULL);
+	audit_client_free(w->audit);
 	if (w->pool != NULL) {
 		api_attach_pool(w->args->api, NULL);
 		db_pool_free(w->pool);

@@ -27,6 +27,7 @@ struct worker_args {
 	size_t		 nreplicas;
 	const struct keys_set *keys;	/* token keys (auth), or NULL */
 	bool		 hold;		/* accept only after CHAN_TAKE_OVER */
+	int		 audit_fd;	/* to the audit writer, or -1 */
 };
 
 /*

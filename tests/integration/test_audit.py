@@ -49,8 +49,9 @@ ZERO = "0" * 64
 class Audit:
     """A configuration with database, auth, roles and an audit section."""
 
-    def __init__(self, instance, name="audit"):
+    def __init__(self, instance, name="audit", routes=None):
         self.d = pg.PgDaemon(CLUSTER, name=name)
+        self.routes = routes
         self.dir = self.d.dir
         self.log = os.path.join(self.dir, "audit.log")
         self.keyfile = os.path.join(self.dir, "audit.key")
@@ -76,6 +77,10 @@ class Audit:
                 "issuer": "https://bulwark.test",
                 "audience": "bulwark.test",
                 "signing_key_file": self.signing,
+                "endpoint_rate_limit": {"by": "ip", "rate": "1000/s",
+                                        "burst": 1000},
+                "lockout": {"max_failures": 3, "window": "10m",
+                            "duration": "1m"},
                 "password": {"min_length": 12, "max_length": 128,
                              "argon2": {"memory": "19MiB", "iterations": 2,
                                         "parallelism": 1}},
@@ -88,7 +93,7 @@ class Audit:
         }
 
     def write(self, log=None):
-        self.d.write_config(self.config(log))
+        self.d.write_config(self.config(log), self.routes)
 
     def run(self, *args, stdin=b"", conf=None, timeout=60):
         if isinstance(stdin, str):
@@ -531,7 +536,7 @@ class TestDaemon(unittest.TestCase):
     def test_admin_modes_with_and_without_daemon_one_chain(self):
         a = self.a
         self.start()
-        self.assertEqual(self.events()[-1], "server.start")
+        self.assertEqual(self.events()[-2:], ["server.start", "config.load"])
         sock = os.path.join(a.dir, "control.sock")
         self.assertEqual(os.stat(sock).st_mode & 0o777, 0o600)
         add_user(a, "live")
@@ -702,6 +707,402 @@ class TestDaemon(unittest.TestCase):
         self.assertEqual(rc, 0, out + err)
 
 
+NOTE_SECRET = "note-secret-" + secrets.token_hex(8)
+AUDIT_NOTES = """
+CREATE TABLE IF NOT EXISTS audit_notes (
+    id bigserial PRIMARY KEY, title text NOT NULL, secret text);
+"""
+
+
+def note_routes():
+    body = {"type": "object", "required": ["title"],
+            "properties": {"title": {"type": "string"},
+                           "secret": {"type": "string"}}}
+    sql = ("INSERT INTO audit_notes (title, secret) VALUES "
+           "(:body.title, :body.secret) RETURNING id")
+    return [
+        harness.route("add_note", "POST", "/notes", body=body, status=201,
+                      audit_fields=["title", "missing"], sql=sql),
+        harness.route("plain_note", "POST", "/plain", body=body,
+                      status=201, audit=False, sql=sql),
+        harness.route("note_count", "GET", "/count", result="value",
+                      sql="SELECT count(*) FROM audit_notes"),
+        harness.route("admin_only", "GET", "/admin-only", roles=["admin"],
+                      result="value", sql="SELECT 1"),
+    ]
+
+
+def post_note(d, path, title, timeout=10.0):
+    body = json.dumps({"title": title, "secret": NOTE_SECRET}).encode()
+    return d.request("POST", path, pg.json_headers(), body, timeout=timeout)
+
+
+def note_count():
+    return int(CLUSTER.value("SELECT count(*) FROM audit_notes"))
+
+
+def request_records(a):
+    return [json.loads(x) for x in a.lines()
+            if json.loads(x)["event"] == "request"]
+
+
+def unwritten_rows(instance):
+    return int(CLUSTER.value("SELECT count(*) FROM bulwark.audit WHERE "
+                             "instance = :'i' AND seq IS NULL",
+                             {"i": instance}))
+
+
+class TestAuditedRoutes(unittest.TestCase):
+    """Audited routes: the bulwark.audit row committed with the write, the
+    record in the file with the listed body members only, unaudited routes
+    not recorded, a killed writer replaced without a record lost."""
+
+    def setUp(self):
+        CLUSTER.psql(AUDIT_NOTES)
+        self.inst = "inst-r%d" % (len(OUTPUTS) % 100000)
+        self.a = Audit(self.inst, name="routes", routes=note_routes())
+        self.a.ok("--init-db")
+        self.a.d.start()
+        # Until the writer answers a worker, audited routes answer 503.
+        wait_for(lambda: post_note(self.a.d, "/notes", "warm").status ==
+                 201)
+
+    def tearDown(self):
+        problems = self.a.d.stop()
+        self.a.cleanup()
+        self.assertEqual(problems, [])
+
+    def test_audited_write_has_row_and_record(self):
+        a = self.a
+        title = "audited " + secrets.token_hex(4)
+        r = post_note(a.d, "/notes", title)
+        self.assertEqual(r.status, 201, r.body)
+        rec = request_records(a)[-1]
+        self.assertEqual(rec["route"], "add_note")
+        self.assertEqual(rec["method"], "POST")
+        self.assertEqual(rec["path"], "/notes")
+        self.assertEqual(rec["status"], 201)
+        self.assertEqual(rec["detail"], {"title": title})
+        self.assertEqual(rec["actor"]["ip"], "127.0.0.1")
+        self.assertIsNone(rec["actor"]["user"])
+        self.assertEqual(rec["instance"], self.inst)
+        self.assertEqual(rec["request_id"], r.header("X-Request-Id"))
+        row = CLUSTER.rows("SELECT route, detail::text FROM bulwark.audit "
+                           "WHERE instance = :'i' AND seq = :'s'",
+                           {"i": self.inst, "s": str(rec["seq"])})
+        self.assertEqual(len(row), 1)
+        self.assertEqual(row[0][0], "add_note")
+        self.assertEqual(json.loads(row[0][1]), {"title": title})
+        n = len(request_records(a))
+        r = post_note(a.d, "/plain", "plain")
+        self.assertEqual(r.status, 201, r.body)
+        self.assertEqual(len(request_records(a)), n)
+        with open(a.log, "rb") as fp:
+            text = fp.read().decode()
+        self.assertNotIn(NOTE_SECRET, text)
+        self.assertNotIn(NOTE_SECRET, a.d.stderr_text())
+        # Listed members beyond 32 KiB of detail: {} in row and record.
+        r = post_note(a.d, "/notes", "x" * 40000)
+        self.assertEqual(r.status, 201, r.body)
+        rec = request_records(a)[-1]
+        self.assertEqual(rec["request_id"], r.header("X-Request-Id"))
+        self.assertEqual(rec["detail"], {})
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def auth_post(self, path, doc, headers=()):
+        return self.a.d.request("POST", path,
+                                pg.json_headers(list(headers)),
+                                json.dumps(doc).encode(), timeout=10)
+
+    def last(self, event, r=None):
+        """The latest record of event (of response r): records outside a
+        route's transaction are sent without waiting, so wait for it."""
+        rid = r.header("X-Request-Id") if r is not None else None
+
+        def find():
+            recs = [json.loads(x) for x in self.a.lines()]
+            recs = [x for x in recs if x["event"] == event and
+                    (rid is None or x["request_id"] == rid)]
+            return recs[-1] if recs else None
+        return wait_for(find)
+
+    def test_auth_and_authz_events(self):
+        a = self.a
+        add_user(a, "eve")
+        secrets_used = [PASSWORD, NOTE_SECRET]
+        r = self.auth_post("/auth/login", {"username": "eve",
+                                           "password": "wrong " + PASSWORD})
+        secrets_used.append("wrong " + PASSWORD)
+        self.assertEqual(r.status, 401)
+        rec = self.last("auth.login.failure", r)
+        self.assertEqual((rec["actor"]["user"], rec["status"],
+                          rec["path"], rec["actor"]["ip"]),
+                         ("eve", 401, "/auth/login", "127.0.0.1"))
+        self.assertEqual(rec["request_id"], r.header("X-Request-Id"))
+        r = self.auth_post("/auth/login", {"username": "eve",
+                                           "password": PASSWORD})
+        self.assertEqual(r.status, 200, r.body)
+        at, rt = r.json()["access_token"], r.json()["refresh_token"]
+        secrets_used += [at, rt]
+        rec = self.last("auth.login.success", r)
+        self.assertEqual((rec["actor"]["user"], rec["status"]), ("eve", 200))
+        r = a.d.request("GET", "/admin-only",
+                        [("Authorization", "Bearer " + at)])
+        self.assertEqual(r.status, 403)
+        rec = self.last("authz.denied", r)
+        self.assertEqual((rec["actor"]["user"], rec["route"], rec["status"],
+                          rec["method"], rec["path"]),
+                         ("eve", "admin_only", 403, "GET", "/admin-only"))
+        r = self.auth_post("/auth/refresh", {"refresh_token": rt})
+        self.assertEqual(r.status, 200, r.body)
+        secrets_used += [r.json()["access_token"], r.json()["refresh_token"]]
+        self.assertEqual(self.last("auth.refresh", r)["actor"]["user"],
+                         "eve")
+        r = self.auth_post("/auth/refresh", {"refresh_token": rt})
+        self.assertEqual(r.status, 401)
+        self.assertEqual(self.last("auth.refresh.reuse", r)["status"], 401)
+        r = self.auth_post("/auth/login", {"username": "eve",
+                                           "password": PASSWORD})
+        at, rt = r.json()["access_token"], r.json()["refresh_token"]
+        secrets_used += [at, rt]
+        new = "new audit password " + secrets.token_hex(8)
+        secrets_used.append(new)
+        r = self.auth_post("/auth/password", {"current_password": PASSWORD,
+                                              "new_password": new},
+                           [("Authorization", "Bearer " + at)])
+        self.assertEqual(r.status, 204, r.body)
+        rec = self.last("auth.password.change", r)
+        self.assertEqual((rec["actor"]["user"], rec["status"]), ("eve", 204))
+        r = self.auth_post("/auth/login", {"username": "eve",
+                                           "password": new})
+        at, rt = r.json()["access_token"], r.json()["refresh_token"]
+        secrets_used += [at, rt]
+        r = self.auth_post("/auth/logout", {"refresh_token": rt},
+                           [("Authorization", "Bearer " + at)])
+        self.assertEqual(r.status, 204, r.body)
+        rec = self.last("auth.logout", r)
+        self.assertEqual((rec["actor"]["user"], rec["status"]), ("eve", 204))
+        for _ in range(30):
+            r = self.auth_post("/auth/login", {"username": "eve",
+                                               "password": "bad " + new})
+            if r.status == 429:
+                break
+        secrets_used.append("bad " + new)
+        self.assertEqual(r.status, 429)
+        rec = self.last("auth.login.lockout", r)
+        self.assertEqual((rec["actor"]["user"], rec["status"]), ("eve", 429))
+        with open(a.log, "rb") as fp:
+            text = fp.read().decode()
+        logs = text + a.d.stderr_text() + "".join(OUTPUTS)
+        for s in secrets_used:
+            self.assertNotIn(s, logs)
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_config_events(self):
+        a = self.a
+        rec = self.last("config.load")
+        self.assertEqual(rec["detail"], {"file": a.d.conf_path,
+                                         "generation": 1})
+        a.d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: any(json.loads(x)["event"] == "config.reload"
+                             for x in a.lines()))
+        self.assertEqual(self.last("config.reload")["detail"]["generation"],
+                         2)
+        with open(a.d.conf_path, "a") as fp:
+            fp.write("nonsense: [\n")
+        a.d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: any(json.loads(x)["event"] ==
+                             "config.reload_failed" for x in a.lines()))
+        a.write()
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_writer_killed_no_write_without_record(self):
+        a = self.a
+        self.assertEqual(post_note(a.d, "/notes", "before").status, 201)
+        pid = writer_pid(a.d)
+        os.kill(pid, signal.SIGKILL)
+        statuses = [post_note(a.d, "/notes", "during %d" % i).status
+                    for i in range(5)]
+        for st in statuses:
+            self.assertIn(st, (201, 503))
+        wait_for(lambda: writer_pid(a.d) not in (None, pid))
+        wait_for(lambda: unwritten_rows(self.inst) == 0)
+        wait_for(lambda: post_note(a.d, "/notes", "after").status == 201)
+        recs = request_records(a)
+        rows = int(CLUSTER.value("SELECT count(*) FROM bulwark.audit WHERE "
+                                 "instance = :'i'", {"i": self.inst}))
+        self.assertEqual(len(recs), rows)
+        self.assertEqual(unwritten_rows(self.inst), 0)
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_replica_audited_is_a_load_error(self):
+        cfg = self.a.config()
+        routes = note_routes()
+        routes[0]["replica"] = True
+        self.a.d.write_config(cfg, routes)
+        rc, out, err = self.a.d.check()
+        self.assertNotEqual(rc, 0, out + err)
+        self.assertIn("audited route runs on the primary", out + err)
+        self.a.write()
+
+
+def descendants(pid):
+    """pid and every process below it."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for t in os.listdir("/proc/%d/task" % p):
+                with open("/proc/%d/task/%s/children" % (p, t)) as fp:
+                    todo += [int(c) for c in fp.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+class TestCrash(unittest.TestCase):
+    """kill -9 of the whole daemon during a load of audited writes: the
+    file as left verifies (intact or torn), and after a restart every
+    committed audited write has its record; two instances on one database
+    keep their chains apart."""
+
+    def setUp(self):
+        CLUSTER.psql(AUDIT_NOTES)
+        self.made = []
+
+    def tearDown(self):
+        for a in self.made:
+            problems = a.d.stop()
+            a.cleanup()
+            self.assertEqual(problems, [])
+
+    def audit(self, inst, name):
+        a = Audit(inst, name=name, routes=note_routes())
+        self.made.append(a)
+        a.ok("--init-db")
+        a.d.start()
+        wait_for(lambda: post_note(a.d, "/notes", "warm").status == 201)
+        return a
+
+    def test_kill_9_under_load(self):
+        import threading
+        inst = "inst-crash-%d" % (len(OUTPUTS) % 100000)
+        a = self.audit(inst, "crash")
+        tag = "crash-" + secrets.token_hex(4)
+        stop = threading.Event()
+
+        def load():
+            while not stop.is_set():
+                try:
+                    post_note(a.d, "/notes", tag, timeout=3)
+                except Exception:
+                    pass
+        threads = [threading.Thread(target=load) for _ in range(4)]
+        for t in threads:
+            t.start()
+        time.sleep(1.5)
+        for p in descendants(a.d.pid):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        stop.set()
+        for t in threads:
+            t.join()
+        a.d.proc.wait()
+        a.d.stop()
+        copy = a.log + ".crash"
+        shutil.copy(a.log, copy)
+        # bulwark.audit_head only moves after a sync, so the file as the
+        # crash left it is intact or torn, never short of the head.
+        rc, out, err = a.run("--verify-audit", copy)
+        self.assertIn(rc, (0, 4), out + err)
+        a.d.start()
+        wait_for(lambda: unwritten_rows(inst) == 0, timeout=20)
+        writes = int(CLUSTER.value("SELECT count(*) FROM audit_notes WHERE "
+                                   "title = :'t'", {"t": tag}))
+        rows = int(CLUSTER.value(
+            "SELECT count(*) FROM bulwark.audit WHERE instance = :'i' AND "
+            "detail->>'title' = :'t'", {"i": inst, "t": tag}))
+        self.assertGreater(writes, 0)
+        self.assertEqual(rows, writes)
+        recs = [r for r in request_records(a)
+                if r["detail"].get("title") == tag]
+        self.assertEqual(len(recs), writes)
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_two_instances_one_database(self):
+        one = self.audit("inst-one-%d" % len(OUTPUTS), "one")
+        two = self.audit("inst-two-%d" % len(OUTPUTS), "two")
+        for i in range(3):
+            self.assertEqual(post_note(one.d, "/notes", "one").status, 201)
+            self.assertEqual(post_note(two.d, "/notes", "two").status, 201)
+        # A row of the other instance left unwritten is never appended.
+        CLUSTER.psql("INSERT INTO bulwark.audit (instance, event, "
+                     "actor_user) VALUES (:'i', 'request', 'other')",
+                     {"i": two.instance})
+        self.assertEqual(one.d.stop(), [])
+        one.d.start()
+        wait_for(lambda: post_note(one.d, "/notes", "one").status == 201)
+        for a in (one, two):
+            recs = [json.loads(x) for x in a.lines()]
+            self.assertEqual({r["instance"] for r in recs}, {a.instance})
+            self.assertNotIn("other", [r["actor"]["user"] for r in recs])
+            rc, out, err = a.verify()
+            self.assertEqual(rc, 0, out + err)
+
+
+class TestBackupEvents(unittest.TestCase):
+    """backup.start, backup.success and backup.failure of --backup with no
+    daemon running: appended under the lock, in the one chain."""
+
+    def test_backup_records(self):
+        bindir = getattr(CLUSTER, "bindir", None) or pg._bindir()
+        pg_dump = os.path.join(bindir or "", "pg_dump")
+        if not os.access(pg_dump, os.X_OK):
+            self.skipTest("no pg_dump")
+        a = Audit("inst-bk-%d" % len(OUTPUTS), name="bk")
+        try:
+            bdir = os.path.join(a.dir, "backups")
+            os.mkdir(bdir, 0o700)
+            keyfile = os.path.join(a.dir, "backup.key")
+            subprocess.run([harness.BULWARKD, "--gen-key", "backup",
+                            keyfile], check=True, env=harness.child_env(),
+                           stdout=subprocess.DEVNULL, timeout=30)
+            cfg = a.config()
+            cfg["backup"] = {"directory": bdir, "key_file": keyfile,
+                             "pg_dump": pg_dump,
+                             "pg_restore": os.path.join(bindir,
+                                                        "pg_restore")}
+            a.d.write_config(cfg)
+            a.ok("--init-db")
+            a.ok("--backup")
+            recs = [json.loads(x) for x in a.lines()]
+            ev = [r["event"] for r in recs]
+            self.assertEqual(ev[-2:], ["backup.start", "backup.success"])
+            name = recs[-1]["detail"]["file"]
+            self.assertTrue(name.endswith(".bwbk"), name)
+            self.assertIn(name, os.listdir(bdir))
+            self.assertEqual(recs[-2]["detail"]["file"], name)
+            cfg["backup"]["pg_dump"] = "/bin/false"
+            a.d.write_config(cfg)
+            rc, out, err = a.run("--backup")
+            self.assertNotEqual(rc, 0)
+            rec = json.loads(a.lines()[-1])
+            self.assertEqual(rec["event"], "backup.failure")
+            self.assertIn("error", rec["detail"])
+            rc, out, err = a.verify()
+            self.assertEqual(rc, 0, out + err)
+        finally:
+            a.cleanup()
+
+
 class TestUnwritable(unittest.TestCase):
     """Disk full (a small tmpfs) and a removed file: the daemon's writer
     reports the log unwritable, administration modes are refused before
@@ -710,7 +1111,9 @@ class TestUnwritable(unittest.TestCase):
     def setUp(self):
         if os.geteuid() != 0 or shutil.which("mount") is None:
             self.skipTest("needs root to mount a tmpfs")
-        self.a = Audit("inst-full-%d" % len(OUTPUTS), name="full")
+        CLUSTER.psql(AUDIT_NOTES)
+        self.a = Audit("inst-full-%d" % len(OUTPUTS), name="full",
+                       routes=note_routes())
         self.mnt = os.path.join(self.a.dir, "full")
         os.mkdir(self.mnt)
         p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k",
@@ -722,6 +1125,8 @@ class TestUnwritable(unittest.TestCase):
         self.a.log = os.path.join(self.mnt, "audit.log")
         self.a.ok("--init-db")
         self.a.d.start()
+        wait_for(lambda: post_note(self.a.d, "/notes", "warm").status ==
+                 201)
 
     def tearDown(self):
         problems = self.a.d.stop()
@@ -756,6 +1161,39 @@ class TestUnwritable(unittest.TestCase):
         self.assertEqual(self.users("full-after"), "1")
         self.assertIn("writing works again", a.d.stderr_text())
         self.assertEqual(a.d.stderr_text().count("cannot write"), 1)
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_disk_full_audited_routes_refused(self):
+        a = self.a
+        self.assertEqual(post_note(a.d, "/notes", "full-before").status, 201)
+        filler = os.path.join(self.mnt, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                os.write(fd, b"x" * 4096)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        # The first write after the disk filled up commits; its record
+        # fails and the writer reports the log unwritable from then on.
+        post_note(a.d, "/notes", "full-first")
+        wait_for(lambda: post_note(a.d, "/notes", "probe").status == 503)
+        time.sleep(1.5)     # every worker's probe (1 s) has seen it
+        before = note_count()
+        for i in range(3):
+            r = post_note(a.d, "/notes", "full-%d" % i)
+            self.assertEqual(r.status, 503, r.body)
+        self.assertEqual(note_count(), before)
+        r = post_note(a.d, "/plain", "unaudited")
+        self.assertEqual(r.status, 201, r.body)
+        os.unlink(filler)
+        wait_for(lambda: post_note(a.d, "/notes", "after").status == 201)
+        wait_for(lambda: unwritten_rows(a.instance) == 0)
+        text = a.d.stderr_text()
+        # Once per worker and outage, not once per request.
+        self.assertIn(text.count("audited routes answer 503"), range(1, 5))
         rc, out, err = a.verify()
         self.assertEqual(rc, 0, out + err)
 

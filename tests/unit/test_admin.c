@@ -32,9 +32,9 @@ setup(void)
 	view.health.up = 2;
 	view.health.ready = 2;
 	view.health.slot[0] = (struct chan_health_slot){ 1, 1, CHAN_PART_UP,
-	    CHAN_PART_UP };
+	    CHAN_PART_UP, CHAN_PART_NONE };
 	view.health.slot[1] = (struct chan_health_slot){ 1, 1, CHAN_PART_UP,
-	    CHAN_PART_NONE };
+	    CHAN_PART_NONE, CHAN_PART_NONE };
 }
 
 /* Runs one request; returns the status and leaves the text in resp. */
@@ -145,9 +145,9 @@ START_TEST(test_readyz_ok)
 	    "Content-Type: application/json; charset=utf-8\r\n"));
 	ck_assert_str_eq(body(), "{\"ready\":true,\"workers\":["
 	    "{\"worker\":0,\"up\":true,\"ready\":true,\"pool\":true,"
-	    "\"revocation\":true},"
+	    "\"revocation\":true,\"audit\":null},"
 	    "{\"worker\":1,\"up\":true,\"ready\":true,\"pool\":true,"
-	    "\"revocation\":null}]}");
+	    "\"revocation\":null,\"audit\":null}]}");
 	ck_assert_int_eq(request("HEAD /readyz HTTP/1.1\r\nHost: localhost"
 	    "\r\n\r\n"), 200);
 	ck_assert_str_eq(body(), "");
@@ -163,7 +163,7 @@ START_TEST(test_readyz_not_ready)
 {
 	view.health.ready = 1;
 	view.health.slot[1] = (struct chan_health_slot){ 1, 0, CHAN_PART_UP,
-	    CHAN_PART_DOWN };
+	    CHAN_PART_DOWN, CHAN_PART_NONE };
 	ck_assert_int_eq(request("GET /readyz HTTP/1.1\r\nHost: localhost"
 	    "\r\n\r\n"), 503);
 	assert_headers();
@@ -172,21 +172,24 @@ START_TEST(test_readyz_not_ready)
 	ck_assert_ptr_nonnull(strstr(body(), "\"status\":503"));
 	ck_assert_ptr_nonnull(strstr(body(), "\"ready\":false,"));
 	ck_assert_ptr_nonnull(strstr(body(), "{\"worker\":1,\"up\":true,"
-	    "\"ready\":false,\"pool\":true,\"revocation\":false}"));
+	    "\"ready\":false,\"pool\":true,\"revocation\":false,"
+	    "\"audit\":null}"));
 	/* The pool is not connected. */
 	view.health.slot[1] = (struct chan_health_slot){ 1, 0, CHAN_PART_DOWN,
-	    CHAN_PART_DOWN };
+	    CHAN_PART_DOWN, CHAN_PART_NONE };
 	ck_assert_int_eq(request("GET /readyz HTTP/1.1\r\nHost: localhost"
 	    "\r\n\r\n"), 503);
 	ck_assert_ptr_nonnull(strstr(body(), "{\"worker\":1,\"up\":true,"
-	    "\"ready\":false,\"pool\":false,\"revocation\":false}"));
+	    "\"ready\":false,\"pool\":false,\"revocation\":false,"
+	    "\"audit\":null}"));
 	/* A worker is down. */
 	view.health.up = 1;
 	memset(&view.health.slot[1], 0, sizeof(view.health.slot[1]));
 	ck_assert_int_eq(request("GET /readyz HTTP/1.1\r\nHost: localhost"
 	    "\r\n\r\n"), 503);
 	ck_assert_ptr_nonnull(strstr(body(), "{\"worker\":1,\"up\":false,"
-	    "\"ready\":false,\"pool\":false,\"revocation\":false}"));
+	    "\"ready\":false,\"pool\":false,\"revocation\":false,"
+	    "\"audit\":false}"));
 	/* Nothing known from the master yet. */
 	view.known = 0;
 	ck_assert_int_eq(request("GET /readyz HTTP/1.1\r\nHost: localhost"

@@ -880,6 +880,113 @@ START_TEST(test_client)
 }
 END_TEST
 
+/*
+ * A socket that cannot take more now: records wait in the client, in
+ * order, and go out as the writer reads; none is lost or refused.
+ */
+START_TEST(test_client_backlog)
+{
+	struct event_base	*base = event_base_new();
+	struct audit_client	*c;
+	struct audit_event	 ev = { .event = "request" };
+	int			 fds[2], sz = 1024, i, n = 0, rv;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds), 0);
+	ck_assert_int_eq(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sz,
+	    sizeof(sz)), 0);
+	c = audit_client_new(base, fds[0]);
+	ck_assert_int_eq(writer_read(fds[1]), 1);
+	writer_say(fds[1], "{\"ok\":true}");
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	for (i = 0; i < 300; i++)
+		ck_assert_int_eq(audit_client_submit(c, &ev, i + 1, NULL,
+		    NULL), 0);
+	ck_assert_uint_eq(audit_client_depth(c), 300);
+	ck_assert(audit_client_ok(c));
+	while (n < 300) {
+		char		 buf[AUDIT_MSG_MAX];
+		json_t		*root;
+		struct audit_event e;
+		int64_t		 row;
+		ssize_t		 len;
+
+		len = recv(fds[1], buf, sizeof(buf), MSG_DONTWAIT);
+		if (len == -1) {
+			event_base_loop(base, EVLOOP_NONBLOCK);
+			continue;
+		}
+		rv = audit_msg_decode(buf, (size_t)len, &root, &e, &row);
+		json_decref(root);
+		ck_assert_int_eq(rv, 0);
+		ck_assert_int_eq(row, ++n);
+	}
+	audit_client_free(c);
+	close(fds[1]);
+	event_base_free(base);
+}
+END_TEST
+
+/*
+ * Readiness (answered on this connection), the depth for /metrics, a
+ * cancelled callback never runs, the process's default client for events.
+ */
+START_TEST(test_client_state)
+{
+	struct event_base	*base = event_base_new();
+	struct audit_client	*c;
+	struct audit_event	 ev = { .event = "auth.logout" };
+	int			 fds[2], fds2[2], mark;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds), 0);
+	ngot = 0;
+	c = audit_client_new(base, fds[0]);
+	ck_assert(audit_client_connected(c));
+	ck_assert(!audit_client_answered(c));
+	ck_assert_uint_eq(audit_client_depth(c), 1);	/* the probe */
+	ck_assert_int_eq(writer_read(fds[1]), 1);
+	writer_say(fds[1], "{\"ok\":true}");
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert(audit_client_answered(c));
+	ck_assert_uint_eq(audit_client_depth(c), 0);
+
+	ck_assert_int_eq(audit_client_submit(c, &ev, 3, client_cb, &mark), 0);
+	ck_assert_int_eq(audit_client_submit(c, &ev, 4, client_cb, NULL), 0);
+	ck_assert_uint_eq(audit_client_depth(c), 2);
+	audit_client_cancel(c, &mark);
+	ck_assert_int_eq(writer_read(fds[1]), 0);
+	ck_assert_int_eq(writer_read(fds[1]), 0);
+	writer_say(fds[1], "{\"seq\":5}");
+	writer_say(fds[1], "{\"seq\":6}");
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(ngot, 1);
+	ck_assert_int_eq(got[0], 6);
+
+	/* Without a default client an event is nothing; with one, sent. */
+	ck_assert_int_eq(audit_client_event(&ev), 0);
+	audit_client_set_default(c);
+	ck_assert_int_eq(audit_client_event(&ev), 0);
+	ck_assert_int_eq(writer_read(fds[1]), 0);
+	ck_assert_uint_eq(audit_client_depth(c), 1);
+
+	/* A new writer: not answered until it answers. */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds2), 0);
+	audit_client_set_fd(c, fds2[0]);
+	ck_assert(!audit_client_answered(c));
+	ck_assert_int_eq(writer_read(fds2[1]), 1);
+	writer_say(fds2[1], "{\"ok\":true}");
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert(audit_client_answered(c));
+	audit_client_set_fd(c, -1);
+	ck_assert(!audit_client_connected(c));
+	ck_assert_int_eq(audit_client_event(&ev), -1);
+	audit_client_set_default(NULL);
+	audit_client_free(c);
+	close(fds[1]);
+	close(fds2[1]);
+	event_base_free(base);
+}
+END_TEST
+
 /* A writer in a child: reads one record, gives answer (NULL: none). */
 static pid_t
 fake_writer(const char *sock, const char *answer)
@@ -964,6 +1071,8 @@ unit_suite(void)
 	tcase_add_test(tc, test_msg_refused);
 	tcase_add_test(tc, test_writable);
 	tcase_add_test(tc, test_client);
+	tcase_add_test(tc, test_client_state);
+	tcase_add_test(tc, test_client_backlog);
 	tcase_add_test(tc, test_msg_record);
 	suite_add_tcase(s, tc);
 	return s;

@@ -87,6 +87,23 @@ START_TEST(test_unwritten_rows)
 	ck_assert_int_eq(PQntuples(res), 1);
 	ck_assert_int_eq(atoll(PQgetvalue(res, 0, 0)), c);
 	PQclear(res);
+	/* Several rows in one statement; a row already written keeps its seq. */
+	{
+		int64_t		 ids[2] = { c, a };
+		uint64_t	 seqs[2] = { 7, 99 };
+
+		ck_assert_int_eq(audit_db_rows_written(pg, ids, seqs, 2, &err),
+		    0);
+		ck_assert_int_eq(audit_db_rows_written(pg, ids, seqs, 0, &err),
+		    0);
+	}
+	res = audit_db_unwritten(pg, "i1", 10, &err);
+	ck_assert_int_eq(PQntuples(res), 0);
+	PQclear(res);
+	res = PQexec(pg, "SELECT string_agg(seq::text, ',' ORDER BY id) "
+	    "FROM bulwark.audit WHERE instance = 'i1'");
+	ck_assert_str_eq(PQgetvalue(res, 0, 0), "5,7");
+	PQclear(res);
 	json_decref(d);
 }
 END_TEST

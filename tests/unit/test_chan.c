@@ -337,7 +337,8 @@ END_TEST
 /* A worker's readiness report: sent, received and checked. */
 START_TEST(test_state_roundtrip)
 {
-	struct chan_state	 s = { CHAN_PART_UP, CHAN_PART_DOWN }, got;
+	struct chan_state	 s = { CHAN_PART_UP, CHAN_PART_DOWN,
+	    CHAN_PART_NONE }, got;
 	unsigned char		 buf[64];
 	enum chan_type		 t;
 	size_t			 len;
@@ -359,7 +360,8 @@ END_TEST
 /* A report from a worker is untrusted: wrong sizes and values refused. */
 START_TEST(test_state_parse)
 {
-	struct chan_state	 s = { CHAN_PART_NONE, CHAN_PART_UP }, got;
+	struct chan_state	 s = { CHAN_PART_NONE, CHAN_PART_UP,
+	    CHAN_PART_NONE }, got;
 	unsigned char		 buf[sizeof(s) + 1];
 
 	memset(&got, 0xff, sizeof(got));
@@ -384,6 +386,12 @@ START_TEST(test_state_parse)
 	s.pool = CHAN_PART_UP;
 	s.revocation = CHAN_PART_DOWN;
 	ck_assert(!chan_state_ready(&s));
+	s.revocation = CHAN_PART_UP;
+	s.audit = CHAN_PART_DOWN;
+	ck_assert(!chan_state_ready(&s));
+	s.audit = CHAN_PART_UP + 1;
+	memcpy(buf, &s, sizeof(s));
+	ck_assert_int_eq(chan_state_parse(buf, sizeof(s), &got), -1);
 }
 END_TEST
 
