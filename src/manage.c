@@ -112,7 +112,7 @@ static const struct manage_def manage_defs[] = {
 	{ "backup", MANAGE_BACKUP, M_BACKUP, manage_backup },
 	{ "list-backups", MANAGE_LIST_BACKUPS, M_BACKUP, manage_backup },
 	{ "verify-backup", MANAGE_VERIFY_BACKUP, M_BACKUP, manage_backup },
-	{ "restore", MANAGE_RESTORE, M_BACKUP, manage_backup },
+	{ "restore", MANAGE_RESTORE, M_BACKUP | M_AUDIT, manage_backup },
 	{ "verify-audit", MANAGE_VERIFY_AUDIT, M_NODB, manage_verify_audit },
 };
 
@@ -1038,7 +1038,7 @@ manage_run(const char *config, const struct manage_args *a)
 		return MANAGE_EXIT_REFUSED;
 	if ((rv = manage_prepare(&ctx, d)) == MANAGE_EXIT_OK &&
 	    (d->needs & (M_NODB | M_BACKUP)))
-		rv = d->run(&ctx);
+		rv = manage_run_audited(&ctx, d);
 	else if (rv == MANAGE_EXIT_OK &&
 	    (rv = manage_connect(&ctx)) == MANAGE_EXIT_OK) {
 		if (!(d->needs & M_NOSCHEMA) && manage_schema_ok(&ctx) == -1)

@@ -1090,6 +1090,23 @@ class TestBackupEvents(unittest.TestCase):
             self.assertTrue(name.endswith(".bwbk"), name)
             self.assertIn(name, os.listdir(bdir))
             self.assertEqual(recs[-2]["detail"]["file"], name)
+            # --restore changes state: it is recorded as admin.restore,
+            # and the target's connection string is not.
+            CLUSTER.psql("CREATE DATABASE bk_audit_dst")
+            target = CLUSTER.conninfo("bk_audit_dst")
+            extra = {}
+            if "PGPASSWORD" in CLUSTER.env:
+                extra["PGPASSWORD"] = CLUSTER.env["PGPASSWORD"]
+            p = subprocess.run([harness.BULWARKD, "-c", a.d.conf_path,
+                                "--restore", os.path.join(bdir, name),
+                                "--target", target, "--yes"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=harness.child_env(**extra), timeout=300)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            rec = json.loads(a.lines()[-1])
+            self.assertEqual(rec["event"], "admin.restore")
+            self.assertEqual(rec["detail"]["exit"], 0)
+            self.assertNotIn(target.encode(), b"\n".join(a.lines()))
             cfg["backup"]["pg_dump"] = "/bin/false"
             a.d.write_config(cfg)
             rc, out, err = a.run("--backup")
