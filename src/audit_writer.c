@@ -53,6 +53,7 @@
 #include "conf.h"
 #include "dbconf.h"
 #include "log.h"
+#include "master.h"
 #include "util.h"
 
 struct audit_writer;
@@ -728,21 +729,9 @@ static struct {
 static void __attribute__((noreturn))
 audit_writer_child(bool first)
 {
-	static const int	 sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1,
-				    SIGCHLD };
-	struct sigaction	 sa;
-	sigset_t		 none;
-	size_t			 i;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < BW_ARRAY_LEN(sigs); i++)
-		sigaction(sigs[i], &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	master_child_signals();
+	/* A client that went away is its writes' EPIPE, not a signal. */
+	(void)signal(SIGPIPE, SIG_IGN);
 	/* Nothing of the master's: listeners, channels, its event loop. */
 	if (close_range(3, ~0U, 0) == -1 ||
 	    prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1)
