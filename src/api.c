@@ -1161,7 +1161,7 @@ api_submit(struct api_call *call, const struct node *body)
 	const struct api_route	*rt = call->rt;
 	const struct conf_route	*r = rt->conf;
 	struct result_limits	 lim;
-	char			*owned[SQLTEXT_MAX_PARAMS];
+	char			*owned[SQLTEXT_MAX_PARAMS] = { NULL };
 	const char		*values[SQLTEXT_MAX_PARAMS];
 	int			 lengths[SQLTEXT_MAX_PARAMS];
 	struct db_ctx		 ctx = {
@@ -1195,11 +1195,9 @@ api_submit(struct api_call *call, const struct node *body)
 	call->result = result_begin(r->result, http_response_body(req), &lim);
 	auth_context(call->principal, &ctx.user_id, &ctx.user_name, &ctx.roles,
 	    &ctx_owned);
-	for (i = 0; i < np; i++) {
-		owned[i] = NULL;
+	for (i = 0; i < np; i++)
 		api_bind(call, &rt->sql->params[i], body, &owned[i],
 		    &values[i], &lengths[i]);
-	}
 	if (call->api->pool != NULL)
 		call->dbreq = api_submit_db(call, &rp);
 	for (i = 0; i < np; i++)

@@ -77,6 +77,7 @@ audit_client_drop(struct audit_client *c)
 	c->wev = NULL;
 	while (c->on > 0) {
 		free(c->out[c->ohead].msg);
+		c->out[c->ohead].msg = NULL;
 		c->ohead = (c->ohead + 1) % AUDIT_CLIENT_MAX_PENDING;
 		c->on--;
 	}
@@ -312,7 +313,7 @@ audit_client_depth(const struct audit_client *c)
 }
 
 void
-audit_client_cancel(struct audit_client *c, void *arg)
+audit_client_cancel(struct audit_client *c, const void *arg)
 {
 	size_t	 i;
 

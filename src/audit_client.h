@@ -56,6 +56,6 @@ void			 audit_client_set_default(struct audit_client *);
 int			 audit_client_event(const struct audit_event *);
 
 /* cb will not be called with arg: its waiting records lose their callback. */
-void			 audit_client_cancel(struct audit_client *, void *arg);
+void			 audit_client_cancel(struct audit_client *, const void *arg);
 
 #endif

@@ -172,7 +172,7 @@ audit_db_array(const int64_t *sv, const uint64_t *uv, size_t n)
 		if (sv != NULL)
 			off += (size_t)snprintf(buf + off, 22, "%s%" PRId64,
 			    i > 0 ? "," : "", sv[i]);
-		else
+		else if (uv != NULL)
 			off += (size_t)snprintf(buf + off, 22, "%s%" PRIu64,
 			    i > 0 ? "," : "", uv[i]);
 	}
