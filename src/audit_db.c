@@ -31,8 +31,6 @@
 	"UPDATE bulwark.audit AS a SET seq = v.seq FROM "		\
 	"unnest(CAST($1 AS bigint[]), CAST($2 AS bigint[])) "		\
 	"AS v(id, seq) WHERE a.id = v.id AND a.seq IS NULL"
-#define AUDIT_DB_ROW_WRITTEN						\
-	"UPDATE bulwark.audit SET seq = $2 WHERE id = $1 AND seq IS NULL"
 
 int
 audit_db_head_get(PGconn *pg, const char *instance, struct audit_chain *chain,
@@ -101,28 +99,6 @@ audit_db_unwritten(PGconn *pg, const char *instance, int limit,
 		return NULL;
 	}
 	return res;
-}
-
-int
-audit_db_row_written(PGconn *pg, int64_t id, uint64_t seq, const char **err)
-{
-	const char	*v[2];
-	char		 ids[24], seqs[24];
-	PGresult	*res;
-	int		 rv = 0;
-
-	(void)snprintf(ids, sizeof(ids), "%" PRId64, id);
-	(void)snprintf(seqs, sizeof(seqs), "%" PRIu64, seq);
-	v[0] = ids;
-	v[1] = seqs;
-	res = PQexecParams(pg, AUDIT_DB_ROW_WRITTEN, 2, NULL, v, NULL, NULL,
-	    0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		*err = "cannot store the seq of a bulwark.audit row";
-		rv = -1;
-	}
-	PQclear(res);
-	return rv;
 }
 
 int

@@ -53,8 +53,5 @@ PGresult *audit_db_unwritten(PGconn *, const char *instance, int limit,
  */
 int	 audit_db_rows_written(PGconn *, const int64_t *ids,
 	    const uint64_t *seqs, size_t n, const char **err);
-/* The row is in the file as seq; 0 or -1. */
-int	 audit_db_row_written(PGconn *, int64_t id, uint64_t seq,
-	    const char **err);
 
 #endif

@@ -82,7 +82,13 @@ START_TEST(test_unwritten_rows)
 	res = audit_db_unwritten(pg, "i1", 1, &err);
 	ck_assert_int_eq(PQntuples(res), 1);
 	PQclear(res);
-	ck_assert_int_eq(audit_db_row_written(pg, a, 5, &err), 0);
+	{
+		const int64_t	 ids[1] = { a };
+		const uint64_t	 seqs[1] = { 5 };
+
+		ck_assert_int_eq(audit_db_rows_written(pg, ids, seqs, 1, &err),
+		    0);
+	}
 	res = audit_db_unwritten(pg, "i1", 10, &err);
 	ck_assert_int_eq(PQntuples(res), 1);
 	ck_assert_int_eq(atoll(PQgetvalue(res, 0, 0)), c);
