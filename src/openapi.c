@@ -851,12 +851,12 @@ openapi_endpoint(struct openapi *oa, size_t i, char *path, size_t pathsz)
 	rt.nroles = openapi_eps[i].bearer ? 0 : 1;
 	rt.body = openapi_eps[i].body != OPENAPI_EP_NONE ? &any : NULL;
 	rt.result = RESULT_NONE;
-	rt.status = openapi_ep_result(i) != NULL ? 200 : 204;
 	rt.rate_limit = oa->conf->auth->endpoint_rate_limit;
 	memset(&x, 0, sizeof(x));
 	x.summary = openapi_eps[i].summary;
 	x.body = openapi_ep_body(oa, openapi_eps[i].body);
 	x.result = openapi_ep_result(i);
+	rt.status = x.result != NULL ? 200 : 204;
 	x.builtin = true;
 	x.bearer_only = true;
 	x.anonymous = openapi_eps[i].anonymous;
