@@ -1033,7 +1033,13 @@ class TestCrash(unittest.TestCase):
         self.assertEqual(rows, writes)
         recs = [r for r in request_records(a)
                 if r["detail"].get("title") == tag]
-        self.assertEqual(len(recs), writes)
+        # Every committed write has its record.  A record appended and
+        # synced just before the kill, whose seq had not reached
+        # bulwark.audit yet, is appended once more by recovery: a second
+        # record of the same write (bulwarkd(8) CAVEATS), never a gap.
+        self.assertEqual(len({r["request_id"] for r in recs}), writes)
+        self.assertGreaterEqual(len(recs), writes)
+        self.assertLessEqual(len(recs) - writes, 64)
         rc, out, err = a.verify()
         self.assertEqual(rc, 0, out + err)
 
