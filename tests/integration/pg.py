@@ -341,5 +341,38 @@ class Plain(int):
     __repr__ = __str__
 
 
+def auth_config(keyfile, pool_threads=2, **over):
+    """An auth section for tests: the SPEC minimum argon2 parameters and
+    an endpoint rate limit out of the way; over replaces keys."""
+    cfg = {
+        "issuer": "https://bulwark.test", "audience": "bulwark.test",
+        "signing_key_file": keyfile,
+        "access_ttl": "15m", "refresh_ttl": "1h", "leeway": "30s",
+        "endpoint_rate_limit": {"by": "ip", "rate": "1000/s",
+                                "burst": 1000},
+        "password": {"min_length": 12, "max_length": 128,
+                     "argon2": {"memory": "19MiB", "iterations": 2,
+                                "parallelism": 1},
+                     "pool_threads": pool_threads},
+    }
+    cfg.update(over)
+    return cfg
+
+
+def signing_key(parent):
+    """An Ed25519 key made by bulwarkd --gen-key in PARENT/keys (0755, so
+    that the workers' user reaches it); returns (key file, directory)."""
+    keydir = os.path.join(parent, "keys")
+    os.mkdir(keydir)
+    os.chmod(keydir, 0o755)
+    keyfile = os.path.join(keydir, "jwt.pem")
+    p = subprocess.run([harness.BULWARKD, "--gen-key", "ed25519", keyfile],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=harness.child_env(), timeout=30)
+    if p.returncode != 0:
+        raise AssertionError("--gen-key: %s" % p.stderr)
+    return keyfile, keydir
+
+
 def json_headers(extra=()):
     return [("Content-Type", "application/json")] + list(extra)

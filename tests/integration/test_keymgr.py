@@ -47,17 +47,7 @@ def b64u(seg):
 
 
 def auth_config(keyfile):
-    return {
-        "issuer": "https://bulwark.test", "audience": "bulwark.test",
-        "signing_key_file": keyfile,
-        "access_ttl": "15m", "refresh_ttl": "1h", "leeway": "30s",
-        "endpoint_rate_limit": {"by": "ip", "rate": "1000/s",
-                                "burst": 1000},
-        "password": {"min_length": 12, "max_length": 128,
-                     "argon2": {"memory": "19MiB", "iterations": 2,
-                                "parallelism": 1},
-                     "pool_threads": 1},
-    }
+    return pg.auth_config(keyfile, pool_threads=1)
 
 
 def raw_private(keyfile, kind):

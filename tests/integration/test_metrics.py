@@ -50,19 +50,8 @@ LABEL = re.compile(r'([a-z_]+)="([^"]*)"')
 
 
 def auth_config():
-    return {
-        "issuer": "https://bulwark.test", "audience": "bulwark.test",
-        "signing_key_file": KEYFILE,
-        "access_ttl": "15m", "refresh_ttl": "1h", "leeway": "30s",
-        "endpoint_rate_limit": {"by": "ip", "rate": "1000/s",
-                                "burst": 1000},
-        "password": {"min_length": 12, "max_length": 128,
-                     "argon2": {"memory": "19MiB", "iterations": 2,
-                                "parallelism": 1},
-                     "pool_threads": 2},
-        "lockout": {"max_failures": MAX_FAILURES, "window": "10m",
-                    "duration": "1m"},
-    }
+    return pg.auth_config(KEYFILE, lockout={
+        "max_failures": MAX_FAILURES, "window": "10m", "duration": "1m"})
 
 
 def routes():
@@ -183,16 +172,7 @@ def setUpModule():
     harness.require_binary()
     CLUSTER = pg.Cluster.start()
     try:
-        keydir = os.path.join(CLUSTER.parent, "keys")
-        os.mkdir(keydir)
-        os.chmod(keydir, 0o755)
-        KEYFILE = os.path.join(keydir, "jwt.pem")
-        p = subprocess.run([harness.BULWARKD, "--gen-key", "ed25519",
-                            KEYFILE], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=harness.child_env(),
-                           timeout=30)
-        if p.returncode != 0:
-            raise AssertionError("--gen-key: %s" % p.stderr)
+        KEYFILE, _ = pg.signing_key(CLUSTER.parent)
         A = MetricsDaemon("metrics-a")
         B = MetricsDaemon("metrics-b")
         p = subprocess.run([harness.BULWARKD, "-c", A.conf_path,

@@ -54,17 +54,7 @@ CONNECT_TIMEOUT = "1s"
 
 
 def auth_config():
-    return {
-        "issuer": "https://bulwark.test", "audience": "bulwark.test",
-        "signing_key_file": KEYFILE,
-        "access_ttl": "15m", "refresh_ttl": "1h", "leeway": "30s",
-        "endpoint_rate_limit": {"by": "ip", "rate": "1000/s",
-                                "burst": 1000},
-        "password": {"min_length": 12, "max_length": 128,
-                     "argon2": {"memory": "19MiB", "iterations": 2,
-                                "parallelism": 1},
-                     "pool_threads": 2},
-    }
+    return pg.auth_config(KEYFILE)
 
 
 def routes(extra=False):
@@ -157,16 +147,7 @@ def setUpModule():
     harness.require_binary()
     CLUSTER = pg.Cluster.start()
     try:
-        KEYDIR = os.path.join(CLUSTER.parent, "keys")
-        os.mkdir(KEYDIR)
-        os.chmod(KEYDIR, 0o755)
-        KEYFILE = os.path.join(KEYDIR, "jwt.pem")
-        p = subprocess.run([harness.BULWARKD, "--gen-key", "ed25519",
-                            KEYFILE], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=harness.child_env(),
-                           timeout=30)
-        if p.returncode != 0:
-            raise AssertionError("--gen-key: %s" % p.stderr)
+        KEYFILE, KEYDIR = pg.signing_key(CLUSTER.parent)
         d = ReadyDaemon(name="ready-init")
         try:
             p = subprocess.run([harness.BULWARKD, "-c", d.conf_path,
