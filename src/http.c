@@ -34,7 +34,11 @@
  * response is queued in pieces (head, fixed headers, body), so its first
  * HTTP_RECORD_MAX bytes are made contiguous once it is queued
  * (http_conn_coalesce): a small response leaves in one record and one
- * system call.
+ * system call, in the event-loop pass that queued it (http_conn_flush).
+ *
+ * Input: OpenSSL reads ahead, so a burst of records costs one read(2);
+ * what it has read but not yet decrypted is fetched without waiting for
+ * the socket (http_conn_pending).
  */
 #include <sys/socket.h>
 
