@@ -12,7 +12,10 @@ one changed byte, a deleted record, an inserted forged record, two swapped
 records, a duplicated record, the first three records removed, the last
 three removed (seen through bulwark.audit_head), a record moved between two
 rotated files; a torn last line is reported as torn (exit 4); an intact
-chain across three rotated files verifies.  No password or API key secret
+chain across three rotated files verifies.  The daemon's audit writer
+appends, reopens on SIGUSR1 and is replaced under a seccomp filter of its
+own (/proc/PID/status: Seccomp 2, more Seccomp_filters than the master).
+No password or API key secret
 used by the test appears in the audit file or in any output.
 
 Environment: BULWARKD; PostgreSQL server binaries and psql (skipped with
@@ -664,6 +667,32 @@ class TestDaemon(unittest.TestCase):
         rc, out, err = a.verify()
         self.assertEqual(rc, 0, out + err)
         self.assertNotEqual(first, second)
+
+    def test_writer_has_its_own_filter(self):
+        """Appends, a reopen by SIGUSR1 and a replaced writer all work
+        under the writer's own seccomp filter."""
+        a = self.a
+        self.start()
+        first = writer_pid(a.d)
+        harness.assert_own_filter(self, first, a.d.pid)
+        add_user(a, "filtered")
+        os.rename(a.log, a.log + ".1")
+        a.d.signal(signal.SIGUSR1)
+        wait_for(lambda: "reopened" in a.d.stderr_text())
+        add_user(a, "reopened")
+        self.assertEqual(self.events(), ["admin.add_user"])
+        os.kill(first, signal.SIGKILL)
+        second = wait_for(lambda: (writer_pid(a.d) != first and
+                                   writer_pid(a.d)))
+        # It says so once set up, filtered and recovered.
+        wait_for(lambda: a.d.stderr_text().count("audit writer serving")
+                 == 2)
+        harness.assert_own_filter(self, second, a.d.pid)
+        add_user(a, "replaced")
+        self.assertEqual(self.events(), ["admin.add_user"] * 2)
+        self.assertNotIn(harness.proc_state(second), (None, "Z"))
+        rc, out, err = a.verify(a.log + ".1", a.log)
+        self.assertEqual(rc, 0, out + err)
 
     def test_rotation_by_sigusr1(self):
         a = self.a

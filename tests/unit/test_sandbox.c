@@ -56,7 +56,7 @@ enforce(void)
 {
 	const char	*err = NULL;
 
-	return sandbox_seccomp(SECCOMP_ENFORCE, &err);
+	return sandbox_seccomp(SANDBOX_WORKER, SECCOMP_ENFORCE, &err);
 }
 
 static int
@@ -383,7 +383,7 @@ child_seccomp_api_low(void)
 
 	if (seccomp_api_set(1) != 0)
 		return 9;
-	if (sandbox_seccomp(SECCOMP_ENFORCE, &err) != -1)
+	if (sandbox_seccomp(SANDBOX_WORKER, SECCOMP_ENFORCE, &err) != -1)
 		return 10;
 	if (err == NULL || strstr(err, "seccomp() system call") == NULL)
 		return 11;
@@ -498,7 +498,7 @@ child_log_mode(void)
 	const char	*err = NULL;
 	char		 buf[256];
 
-	if (sandbox_seccomp(SECCOMP_LOG, &err) != 0)
+	if (sandbox_seccomp(SANDBOX_WORKER, SECCOMP_LOG, &err) != 0)
 		return 10;
 	if (getcwd(buf, sizeof(buf)) == NULL)
 		return 11;
@@ -523,7 +523,7 @@ child_off_mode(void)
 	const char	*err = NULL;
 	char		 buf[256];
 
-	if (sandbox_seccomp(SECCOMP_OFF, &err) != 0)
+	if (sandbox_seccomp(SANDBOX_WORKER, SECCOMP_OFF, &err) != 0)
 		return 10;
 	if (getcwd(buf, sizeof(buf)) == NULL)
 		return 11;
