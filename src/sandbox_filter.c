@@ -217,9 +217,12 @@ sandbox_filter_list(scmp_filter_ctx ctx, const char *const *names, size_t n)
 	return 0;
 }
 
-/* Unix, IPv4 and IPv6 sockets (PostgreSQL, syslog, the resolver). */
+/*
+ * What libpq and the resolver need: unix, IPv4 and IPv6 sockets, and
+ * FIONREAD/FIONBIO (isatty() learns it is not a terminal).
+ */
 static int
-sandbox_filter_sockets(scmp_filter_ctx ctx)
+sandbox_filter_net(scmp_filter_ctx ctx)
 {
 	static const int	 families[] = { AF_UNIX, AF_INET, AF_INET6 };
 	struct scmp_arg_cmp	 c[1];
@@ -230,16 +233,6 @@ sandbox_filter_sockets(scmp_filter_ctx ctx)
 		c[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]);
 		rv |= sandbox_filter_rule(ctx, SCMP_ACT_ALLOW, "socket", 1, c);
 	}
-	return rv;
-}
-
-/* FIONREAD/FIONBIO; isatty() learns it is not a terminal. */
-static int
-sandbox_filter_ioctl(scmp_filter_ctx ctx)
-{
-	struct scmp_arg_cmp c[1];
-	int		 rv = 0;
-
 	c[0] = SCMP_A1(SCMP_CMP_EQ, FIONREAD);
 	rv |= sandbox_filter_rule(ctx, SCMP_ACT_ALLOW, "ioctl", 1, c);
 	c[0] = SCMP_A1(SCMP_CMP_EQ, FIONBIO);
@@ -259,8 +252,7 @@ sandbox_filter_worker_args(scmp_filter_ctx ctx)
 	struct scmp_arg_cmp c[2];
 	int		 rv;
 
-	rv = sandbox_filter_sockets(ctx);
-	rv |= sandbox_filter_ioctl(ctx);
+	rv = sandbox_filter_net(ctx);
 	/* Reading limits, never setting them. */
 	c[0] = SCMP_A0(SCMP_CMP_EQ, 0);
 	c[1] = SCMP_A2(SCMP_CMP_EQ, 0);
@@ -282,8 +274,7 @@ sandbox_filter_audit_args(scmp_filter_ctx ctx)
 	struct scmp_arg_cmp c[1];
 	int		 rv;
 
-	rv = sandbox_filter_sockets(ctx);
-	rv |= sandbox_filter_ioctl(ctx);
+	rv = sandbox_filter_net(ctx);
 	rv |= sandbox_filter_rule(ctx, SCMP_ACT_ALLOW, "unlink", 0, NULL);
 	c[0] = SCMP_A2(SCMP_CMP_EQ, 0);
 	rv |= sandbox_filter_rule(ctx, SCMP_ACT_ALLOW, "unlinkat", 1, c);

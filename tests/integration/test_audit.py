@@ -515,7 +515,8 @@ def wait_for(cond, timeout=10.0):
 class TestDaemon(unittest.TestCase):
     """The daemon's audit writer: server.start/stop, administration modes
     while it runs and while it is stopped in one chain, a killed writer
-    replaced, SIGUSR1 rotation, recovery of committed rows."""
+    replaced, SIGUSR1 rotation, recovery of committed rows; the writer,
+    the replaced one too, under its own seccomp filter."""
 
     def setUp(self):
         self.inst = "inst-d%d" % (len(OUTPUTS) % 100000)
@@ -655,11 +656,16 @@ class TestDaemon(unittest.TestCase):
         self.start()
         first = writer_pid(a.d)
         self.assertIsNotNone(first)
+        harness.assert_own_filter(self, first, a.d.pid)
         os.kill(first, signal.SIGKILL)
         second = wait_for(lambda: (writer_pid(a.d) != first and
                                    writer_pid(a.d)))
         wait_for(lambda: os.path.exists(os.path.join(a.dir,
                                                      "control.sock")))
+        # It says so once set up, filtered and recovered.
+        wait_for(lambda: a.d.stderr_text().count("audit writer serving")
+                 == 2)
+        harness.assert_own_filter(self, second, a.d.pid)
         time.sleep(0.2 * harness.SLOW)
         add_user(a, "after-kill")
         self.assertEqual(self.events()[-1], "admin.add_user")
@@ -668,35 +674,10 @@ class TestDaemon(unittest.TestCase):
         self.assertEqual(rc, 0, out + err)
         self.assertNotEqual(first, second)
 
-    def test_writer_has_its_own_filter(self):
-        """Appends, a reopen by SIGUSR1 and a replaced writer all work
-        under the writer's own seccomp filter."""
-        a = self.a
-        self.start()
-        first = writer_pid(a.d)
-        harness.assert_own_filter(self, first, a.d.pid)
-        add_user(a, "filtered")
-        os.rename(a.log, a.log + ".1")
-        a.d.signal(signal.SIGUSR1)
-        wait_for(lambda: "reopened" in a.d.stderr_text())
-        add_user(a, "reopened")
-        self.assertEqual(self.events(), ["admin.add_user"])
-        os.kill(first, signal.SIGKILL)
-        second = wait_for(lambda: (writer_pid(a.d) != first and
-                                   writer_pid(a.d)))
-        # It says so once set up, filtered and recovered.
-        wait_for(lambda: a.d.stderr_text().count("audit writer serving")
-                 == 2)
-        harness.assert_own_filter(self, second, a.d.pid)
-        add_user(a, "replaced")
-        self.assertEqual(self.events(), ["admin.add_user"] * 2)
-        self.assertNotIn(harness.proc_state(second), (None, "Z"))
-        rc, out, err = a.verify(a.log + ".1", a.log)
-        self.assertEqual(rc, 0, out + err)
-
     def test_rotation_by_sigusr1(self):
         a = self.a
         self.start()
+        first = writer_pid(a.d)
         add_user(a, "before-rot")
         os.rename(a.log, a.log + ".1")
         a.d.signal(signal.SIGUSR1)
@@ -705,6 +686,9 @@ class TestDaemon(unittest.TestCase):
         self.assertEqual(self.events(), ["admin.add_user"])
         rc, out, err = a.verify(a.log + ".1", a.log)
         self.assertEqual(rc, 0, out + err)
+        # The same writer reopened the file under its filter.
+        self.assertEqual(writer_pid(a.d), first)
+        harness.assert_own_filter(self, first, a.d.pid)
 
     def test_recovery_appends_committed_rows_of_this_instance_only(self):
         a = self.a
