@@ -36,6 +36,12 @@
  * service user, and the unit's ReadWritePaths=, bound those.  The key
  * manager has nothing of the kind to bound: it opens nothing.
  *
+ * Residual risk: code a library loads on its first use (an NSS module for
+ * a host or user lookup, a GSSAPI plugin of libpq) needs an executable
+ * mapping.  The audit writer tries its first database connection before
+ * its filter so that such loads happen then; one that first happens
+ * later kills it (SIGSYS under enforce) and the master restarts it.
+ *
  * Sanitizer builds (ASan, LeakSanitizer) admit the calls LeakSanitizer's
  * exit check makes (a tracer task, ptrace, reading /proc) in every role,
  * and with them mmap, mprotect, openat and tgkill whole; never in a
@@ -106,14 +112,15 @@ static const char *const sandbox_filter_worker[] = {
  * The key manager, after keymgr_sandbox.c's warm-up, in keymgr_main()'s
  * loop: chan_recv (recvmsg) and chan_send (sendmsg) on its channel, the
  * one descriptor it has; write for diagnostics on stderr (log.c: one
- * write(2) per line, with getpid and the clock for the line); close for a
- * descriptor that arrives on the channel (chan.c closes what it did not
- * ask for); getrandom for ECDSA's nonce (OpenSSL's DRBG reseeds from
- * it); brk, munmap, mremap, madvise for malloc and OpenSSL's
- * allocations; rt_sigreturn and restart_syscall for the default signal
- * dispositions master_child_signals() leaves, rt_sigprocmask for abort();
- * exit and exit_group.  mmap (no PROT_EXEC) and tgkill (itself) are in
- * sandbox_filter_keymgr_strict().
+ * write(2) per line, with getpid and the clock for the line); close, of
+ * descriptors it holds, for OpenSSL's clean-up at exit; getrandom for
+ * ECDSA's nonce (OpenSSL's DRBG reseeds from it after fork); brk, munmap,
+ * mremap, madvise for malloc and OpenSSL's allocations; rt_sigreturn and
+ * restart_syscall, the kernel's side of a signal (the operator stopping
+ * and continuing it), rt_sigprocmask for abort(); exit and exit_group.
+ * mmap (no PROT_EXEC) and tgkill (itself) are in
+ * sandbox_filter_keymgr_strict().  It has no event loop (a blocking
+ * recvmsg) and no thread: no epoll, futex or clone.
  */
 static const char *const sandbox_filter_keymgr[] = {
 	"recvmsg", "sendmsg", "write", "close",
