@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "chan.h"
+#include "conf.h"
 #include "keys.h"
 
 struct conf;
@@ -103,8 +104,16 @@ int			 keymgr_handle(struct keymgr_state *, enum chan_type,
 			    const unsigned char *msg, size_t len,
 			    enum chan_type *rtype, unsigned char *out,
 			    size_t *outlen, int64_t now_ms);
-/* The child's main loop on its channel; returns the exit status. */
-int			 keymgr_main(int fd);
+/*
+ * The child's main loop on its channel, confined first (keymgr_confine
+ * with security.seccomp's mode); returns the exit status.
+ */
+int			 keymgr_main(int fd, enum conf_seccomp);
+/*
+ * keymgr_sandbox.c: hardening, OpenSSL's lazy initialisation done ahead,
+ * then the key manager's seccomp filter (SANDBOX_KEYMGR).  -1 with *err.
+ */
+int			 keymgr_confine(enum conf_seccomp, const char **err);
 
 /*
  * The master's side.  reply(arg, pid, msg, len) passes a CHAN_SIGNATURE

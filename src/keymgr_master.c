@@ -47,14 +47,14 @@ static struct {
 } keymgr_sup = { .fd = -1, .pid = -1 };
 
 static void __attribute__((noreturn))
-keymgr_child(int fd)
+keymgr_child(int fd, enum conf_seccomp mode)
 {
 	master_child_signals();
 	/* Nothing of the master's: listeners, channels, its event loop. */
 	if ((fd != 3 && dup2(fd, 3) == -1) || close_range(4, ~0U, 0) == -1 ||
 	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
 		_exit(3);
-	exit(keymgr_main(3));
+	exit(keymgr_main(3, mode));
 }
 
 static void	 keymgr_read_cb(evutil_socket_t, short, void *);
@@ -85,7 +85,7 @@ keymgr_watch(void)
 }
 
 static int
-keymgr_fork(void)
+keymgr_fork(enum conf_seccomp mode)
 {
 	sigset_t	 all, old;
 	pid_t		 pid;
@@ -96,7 +96,7 @@ keymgr_fork(void)
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	if ((pid = fork()) == 0)
-		keymgr_child(fds[1]);
+		keymgr_child(fds[1], mode);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(fds[1]);
 	if (pid == -1) {
@@ -245,7 +245,7 @@ keymgr_keys(const struct conf *conf, const char **err, const char **errpath)
 		*err = "auth.signing_key_file is not set";
 		return NULL;
 	}
-	if (keymgr_sup.fd == -1 && keymgr_fork() == -1) {
+	if (keymgr_sup.fd == -1 && keymgr_fork(conf->seccomp) == -1) {
 		*err = "cannot start the key manager";
 		return NULL;
 	}
