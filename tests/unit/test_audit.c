@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,27 +40,17 @@ setup(void)
 {
 	size_t	 i;
 
-	bw_strlcpy(dir, "/tmp/test_audit.XXXXXX", sizeof(dir));
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	unit_tmpdir(dir, sizeof(dir), "test_audit");
 	(void)snprintf(path, sizeof(path), "%s/audit.log", dir);
 	for (i = 0; i < 32; i++)
 		key.k[i] = (unsigned char)(i + 1);
 	key.len = 32;
 }
 
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void
 teardown(void)
 {
-	(void)nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	unit_rmtree(dir);
 }
 
 /* The record line of ev after chain, as a C string (caller frees). */
