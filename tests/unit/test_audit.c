@@ -815,6 +815,15 @@ writer_say(int fd, const char *s)
 	ck_assert_int_eq(send(fd, s, strlen(s), 0), (ssize_t)strlen(s));
 }
 
+/* The writer reads the client's probe and answers it; the client hears. */
+static void
+writer_answer_probe(struct event_base *base, int fd)
+{
+	ck_assert_int_eq(writer_read(fd), 1);
+	writer_say(fd, "{\"ok\":true}");
+	event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
 START_TEST(test_client)
 {
 	struct event_base	*base = event_base_new();
@@ -826,9 +835,7 @@ START_TEST(test_client)
 	ngot = 0;
 	c = audit_client_new(base, fds[0]);
 	ck_assert(!audit_client_ok(c));
-	ck_assert_int_eq(writer_read(fds[1]), 1);	/* the first probe */
-	writer_say(fds[1], "{\"ok\":true}");
-	event_base_loop(base, EVLOOP_NONBLOCK);
+	writer_answer_probe(base, fds[1]);
 	ck_assert(audit_client_ok(c));
 
 	ck_assert_int_eq(audit_client_submit(c, &ev, 9, client_cb, NULL), 0);
@@ -884,9 +891,7 @@ START_TEST(test_client_backlog)
 	ck_assert_int_eq(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sz,
 	    sizeof(sz)), 0);
 	c = audit_client_new(base, fds[0]);
-	ck_assert_int_eq(writer_read(fds[1]), 1);
-	writer_say(fds[1], "{\"ok\":true}");
-	event_base_loop(base, EVLOOP_NONBLOCK);
+	writer_answer_probe(base, fds[1]);
 	for (i = 0; i < 300; i++)
 		ck_assert_int_eq(audit_client_submit(c, &ev, i + 1, NULL,
 		    NULL), 0);
@@ -932,9 +937,7 @@ START_TEST(test_client_state)
 	ck_assert(audit_client_connected(c));
 	ck_assert(!audit_client_answered(c));
 	ck_assert_uint_eq(audit_client_depth(c), 1);	/* the probe */
-	ck_assert_int_eq(writer_read(fds[1]), 1);
-	writer_say(fds[1], "{\"ok\":true}");
-	event_base_loop(base, EVLOOP_NONBLOCK);
+	writer_answer_probe(base, fds[1]);
 	ck_assert(audit_client_answered(c));
 	ck_assert_uint_eq(audit_client_depth(c), 0);
 
