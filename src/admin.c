@@ -516,13 +516,16 @@ admin_make_room(struct admin *a)
 static void
 admin_accept(evutil_socket_t lfd, short what, void *arg)
 {
-	struct admin	*a = arg;
-	int		 fd, i;
+	struct admin		*a = arg;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	int			 fd, i;
 
 	(void)what;
 	for (i = 0; i < ADMIN_ACCEPT_BURST; i++) {
-		/* No bound is kept per peer address (see above): none is asked. */
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		sl = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)

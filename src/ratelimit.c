@@ -268,13 +268,13 @@ ratelimit_slot(struct ratelimit *rl, uint64_t tag, size_t i)
 /*
  * Whether slot s carries tag after this call: cur, its tag as last read,
  * was tag, or tag replaced cur, or a process that won the race to replace
- * cur wrote the same tag (cur then holds the winner's tag).
+ * cur wrote the same tag (the failed exchange reads the winner's tag).
  */
 static bool
-ratelimit_own(struct rl_slot *s, uint64_t *cur, uint64_t tag)
+ratelimit_own(struct rl_slot *s, uint64_t cur, uint64_t tag)
 {
-	return *cur == tag ||
-	    atomic_compare_exchange_strong(&s->tag, cur, tag) || *cur == tag;
+	return cur == tag ||
+	    atomic_compare_exchange_strong(&s->tag, &cur, tag) || cur == tag;
 }
 
 static struct rl_slot *
@@ -306,7 +306,7 @@ ratelimit_claim_free(struct ratelimit *rl, uint64_t tag)
 	for (i = 0; i < RATELIMIT_PROBE; i++) {
 		s = ratelimit_slot(rl, tag, i);
 		cur = atomic_load(&s->tag);
-		if ((cur == 0 || cur == tag) && ratelimit_own(s, &cur, tag))
+		if ((cur == 0 || cur == tag) && ratelimit_own(s, cur, tag))
 			return s;
 	}
 	return NULL;
@@ -329,7 +329,7 @@ ratelimit_claim_victim(struct ratelimit *rl, uint64_t tag)
 		}
 	}
 	cur = atomic_load(&victim->tag);
-	return ratelimit_own(victim, &cur, tag) ? victim : NULL;
+	return ratelimit_own(victim, cur, tag) ? victim : NULL;
 }
 
 static struct rl_slot *
