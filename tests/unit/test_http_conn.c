@@ -1170,40 +1170,46 @@ START_TEST(test_bad_param_400)
 }
 END_TEST
 
-/* Plaintext mode: only peers inside trusted_proxies are served. */
-START_TEST(test_plaintext_untrusted)
+/*
+ * A connection from peer is refused: adopt fails, the client sees the
+ * connection closed, and the server holds as many as before.
+ */
+static void
+assert_adopt_refused(struct h *h, const char *peer)
 {
-	struct h		 h;
-	struct sockaddr_in	 sin = inet4("192.0.2.10");
+	struct sockaddr_in	 sin = inet4(peer);
+	size_t			 before = http_server_connections(h->srv);
 	int			 sv[2];
 	char			 c;
 
-	h_base(&h);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(http_server_adopt(h.srv, sv[0],
+	ck_assert_int_eq(http_server_adopt(h->srv, sv[0],
 	    (struct sockaddr *)&sin, sizeof(sin)), -1);
 	ck_assert_int_eq(read(sv[1], &c, 1), 0);
 	close(sv[1]);
+	ck_assert_uint_eq(http_server_connections(h->srv), before);
+}
+
+/* Plaintext mode: only peers inside trusted_proxies are served. */
+START_TEST(test_plaintext_untrusted)
+{
+	struct h	 h;
+
+	h_base(&h);
 	ck_assert_uint_eq(http_server_connections(h.srv), 0);
+	assert_adopt_refused(&h, "192.0.2.10");
 	h_close(&h);
 }
 END_TEST
 
 START_TEST(test_max_connections)
 {
-	struct h		 h;
-	struct sockaddr_in	 sin = inet4("127.0.0.2");
-	int			 sv[2];
-	char			 c;
+	struct h	 h;
 
 	conf.server.limits.max_connections = 1;
 	h_open(&h);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(http_server_adopt(h.srv, sv[0],
-	    (struct sockaddr *)&sin, sizeof(sin)), -1);
-	ck_assert_int_eq(read(sv[1], &c, 1), 0);
-	close(sv[1]);
 	ck_assert_uint_eq(http_server_connections(h.srv), 1);
+	assert_adopt_refused(&h, "127.0.0.2");
 	h_close(&h);
 }
 END_TEST
