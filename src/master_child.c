@@ -216,6 +216,28 @@ master_child_run(struct master *m, struct master_child *self, int chan)
 
 static void	 master_chan_cb(evutil_socket_t, short, void *);
 
+/* The record of a child about to be forked: no process, no channel yet. */
+static struct master_child *
+master_child_new(struct master *m, enum master_kind kind, int slot)
+{
+	struct master_child	*c;
+
+	c = bw_malloc(sizeof(*c));
+	*c = (struct master_child){
+		.kind = kind,
+		.slot = slot,
+		.generation = m->generation,
+		.chan_fd = -1,
+		.m = m,
+		/* In a reload the old worker holds the slot until take-over. */
+		.accepting = kind != MASTER_WORKER ||
+		    !master_ready_hold(m, (size_t)slot),
+		.state = { .pool = CHAN_PART_DOWN,
+		    .revocation = CHAN_PART_DOWN, .audit = CHAN_PART_DOWN },
+	};
+	return c;
+}
+
 /*
  * Forks one child.  Signals are blocked across fork so that none reaches
  * the master's handlers in the child before they are reset.
@@ -236,16 +258,7 @@ master_spawn(struct master *m, enum master_kind kind, int slot)
 		log_errorx("channel: %s", strerror(errno));
 		return NULL;
 	}
-	c = bw_calloc(1, sizeof(*c));
-	c->kind = kind;
-	c->slot = slot;
-	c->m = m;
-	c->generation = m->generation;
-	c->chan_fd = -1;
-	c->state.pool = c->state.revocation = c->state.audit = CHAN_PART_DOWN;
-	/* During a reload the old worker keeps the slot until take-over. */
-	c->accepting = kind != MASTER_WORKER ||
-	    !master_ready_hold(m, (size_t)slot);
+	c = master_child_new(m, kind, slot);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = fork();
