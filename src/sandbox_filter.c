@@ -153,8 +153,8 @@ static const char *const sandbox_filter_keymgr[] = {
  *    the dispositions of SIGTERM and SIGUSR1 when it frees their events
  *    at exit.
  * Calls admitted only in a narrow form (openat, socket, ioctl, unlink,
- * mmap, tgkill) are in sandbox_filter_audit_args() and
- * sandbox_filter_audit_strict().
+ * mmap, tgkill; prlimit64 reading only, as for workers) are in
+ * sandbox_filter_audit_args() and sandbox_filter_audit_strict().
  */
 static const char *const sandbox_filter_audit[] = {
 	"epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
@@ -271,21 +271,21 @@ sandbox_filter_worker_args(scmp_filter_ctx ctx)
 }
 
 /*
- * The audit writer's sockets and ioctls are the worker's (libpq and the
- * resolver are the same code); unlink removes its control socket at exit
+ * The audit writer's argument rules are the worker's (libpq and the
+ * resolver are the same code, and it too may only read its limits and
+ * gets ENOSYS from clone3); unlink removes its control socket at exit
  * (unlinkat only without AT_REMOVEDIR: never a directory).
  */
 static int
 sandbox_filter_audit_args(scmp_filter_ctx ctx)
 {
-	struct scmp_arg_cmp c[1];
+	struct scmp_arg_cmp c = SCMP_A2(SCMP_CMP_EQ, 0);
 	int		 rv;
 
-	rv = sandbox_filter_net(ctx);
+	rv = sandbox_filter_worker_args(ctx);
 	rv |= sandbox_filter_rule(ctx, SCMP_ACT_ALLOW, "unlink", 0, NULL);
-	c[0] = SCMP_A2(SCMP_CMP_EQ, 0);
-	rv |= sandbox_filter_rule(ctx, SCMP_ACT_ALLOW, "unlinkat", 1, c);
-	return rv;
+	return rv | sandbox_filter_rule(ctx, SCMP_ACT_ALLOW, "unlinkat", 1,
+	    &c);
 }
 
 #ifndef SANDBOX_SANITIZER
