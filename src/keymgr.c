@@ -73,6 +73,7 @@ _Static_assert(KEYMGR_KEEP <= KEYS_SET_MAX, "kept keys fit a key set");
 
 struct keymgr_state {
 	struct keys_set	*set;			/* the newest first */
+	struct keymgr_tls *tls;			/* keymgr_tls.c */
 	int64_t		 window;		/* second of the count */
 	uint32_t	 count;
 };
@@ -84,6 +85,7 @@ keymgr_state_new(void)
 
 	s = bw_calloc(1, sizeof(*s));
 	s->set = bw_calloc(1, sizeof(*s->set));
+	s->tls = keymgr_tls_new();
 	return s;
 }
 
@@ -93,6 +95,7 @@ keymgr_state_free(struct keymgr_state *s)
 	if (s == NULL)
 		return;
 	keys_set_free(s->set);
+	keymgr_tls_free(s->tls);
 	free(s);
 }
 
@@ -217,6 +220,12 @@ keymgr_handle(struct keymgr_state *s, enum chan_type type,
 		*outlen = sizeof(gh) + siglen;
 		*rtype = CHAN_SIGNATURE;
 		return 1;
+	case CHAN_TLS_KEY:
+		*rtype = CHAN_TLS_PUBLIC;
+		return keymgr_tls_load(s->tls, msg, len, out, outlen);
+	case CHAN_TLS_SIGN:
+		*rtype = CHAN_TLS_SIGNATURE;
+		return keymgr_tls_sign(s->tls, msg, len, out, outlen, now_ms);
 	default:
 		return -1;
 	}

@@ -17,7 +17,11 @@
  * descriptors are closed right after fork, and the ticket keys are wiped
  * once installed.  A worker's CHAN_SIGN goes on to the key manager
  * (keymgr.c) stamped with the worker's pid; the signature comes back to
- * that worker only.
+ * that worker only.  Each child also has a second SOCK_SEQPACKET pair for
+ * its handshake signatures (CHAN_TLS_SIGN, tlskey.h): the child blocks on
+ * it during a full handshake, so nothing else may arrive there, and its
+ * main channel is left untouched meanwhile.  The master relays those
+ * requests the same way, stamped with the child's pid.
  *
  * Crash handling: an unexpected exit of a current-generation child is a
  * crash, counted per worker slot (and for the admin listener) so that many
@@ -51,6 +55,7 @@
 #include "master_int.h"
 #include "notify.h"
 #include "tls.h"
+#include "tlskey.h"
 #include "util.h"
 #include "worker.h"
 
@@ -103,9 +108,12 @@ master_child_close(struct master *m, const struct master_child *self)
 {
 	size_t			 i, own_lo = 0, own_hi = 0;
 
-	for (i = 0; i < m->nchildren; i++)
+	for (i = 0; i < m->nchildren; i++) {
 		if (m->children[i] != self && m->children[i]->chan_fd != -1)
 			close(m->children[i]->chan_fd);
+		if (m->children[i] != self && m->children[i]->sign_fd != -1)
+			close(m->children[i]->sign_fd);
+	}
 	if (self->kind == MASTER_WORKER) {
 		own_lo = (size_t)self->slot * m->nlisten;
 		own_hi = own_lo + m->nlisten;
@@ -140,6 +148,7 @@ master_run_worker(struct master *m, struct master_child *self, int chan)
 	wa.nlisten_fds = m->nlisten;
 	wa.chan_fd = chan;
 	wa.tls_ctx = m->gen.tls;
+	keymgr_tls_client_set(self->sign_fd, TLSKEY_DEADLINE_MS);
 	wa.api = m->gen.api;
 	wa.db = m->gen.have_db ? &m->gen.db : NULL;
 	wa.replicas = m->gen.replicas;
@@ -167,6 +176,7 @@ master_run_admin(struct master *m, struct master_child *self, int chan)
 	aa.listen_fd = m->admin_fd;
 	aa.chan_fd = chan;
 	aa.tls_ctx = m->gen.admin_tls;
+	keymgr_tls_client_set(self->sign_fd, TLSKEY_DEADLINE_MS);
 	return admin_main(&aa);
 }
 
@@ -215,6 +225,36 @@ master_child_run(struct master *m, struct master_child *self, int chan)
 }
 
 static void	 master_chan_cb(evutil_socket_t, short, void *);
+static void	 master_sign_cb(evutil_socket_t, short, void *);
+
+/* The master's end of a child's signing pair, watched. */
+static void
+master_sign_watch(struct master *m, struct master_child *c, int fd)
+{
+	int	 fl;
+
+	c->sign_fd = fd;
+	if ((fl = fcntl(fd, F_GETFL)) != -1)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	c->sign_ev = event_new(m->base, fd, EV_READ | EV_PERSIST,
+	    master_sign_cb, c);
+	if (c->sign_ev == NULL || event_add(c->sign_ev, NULL) == -1)
+		log_errorx("cannot watch the signing channel of pid %ld",
+		    (long)c->pid);
+}
+
+static void
+master_sign_close(struct master_child *c)
+{
+	if (c->sign_ev != NULL) {
+		event_free(c->sign_ev);
+		c->sign_ev = NULL;
+	}
+	if (c->sign_fd != -1) {
+		close(c->sign_fd);
+		c->sign_fd = -1;
+	}
+}
 
 /*
  * Forks one child.  Signals are blocked across fork so that none reaches
@@ -225,7 +265,7 @@ master_spawn(struct master *m, enum master_kind kind, int slot)
 {
 	struct master_child	*c;
 	sigset_t		 all, old;
-	int			 fds[2], fl;
+	int			 fds[2], sfds[2], fl;
 	pid_t			 pid;
 
 	if (m->nchildren >= m->maxchildren) {
@@ -236,7 +276,14 @@ master_spawn(struct master *m, enum master_kind kind, int slot)
 		log_errorx("channel: %s", strerror(errno));
 		return NULL;
 	}
+	if (chan_pair(sfds) == -1) {
+		log_errorx("channel: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return NULL;
+	}
 	c = bw_calloc(1, sizeof(*c));
+	c->sign_fd = sfds[1];
 	c->kind = kind;
 	c->slot = slot;
 	c->m = m;
@@ -251,17 +298,22 @@ master_spawn(struct master *m, enum master_kind kind, int slot)
 	pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
+		close(sfds[0]);
 		master_child_run(m, c, fds[1]);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(fds[1]);
+	close(sfds[1]);
+	c->sign_fd = -1;
 	if (pid == -1) {
 		log_errorx("fork: %s", strerror(errno));
 		close(fds[0]);
+		close(sfds[0]);
 		master_child_free(c);
 		return NULL;
 	}
 	c->pid = pid;
+	master_sign_watch(m, c, sfds[0]);
 	c->chan_fd = fds[0];
 	if ((fl = fcntl(fds[0], F_GETFL)) != -1)
 		fcntl(fds[0], F_SETFL, fl | O_NONBLOCK);
@@ -319,6 +371,7 @@ void
 master_child_free(struct master_child *c)
 {
 	master_chan_close(c);
+	master_sign_close(c);
 	if (c->wait_ev != NULL)
 		event_free(c->wait_ev);
 	free(c);
@@ -373,7 +426,7 @@ master_chan_msg(struct master *m, struct master_child *c,
 	case CHAN_SIGN:
 		if (c->kind != MASTER_WORKER)
 			return -1;
-		return keymgr_forward(c->pid, m->msg, len);
+		return keymgr_forward(c->pid, CHAN_SIGN, m->msg, len);
 	case CHAN_AUDIT_FD:
 		if (c->kind != MASTER_WORKER || len != 0)
 			return -1;
@@ -390,19 +443,65 @@ master_chan_msg(struct master *m, struct master_child *c,
 	}
 }
 
-/* A signature from the key manager, for the worker that asked. */
+/*
+ * A signature from the key manager, for the child that asked: a token's
+ * to a worker's channel, a handshake's to the child's signing pair.
+ */
 void
-master_keymgr_reply(void *arg, pid_t pid, const void *msg, size_t len)
+master_keymgr_reply(void *arg, pid_t pid, enum chan_type type,
+    const void *msg, size_t len)
 {
-	struct master	*m = arg;
-	size_t		 i;
+	struct master		*m = arg;
+	struct master_child	*c;
+	size_t			 i;
 
-	for (i = 0; i < m->nchildren; i++)
-		if (m->children[i]->pid == pid &&
-		    m->children[i]->kind == MASTER_WORKER) {
-			master_send(m->children[i], CHAN_SIGNATURE, msg, len);
+	for (i = 0; i < m->nchildren; i++) {
+		c = m->children[i];
+		if (c->pid != pid)
+			continue;
+		if (type == CHAN_SIGNATURE && c->kind == MASTER_WORKER)
+			master_send(c, CHAN_SIGNATURE, msg, len);
+		else if (type == CHAN_TLS_SIGNATURE && c->sign_fd != -1 &&
+		    chan_send(c->sign_fd, type, msg, len) == -1 &&
+		    errno != EPIPE && errno != ECONNRESET)
+			log_warnx("signing channel to pid %ld: %s",
+			    (long)c->pid, strerror(errno));
+		return;
+	}
+}
+
+/*
+ * A child's handshake signature request: on to the key manager.  A child
+ * that sends anything else, or a malformed request, is killed.
+ */
+static void
+master_sign_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct master_child	*c = arg;
+	struct master		*m = c->m;
+	enum chan_type		 type;
+	size_t			 len;
+	int			 rv, i;
+
+	(void)what;
+	for (i = 0; i < 64; i++) {
+		rv = chan_recv(fd, &type, m->msg, sizeof(m->msg), &len);
+		if (rv == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (rv == 0 || (rv == -1 && errno != EBADMSG &&
+		    errno != EMSGSIZE)) {
+			master_sign_close(c);
 			return;
 		}
+		if (rv == -1 || type != CHAN_TLS_SIGN ||
+		    keymgr_forward(c->pid, type, m->msg, len) == -1) {
+			log_errorx("pid %ld sent a malformed signing request: "
+			    "killed", (long)c->pid);
+			master_sign_close(c);
+			kill(c->pid, SIGKILL);
+			return;
+		}
+	}
 }
 
 static void

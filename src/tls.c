@@ -398,9 +398,10 @@ tls_ctx_params(SSL_CTX *ctx, enum conf_tls_profile profile, const char **err)
 }
 
 static int
-tls_ctx_cert(SSL_CTX *ctx, const struct conf_tls *c, const char **err)
+tls_ctx_cert(SSL_CTX *ctx, const struct conf_tls *c, EVP_PKEY *key,
+    const char **err)
 {
-	EVP_PKEY	*pkey;
+	EVP_PKEY	*pkey = key;
 	int		 ok;
 
 	if (c->certificate == NULL || c->private_key == NULL) {
@@ -409,10 +410,11 @@ tls_ctx_cert(SSL_CTX *ctx, const struct conf_tls *c, const char **err)
 	}
 	if (tls_load_chain(ctx, c->certificate, err) == -1)
 		return -1;
-	if ((pkey = tls_load_key(c->private_key, err)) == NULL)
+	if (pkey == NULL && (pkey = tls_load_key(c->private_key, err)) == NULL)
 		return -1;
 	ok = SSL_CTX_use_PrivateKey(ctx, pkey);
-	EVP_PKEY_free(pkey);
+	if (pkey != key)
+		EVP_PKEY_free(pkey);
 	if (ok != 1 || SSL_CTX_check_private_key(ctx) != 1) {
 		*err = tls_err("the private key does not match the certificate");
 		return -1;
@@ -461,6 +463,13 @@ SSL_CTX *
 tls_ctx_new(const struct conf_tls *c, char *const *hostnames, size_t n,
     const char **err)
 {
+	return tls_ctx_new_key(c, NULL, hostnames, n, err);
+}
+
+SSL_CTX *
+tls_ctx_new_key(const struct conf_tls *c, EVP_PKEY *key,
+    char *const *hostnames, size_t n, const char **err)
+{
 	SSL_CTX			*ctx;
 	struct tls_state	*st;
 
@@ -480,7 +489,7 @@ tls_ctx_new(const struct conf_tls *c, char *const *hostnames, size_t n,
 		return NULL;
 	}
 	if (tls_ctx_params(ctx, c->profile, err) == -1 ||
-	    tls_ctx_cert(ctx, c, err) == -1 ||
+	    tls_ctx_cert(ctx, c, key, err) == -1 ||
 	    tls_ctx_client_ca(ctx, c, err) == -1) {
 		SSL_CTX_free(ctx);
 		return NULL;
