@@ -194,8 +194,10 @@ keymgr_tls_send(struct keymgr_tls_client *c, const struct tlskey_op *op,
 	struct keymgr_tls_sign_hdr	 sh;
 	unsigned char			 buf[sizeof(sh) + TLSKEY_INPUT_MAX];
 
-	if (inlen > TLSKEY_INPUT_MAX)
+	if (inlen > TLSKEY_INPUT_MAX) {
+		errno = EMSGSIZE;
 		return -1;
+	}
 	memset(&sh, 0, sizeof(sh));
 	sh.id = *id = c->next_id++;
 	sh.op = *op;
