@@ -71,6 +71,8 @@ static struct {
 	tlskey_transport_fn	 fn;
 	void			*arg;
 	int			 loaded;
+	OSSL_PROVIDER		*dflt;
+	OSSL_PROVIDER		*self;
 } tlskey_g;
 
 void
@@ -652,6 +654,17 @@ tlskey_provider_init(const OSSL_CORE_HANDLE *handle,
 	return 1;
 }
 
+/* At exit, before OpenSSL's own clean-up (registered earlier). */
+static void
+tlskey_unload(void)
+{
+	if (tlskey_g.self != NULL)
+		OSSL_PROVIDER_unload(tlskey_g.self);
+	if (tlskey_g.dflt != NULL)
+		OSSL_PROVIDER_unload(tlskey_g.dflt);
+	tlskey_g.self = tlskey_g.dflt = NULL;
+}
+
 /*
  * Loading any provider explicitly stops the default one from loading
  * implicitly: both are loaded, and kept for the life of the process.
@@ -662,10 +675,12 @@ tlskey_init(void)
 	if (tlskey_g.loaded)
 		return 0;
 	if (OSSL_PROVIDER_add_builtin(NULL, TLSKEY_PROVIDER,
-	    tlskey_provider_init) != 1 || OSSL_PROVIDER_load(NULL,
-	    "default") == NULL || OSSL_PROVIDER_load(NULL,
-	    TLSKEY_PROVIDER) == NULL ||
-	    EVP_set_default_properties(NULL, "?" TLSKEY_DEFAULT) != 1) {
+	    tlskey_provider_init) != 1 ||
+	    (tlskey_g.dflt = OSSL_PROVIDER_load(NULL, "default")) == NULL ||
+	    (tlskey_g.self = OSSL_PROVIDER_load(NULL, TLSKEY_PROVIDER)) ==
+	    NULL || EVP_set_default_properties(NULL, "?" TLSKEY_DEFAULT) != 1 ||
+	    atexit(tlskey_unload) != 0) {
+		tlskey_unload();
 		ERR_clear_error();
 		return -1;
 	}
