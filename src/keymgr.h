@@ -1,7 +1,9 @@
 /*
  * keymgr.h - the key manager: a child of the master, with the master's
  * credentials, that alone holds the parsed private key of auth's JWT
- * signing key and signs access tokens for the workers (SPEC 11).
+ * signing key and the TLS private keys, signs access tokens for the
+ * workers and signs the handshakes of the workers and the admin listener
+ * (SPEC 11).
  *
  * Three parts:
  *  - the key manager itself (keymgr.c: keymgr_state, keymgr_handle,

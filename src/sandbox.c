@@ -89,7 +89,9 @@
  * access log the master passed, stderr).  Names that do not exist on the
  * running architecture are skipped.  Calls admitted only in a narrow form
  * (openat, socket, ioctl, prlimit64, clone, mmap, mprotect, tgkill, prctl)
- * are in sandbox_allow_args() and sandbox_allow_strict().
+ * are in sandbox_allow_args() and sandbox_allow_strict().  A full TLS
+ * handshake's signature (tlskey.h) needs nothing new: sendmsg, recvmsg and
+ * poll (libpq's own waits) on the signing pair the worker was handed.
  */
 static const char *const sandbox_allow[] = {
 	"read", "write", "readv", "writev", "pread64", "close", "lseek",
