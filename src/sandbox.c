@@ -91,7 +91,8 @@
  * (openat, socket, ioctl, prlimit64, clone, mmap, mprotect, tgkill, prctl)
  * are in sandbox_allow_args() and sandbox_allow_strict().  A full TLS
  * handshake's signature (tlskey.h) needs nothing new: sendmsg, recvmsg and
- * poll (libpq's own waits) on the signing pair the worker was handed.
+ * poll, all in the list already, on the signing pair the worker was
+ * handed before the filter went on.
  */
 static const char *const sandbox_allow[] = {
 	"read", "write", "readv", "writev", "pread64", "close", "lseek",
