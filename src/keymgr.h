@@ -53,7 +53,8 @@ struct event_base;
 #define KEYMGR_TLS_KEEP		8	/* TLS keys kept: main and admin of
 					   the generations that live */
 #define KEYMGR_TLS_RATE_MAX	20000	/* handshake signatures per second */
-#define KEYMGR_TLS_FILE_MAX	(64 * 1024)	/* a TLS key file */
+#define KEYMGR_TLS_FILE_MAX	KEYS_FILE_MAX	/* a TLS key file */
+#define KEYMGR_TLS_SPKI_MAX	4096	/* its public key (RSA-16384 fits) */
 
 enum keymgr_status {
 	KEYMGR_OK = 0,

@@ -141,7 +141,7 @@ keymgr_tls_load(struct keymgr_tls *t, const unsigned char *msg, size_t len,
 	    &err)) != NULL && fh.handle == 0)
 		err = "no handle";
 	else if (pk != NULL && ((n = i2d_PUBKEY(pk, NULL)) <= 0 ||
-	    (size_t)n > CHAN_MAX_PAYLOAD - sizeof(ph) ||
+	    n > KEYMGR_TLS_SPKI_MAX ||
 	    i2d_PUBKEY(pk, &p) != n))
 		err = "cannot encode the public key";
 	else if (pk != NULL) {
