@@ -229,32 +229,48 @@ keymgr_public(size_t index, size_t len, const char **err)
 	return k;
 }
 
+/*
+ * A key file's bytes after hdr (hdrlen bytes) to the key manager as type,
+ * wiped; then its answer of type want: 0 with *n bytes in msg, or -1.
+ */
+static int
+keymgr_file_call(const struct conf *conf, const char *path,
+    enum chan_type type, const void *hdr, size_t hdrlen, enum chan_type want,
+    size_t *n, const char **err)
+{
+	unsigned char	*buf, *msg;
+	size_t		 len;
+	int		 rv;
+
+	if (keys_file_read(conf, path, &buf, &len, err) == -1)
+		return -1;
+	msg = bw_malloc(hdrlen + len);
+	memcpy(msg, hdr, hdrlen);
+	memcpy(msg + hdrlen, buf, len);
+	bw_wipe(buf, KEYS_FILE_MAX + 1);
+	free(buf);
+	rv = chan_send(keymgr_sup.fd, type, msg, hdrlen + len);
+	bw_wipe(msg, hdrlen + len);
+	free(msg);
+	if (rv == -1 || (rv = keymgr_recv(KEYMGR_LOAD_MS, want, n)) != 1) {
+		*err = rv == 0 ? "the key manager did not answer" :
+		    "the key manager is gone";
+		return -1;
+	}
+	return 0;
+}
+
 /* One key file through the key manager. */
 static struct keys_key *
 keymgr_one(const struct conf *conf, const char *path, size_t index,
     size_t count, const char **err)
 {
 	struct keymgr_file_hdr	 fh = { (uint32_t)index, (uint32_t)count };
-	unsigned char		*buf, *msg;
-	size_t			 len, n;
-	int			 rv;
+	size_t			 n;
 
-	if (keys_file_read(conf, path, &buf, &len, err) == -1)
+	if (keymgr_file_call(conf, path, CHAN_KEY_FILE, &fh, sizeof(fh),
+	    CHAN_KEY_PUBLIC, &n, err) == -1)
 		return NULL;
-	msg = bw_malloc(sizeof(fh) + len);
-	memcpy(msg, &fh, sizeof(fh));
-	memcpy(msg + sizeof(fh), buf, len);
-	bw_wipe(buf, KEYS_FILE_MAX + 1);
-	free(buf);
-	rv = chan_send(keymgr_sup.fd, CHAN_KEY_FILE, msg, sizeof(fh) + len);
-	bw_wipe(msg, sizeof(fh) + len);
-	free(msg);
-	if (rv == -1 || (rv = keymgr_recv(KEYMGR_LOAD_MS, CHAN_KEY_PUBLIC,
-	    &n)) != 1) {
-		*err = rv == 0 ? "the key manager did not answer" :
-		    "the key manager is gone";
-		return NULL;
-	}
 	return keymgr_public(index, n, err);
 }
 
@@ -306,30 +322,15 @@ keymgr_tls_send(const char *path, uint32_t handle, size_t *spkilen,
 {
 	struct keymgr_tls_file_hdr	 fh = { handle, 0 };
 	struct keymgr_tls_public_hdr	 ph;
-	unsigned char			*buf, *msg;
-	size_t				 len, n;
-	int				 rv;
+	size_t				 n;
 
 	if (keymgr_start() == -1) {
 		*err = "cannot start the key manager";
 		return -1;
 	}
-	if (keys_file_read(NULL, path, &buf, &len, err) == -1)
+	if (keymgr_file_call(NULL, path, CHAN_TLS_KEY, &fh, sizeof(fh),
+	    CHAN_TLS_PUBLIC, &n, err) == -1)
 		return -1;
-	msg = bw_malloc(sizeof(fh) + len);
-	memcpy(msg, &fh, sizeof(fh));
-	memcpy(msg + sizeof(fh), buf, len);
-	bw_wipe(buf, KEYS_FILE_MAX + 1);
-	free(buf);
-	rv = chan_send(keymgr_sup.fd, CHAN_TLS_KEY, msg, sizeof(fh) + len);
-	bw_wipe(msg, sizeof(fh) + len);
-	free(msg);
-	if (rv == -1 || (rv = keymgr_recv(KEYMGR_LOAD_MS, CHAN_TLS_PUBLIC,
-	    &n)) != 1) {
-		*err = rv == 0 ? "the key manager did not answer" :
-		    "the key manager is gone";
-		return -1;
-	}
 	memcpy(&ph, keymgr_sup.msg, sizeof(ph));
 	if (n < sizeof(ph) || ph.handle != handle) {
 		*err = "the key manager answered out of turn";

@@ -23,14 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include "keymgr.h"
+#include "tls.h"
 #include "tlskey.h"
 #include "util.h"
 
@@ -86,29 +85,16 @@ keymgr_tls_keep(struct keymgr_tls *t, uint32_t handle, EVP_PKEY *pk)
 		t->nkeys++;
 }
 
-static int
-keymgr_tls_no_passphrase(char *buf, int size, int rwflag, void *arg)
-{
-	(void)rwflag;
-	(void)arg;
-	if (size > 0)
-		buf[0] = '\0';
-	return -1;
-}
-
 static EVP_PKEY *
 keymgr_tls_parse(const unsigned char *pem, size_t len, const char **err)
 {
-	EVP_PKEY	*pk = NULL;
-	BIO		*bio;
+	EVP_PKEY	*pk;
 
-	*err = "cannot read the private key (PEM, unencrypted)";
-	if (len > KEYMGR_TLS_FILE_MAX ||
-	    (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+	if (len > KEYMGR_TLS_FILE_MAX) {
+		*err = "key file larger than 16 KiB";
 		return NULL;
-	pk = PEM_read_bio_PrivateKey(bio, NULL, keymgr_tls_no_passphrase,
-	    NULL);
-	BIO_free(bio);
+	}
+	pk = tls_key_parse(pem, len, err);
 	ERR_clear_error();
 	if (pk != NULL && (tlskey_scheme_of(pk) == 0 ||
 	    (EVP_PKEY_is_a(pk, "RSA") &&

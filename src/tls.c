@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -263,6 +264,23 @@ tls_no_passphrase(char *buf, int size, int rwflag, void *arg)
 	return -1;
 }
 
+EVP_PKEY *
+tls_key_parse(const unsigned char *pem, size_t len, const char **err)
+{
+	EVP_PKEY	*pkey = NULL;
+	BIO		*bio;
+
+	*err = "cannot read the private key (PEM, unencrypted)";
+	if (len > INT_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return NULL;
+	pkey = PEM_read_bio_PrivateKey(bio, NULL, tls_no_passphrase, NULL);
+	BIO_free(bio);
+	if (pkey == NULL)
+		*err = tls_err("cannot read the private key (PEM, "
+		    "unencrypted)");
+	return pkey;
+}
+
 /*
  * The private key is read from the descriptor secret_open() checked (no
  * symbolic link, regular file, owner and mode), into memory that is wiped
@@ -272,7 +290,6 @@ static EVP_PKEY *
 tls_load_key(const char *path, const char **err)
 {
 	EVP_PKEY	*pkey = NULL;
-	BIO		*bio;
 	unsigned char	*buf;
 	size_t		 len;
 	int		 fd;
@@ -282,14 +299,8 @@ tls_load_key(const char *path, const char **err)
 	buf = bw_malloc(TLS_KEY_MAX);
 	if (secret_read(fd, buf, TLS_KEY_MAX, &len, err) == -1)
 		*err = "the private key is unreadable or larger than 64 KiB";
-	else if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL) {
-		pkey = PEM_read_bio_PrivateKey(bio, NULL, tls_no_passphrase,
-		    NULL);
-		BIO_free(bio);
-		if (pkey == NULL)
-			*err = tls_err("cannot read the private key (PEM, "
-			    "unencrypted)");
-	}
+	else
+		pkey = tls_key_parse(buf, len, err);
 	close(fd);
 	bw_wipe(buf, TLS_KEY_MAX);
 	free(buf);

@@ -181,13 +181,7 @@ def log_records(d):
 
 
 def keymgr_pids(d):
-    pids = []
-    for rec in log_records(d):
-        m = re.match(r"key manager started \(pid (\d+)\)",
-                     rec.get("message", ""))
-        if m:
-            pids.append(int(m.group(1)))
-    return pids
+    return d.keymgr_pids()
 
 
 def worker_pids(d):
