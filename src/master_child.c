@@ -243,17 +243,24 @@ master_sign_watch(struct master *m, struct master_child *c, int fd)
 		    (long)c->pid);
 }
 
+/* A watched descriptor of a child's, unwatched and closed. */
+static void
+master_fd_close(struct event **ev, int *fd)
+{
+	if (*ev != NULL) {
+		event_free(*ev);
+		*ev = NULL;
+	}
+	if (*fd != -1) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
 static void
 master_sign_close(struct master_child *c)
 {
-	if (c->sign_ev != NULL) {
-		event_free(c->sign_ev);
-		c->sign_ev = NULL;
-	}
-	if (c->sign_fd != -1) {
-		close(c->sign_fd);
-		c->sign_fd = -1;
-	}
+	master_fd_close(&c->sign_ev, &c->sign_fd);
 }
 
 /*
@@ -380,14 +387,7 @@ master_child_free(struct master_child *c)
 void
 master_chan_close(struct master_child *c)
 {
-	if (c->chan_ev != NULL) {
-		event_free(c->chan_ev);
-		c->chan_ev = NULL;
-	}
-	if (c->chan_fd != -1) {
-		close(c->chan_fd);
-		c->chan_fd = -1;
-	}
+	master_fd_close(&c->chan_ev, &c->chan_fd);
 }
 
 /*
