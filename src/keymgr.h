@@ -53,6 +53,7 @@ struct event_base;
 #define KEYMGR_TLS_KEEP		8	/* TLS keys kept: main and admin of
 					   the generations that live */
 #define KEYMGR_TLS_RATE_MAX	20000	/* handshake signatures per second */
+#define KEYMGR_TLS_PAUSE_MS	1000	/* no calls after a timeout */
 #define KEYMGR_TLS_FILE_MAX	KEYS_FILE_MAX	/* a TLS key file */
 #define KEYMGR_TLS_SPKI_MAX	4096	/* its public key (RSA-16384 fits) */
 
@@ -211,12 +212,15 @@ int			 keymgr_client_answer(struct keymgr_client *,
  * of its signing pair (master_child.c).  keymgr_tls_call() sends one
  * CHAN_TLS_SIGN and waits at most deadline_ms for its answer, dropping
  * stale answers (of requests that timed out before); 0 with the
- * signature, or -1 (logged).
+ * signature, or -1 (logged).  After a timeout, calls fail at once for
+ * KEYMGR_TLS_PAUSE_MS: a stalled key manager costs a worker one deadline
+ * per pause, not one per queued handshake.
  */
 struct keymgr_tls_client {
 	int		 fd;
 	int		 deadline_ms;
 	uint64_t	 next_id;
+	int64_t		 pause_until;	/* after a timeout: fail at once */
 };
 void			 keymgr_tls_client_set(int fd, int deadline_ms);
 int			 keymgr_tls_call(void *client, const struct tlskey_op *,

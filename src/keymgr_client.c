@@ -184,6 +184,7 @@ keymgr_tls_client_set(int fd, int deadline_ms)
 	keymgr_tls_cl.fd = fd;
 	keymgr_tls_cl.deadline_ms = deadline_ms;
 	keymgr_tls_cl.next_id = 1;
+	keymgr_tls_cl.pause_until = 0;
 	tlskey_set_transport(keymgr_tls_call, &keymgr_tls_cl);
 }
 
@@ -251,6 +252,8 @@ keymgr_tls_call(void *client, const struct tlskey_op *op,
 	size_t			 len;
 	int			 rv;
 
+	if (bw_now_ms() < c->pause_until)
+		return -1;
 	if (keymgr_tls_send(c, op, in, inlen, &id) == -1) {
 		log_warnx("TLS: cannot ask the key manager: %s",
 		    strerror(errno));
@@ -270,7 +273,9 @@ keymgr_tls_call(void *client, const struct tlskey_op *op,
 		}
 		(void)poll(&pfd, 1, (int)left);
 	}
+	c->pause_until = bw_now_ms() + KEYMGR_TLS_PAUSE_MS;
 	log_warnx("TLS: the key manager did not answer within %d ms: "
-	    "handshake failed", c->deadline_ms);
+	    "handshake failed, full handshakes fail for %d ms", c->deadline_ms,
+	    KEYMGR_TLS_PAUSE_MS);
 	return -1;
 }

@@ -587,7 +587,7 @@ call(int64_t *took)
 	int64_t			 t0 = bw_now_ms();
 	int			 rv;
 
-	rv = keymgr_tls_call(&(struct keymgr_tls_client){ pair[0], 100, 1 },
+	rv = keymgr_tls_call(&(struct keymgr_tls_client){ pair[0], 100, 1, 0 },
 	    &op, in, sizeof(in), sig, sizeof(sig), &siglen);
 	*took = bw_now_ms() - t0;
 	return rv == 0 ? (int)siglen : -1;
@@ -625,7 +625,7 @@ START_TEST(test_call_deadline_stale_malformed)
 	ck_assert_int_eq(call(&took), -1);
 	/* An input over the bound is not sent. */
 	ck_assert_int_eq(keymgr_tls_call(&(struct keymgr_tls_client){
-	    pair[0], 100, 1 }, &(struct tlskey_op){ 1, TLSKEY_ED25519, 0, 0 },
+	    pair[0], 100, 1, 0 }, &(struct tlskey_op){ 1, TLSKEY_ED25519, 0, 0 },
 	    buf, TLSKEY_INPUT_MAX + 1, buf, sizeof(buf), &len), -1);
 	/* The peer gone: fails at once. */
 	close(pair[1]);
@@ -647,6 +647,15 @@ START_TEST(test_client_set_installs_transport)
 	t0 = bw_now_ms();
 	ck_assert(!sign(key, "SHA256", 0, sig, &siglen));
 	ck_assert_int_ge(bw_now_ms() - t0, 100);
+	/* Paused after the timeout: fails at once, asks nothing. */
+	t0 = bw_now_ms();
+	ck_assert(!sign(key, "SHA256", 0, sig, &siglen));
+	ck_assert_int_lt(bw_now_ms() - t0, 50);
+	ck_assert_int_eq(chan_recv(pair[1], &(enum chan_type){ 0 }, sig,
+	    sizeof(sig), &siglen), 1);
+	ck_assert_int_eq(fcntl(pair[1], F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(chan_recv(pair[1], &(enum chan_type){ 0 }, sig,
+	    sizeof(sig), &siglen), -1);
 	close(pair[0]);
 	close(pair[1]);
 	EVP_PKEY_free(key);
