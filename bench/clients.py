@@ -103,10 +103,22 @@ async def pipeline(port, n):
     writer.close()
 
 
-def main():
+def raise_nofile(want):
+    """Descriptors for `want` connections: the hard limit, or more as
+    root (CAP_SYS_RESOURCE)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, want))
+            return
+        except (ValueError, OSError):
+            pass
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def main():
     mode, port = sys.argv[1], int(sys.argv[2])
+    raise_nofile(int(sys.argv[3]) + 256 if mode == "idle" else 0)
     if mode == "idle":
         asyncio.run(idle(port, int(sys.argv[3]), float(sys.argv[4]),
                          sys.argv[5]))

@@ -8,3 +8,12 @@ end
 request = function()
 	return wrk.format("GET", "/notes/" .. math.random(1, 100000))
 end
+-- BENCH_STATUS=1: every answer that is not 200 is written to stderr (wrk
+-- then reads every body, so this is for finding errors, not for figures).
+if os.getenv("BENCH_STATUS") then
+	response = function(status, headers, body)
+		if status ~= 200 then
+			io.stderr:write(status .. " " .. tostring(body) .. "\n")
+		end
+	end
+end

@@ -53,13 +53,14 @@ audit_file_own(int fd, const char *path)
 static int
 audit_file_open_fd(const char *path, const char **err)
 {
-	int	 fd, flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW |
-		    O_NOCTTY;
 	struct stat st;
+	int	 fd;
 
-	if ((fd = open(path, flags | O_CREAT | O_EXCL, 0600)) != -1)
+	if ((fd = open(path, AUDIT_FILE_FLAGS | O_CREAT | O_EXCL,
+	    AUDIT_FILE_MODE)) != -1)
 		audit_file_own(fd, path);
-	else if (errno != EEXIST || (fd = open(path, flags)) == -1) {
+	else if (errno != EEXIST ||
+	    (fd = open(path, AUDIT_FILE_FLAGS)) == -1) {
 		*err = errno == ELOOP ? "is a symbolic link" : strerror(errno);
 		return -1;
 	}

@@ -9,11 +9,21 @@
 #ifndef BW_AUDIT_FILE_H
 #define BW_AUDIT_FILE_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "audit.h"
+
+/*
+ * How the file is opened (O_CREAT | O_EXCL with AUDIT_FILE_MODE added for
+ * a new one).  The audit writer's seccomp filter admits write opens of
+ * exactly these forms (sandbox_filter.c).
+ */
+#define AUDIT_FILE_FLAGS	(O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | \
+				    O_NOCTTY)
+#define AUDIT_FILE_MODE		0600
 
 struct evbuffer;
 

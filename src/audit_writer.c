@@ -25,7 +25,15 @@
  * through descriptors the master connected for them before they dropped
  * privileges.  Every message is bounded and decoded strictly
  * (audit_msg.c).  The key is read after fork, by the writer alone, and
- * wiped at exit.
+ * wiped at exit.  Once set up (key read, file open and locked, control
+ * socket listening, event loop built, a first connection to the
+ * database tried) the writer loads its own seccomp filter (SANDBOX_AUDIT,
+ * sandbox_filter.c says what it admits and what it cannot bound): no
+ * execve, fork or executable memory, no open but read-only ones and the
+ * audit file's own two forms.  It keeps the master's identity and
+ * capabilities: a writer run as root must still open and chown an audit
+ * file that belongs to the service user.  Failing to load the filter is
+ * fatal (exit 3; the master restarts it).
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -54,6 +62,7 @@
 #include "dbconf.h"
 #include "log.h"
 #include "master.h"
+#include "sandbox.h"
 #include "util.h"
 
 struct audit_writer;
@@ -697,9 +706,15 @@ audit_writer_main(const struct conf *conf, bool first)
 	w->lfd = -1;
 	if (audit_writer_setup(w, &err) == -1) {
 		log_errorx("audit: %s: %s", conf->audit->file, err);
+		rv = 3;
+	} else if (sandbox_seccomp(SANDBOX_AUDIT, conf->seccomp, &err) == -1) {
+		log_errorx("audit: sandbox: %s", err);
+		rv = 3;
+	}
+	if (rv != 0) {
 		audit_writer_free(w);
 		free(w);
-		return 3;
+		return rv;
 	}
 	audit_writer_recover(w);
 	if (first)

@@ -34,7 +34,11 @@
  * response is queued in pieces (head, fixed headers, body), so its first
  * HTTP_RECORD_MAX bytes are made contiguous once it is queued
  * (http_conn_coalesce): a small response leaves in one record and one
- * system call.
+ * system call, in the event-loop pass that queued it (http_conn_flush).
+ *
+ * Input: OpenSSL reads ahead, so a burst of records costs one read(2);
+ * what it has read but not yet decrypted is fetched without waiting for
+ * the socket (http_conn_pending).
  */
 #include <sys/socket.h>
 
@@ -49,6 +53,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <event2/bufferevent_struct.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
@@ -94,6 +99,45 @@ http_conn_coalesce(struct http_conn *c)
 }
 
 /*
+ * What is queued leaves in this pass of the event loop.  A bufferevent
+ * writes only when its write event fires: left alone, a response would
+ * wait for the next epoll_wait and cost two epoll_ctl (EPOLLOUT armed,
+ * then disarmed once written).  Activating the write event runs the
+ * bufferevent's own writer in this pass instead; with the epoll change
+ * list (worker.c) the arming and the disarming cancel out before they
+ * reach the kernel.  (struct bufferevent's events are public in
+ * bufferevent_struct.h; libevent offers no flush for socket or OpenSSL
+ * bufferevents.)
+ */
+static void
+http_conn_flush(struct http_conn *c)
+{
+	if (c->state == CONN_HANDSHAKE ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		return;
+	event_active(&c->bev->ev_write, EV_WRITE, 1);
+}
+
+/*
+ * Read-ahead (http_conn_new) lets OpenSSL take a whole burst of records
+ * with one read(2), but bufferevent_openssl asks only SSL_pending(),
+ * which counts the current record, before it waits for the socket again:
+ * records already taken from the socket would wait for bytes that may
+ * never come.  So whenever the connection wants more input and OpenSSL
+ * holds some, the bufferevent's read event runs again in this pass.  A
+ * partial record costs one read(2) that finds nothing, and no loop: only
+ * new input brings the connection back here.
+ */
+static void
+http_conn_pending(struct http_conn *c)
+{
+	if (c->ssl == NULL || c->state == CONN_HANDSHAKE ||
+	    !SSL_has_pending(c->ssl))
+		return;
+	event_active(&c->bev->ev_read, EV_READ, 1);
+}
+
+/*
  * After a response is queued: the connection closes (CLOSING), pauses on
  * pending output (FLUSH) or goes back to IDLE for the next request.
  */
@@ -110,6 +154,7 @@ http_request_done(struct http_request *r)
 		    !r->body_done) || evbuffer_get_length(in) > 0;
 	http_request_release(r);
 	http_conn_coalesce(c);
+	http_conn_flush(c);
 	event_del(&c->timer);
 	if (close) {
 		c->state = CONN_CLOSING;
@@ -280,8 +325,11 @@ http_conn_process(struct http_conn *c)
 			break;
 		}
 	}
-	if (s != STEP_GONE)
-		c->in_process = false;
+	if (s == STEP_GONE)
+		return;
+	c->in_process = false;
+	if (s == STEP_MORE)
+		http_conn_pending(c);
 }
 
 static void
@@ -521,6 +569,7 @@ http_conn_new(struct http_server *srv, int fd, const struct sockaddr *sa,
 			free(c);
 			return NULL;
 		}
+		SSL_set_read_ahead(c->ssl, 1);
 		c->bev = bufferevent_openssl_socket_new(srv->base, fd, c->ssl,
 		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 		if (c->bev == NULL)
@@ -732,7 +781,14 @@ http_server_drain(struct http_server *srv, void (*done)(void *), void *arg)
 
 	srv->draining = true;
 	srv->drain_done = NULL;
-	http_listeners_free(srv);
+	/*
+	 * Disabled, not closed: the listening sockets are shared with the
+	 * master and the other workers, and the worker's epoll change list
+	 * (worker.c) hands the removal to the kernel only at the next pass;
+	 * closed before that, the registration would outlive the descriptor
+	 * and keep waking this worker.  They close with the server.
+	 */
+	http_listeners_enable(srv, false);
 	event_del(srv->pause_ev);
 	/*
 	 * A connection still in its handshake or before its first request was

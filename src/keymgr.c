@@ -38,7 +38,9 @@
  * keymgr_tls.c says) but cannot take the key to impersonate the server.  The key manager runs with the master's
  * credentials, no capabilities, not dumpable, no core files; it reads no
  * file and no network.  Anything unexpected on its channel ends it (the
- * master restarts it and hands it the key files again).
+ * master restarts it and hands it the key files again).  Before its first
+ * message it loads a seccomp filter of its own (keymgr_sandbox.c,
+ * sandbox_filter.c): no open, no socket, no execve, no fork.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -51,7 +53,6 @@
 #include "keymgr.h"
 #include "keys.h"
 #include "log.h"
-#include "sandbox.h"
 #include "util.h"
 
 const char *
@@ -242,7 +243,7 @@ keymgr_handle(struct keymgr_state *s, enum chan_type type,
 }
 
 int
-keymgr_main(int fd)
+keymgr_main(int fd, enum conf_seccomp mode)
 {
 	static unsigned char	 in[CHAN_MAX_PAYLOAD], out[CHAN_MAX_PAYLOAD];
 	struct keymgr_state	*s;
@@ -252,7 +253,7 @@ keymgr_main(int fd)
 	int			 rv, status = 3;
 
 	log_set_procname("key manager");
-	if (sandbox_harden(&err) == -1) {
+	if (keymgr_confine(mode, &err) == -1) {
 		log_errorx("key manager: %s", err);
 		return 3;
 	}

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "chan.h"
+#include "conf.h"
 #include "keys.h"
 #include "tlskey.h"
 
@@ -152,15 +153,25 @@ int			 keymgr_tls_load(struct keymgr_tls *,
 int			 keymgr_tls_sign(struct keymgr_tls *,
 			    const unsigned char *msg, size_t len,
 			    unsigned char *out, size_t *outlen, int64_t now_ms);
-/* The child's main loop on its channel; returns the exit status. */
-int			 keymgr_main(int fd);
+/* Every TLS key type's paths run once, before the filter; 0 or -1. */
+int			 keymgr_tls_warm_up(const char **err);
+/*
+ * The child's main loop on its channel, confined first (keymgr_confine
+ * with security.seccomp's mode); returns the exit status.
+ */
+int			 keymgr_main(int fd, enum conf_seccomp);
+/*
+ * keymgr_sandbox.c: hardening, OpenSSL's lazy initialisation done ahead,
+ * then the key manager's seccomp filter (SANDBOX_KEYMGR).  -1 with *err.
+ */
+int			 keymgr_confine(enum conf_seccomp, const char **err);
 
 /*
  * The master's side.  reply(arg, pid, type, msg, len) passes a
- * CHAN_SIGNATURE or CHAN_TLS_SIGNATURE on to the child of that pid.  keymgr_keys() starts the key manager if
- * none runs, hands it the key files of conf's auth section and returns
- * the workers' key set (public keys and HS256 secrets); on error *errpath
- * names the file at fault.  keymgr_forward() relays a worker's CHAN_SIGN
+ * CHAN_SIGNATURE or CHAN_TLS_SIGNATURE on to the child of that pid.
+ * keymgr_keys() starts the key manager if none runs, hands it the key
+ * files of conf's auth section and returns the workers' key set (public
+ * keys and HS256 secrets); on error *errpath names the file at fault.  keymgr_forward() relays a worker's CHAN_SIGN
  * or CHAN_TLS_SIGN: -1 when the message is malformed (the worker is then
  * killed).
  */
@@ -179,7 +190,8 @@ int			 keymgr_forward(pid_t origin, enum chan_type,
  * (tlskey.h), under a new handle that a restarted key manager gets again;
  * NULL with *err set.
  */
-EVP_PKEY		*keymgr_tls_key(const char *path, const char **err);
+EVP_PKEY		*keymgr_tls_key(const struct conf *, const char *path,
+			    const char **err);
 bool			 keymgr_reaped(pid_t, int status);
 pid_t			 keymgr_pid(void);
 /* In a child of the master: closes the master's end of the channel. */

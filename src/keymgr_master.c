@@ -63,14 +63,14 @@ static struct {
 } keymgr_sup = { .fd = -1, .pid = -1 };
 
 static void __attribute__((noreturn))
-keymgr_child(int fd)
+keymgr_child(int fd, enum conf_seccomp mode)
 {
 	master_child_signals();
 	/* Nothing of the master's: listeners, channels, its event loop. */
 	if ((fd != 3 && dup2(fd, 3) == -1) || close_range(4, ~0U, 0) == -1 ||
 	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
 		_exit(3);
-	exit(keymgr_main(3));
+	exit(keymgr_main(3, mode));
 }
 
 static void	 keymgr_read_cb(evutil_socket_t, short, void *);
@@ -101,7 +101,7 @@ keymgr_watch(void)
 }
 
 static int
-keymgr_fork(void)
+keymgr_fork(enum conf_seccomp mode)
 {
 	sigset_t	 all, old;
 	pid_t		 pid;
@@ -112,7 +112,7 @@ keymgr_fork(void)
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	if ((pid = fork()) == 0)
-		keymgr_child(fds[1]);
+		keymgr_child(fds[1], mode);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(fds[1]);
 	if (pid == -1) {
@@ -127,10 +127,11 @@ keymgr_fork(void)
 	return 0;
 }
 
+/* The key manager, started under conf's security.seccomp if none runs. */
 static int
-keymgr_start(void)
+keymgr_start(const struct conf *conf)
 {
-	if (keymgr_sup.fd == -1 && keymgr_fork() == -1)
+	if (keymgr_sup.fd == -1 && keymgr_fork(conf->seccomp) == -1)
 		return -1;
 	return 0;
 }
@@ -287,7 +288,7 @@ keymgr_keys(const struct conf *conf, const char **err, const char **errpath)
 		*err = "auth.signing_key_file is not set";
 		return NULL;
 	}
-	if (keymgr_start() == -1) {
+	if (keymgr_start(conf) == -1) {
 		*err = "cannot start the key manager";
 		return NULL;
 	}
@@ -317,14 +318,14 @@ keymgr_conf(const struct conf *conf)
  * bytes; or -1 with *err set.
  */
 static int
-keymgr_tls_send(const char *path, uint32_t handle, size_t *spkilen,
-    const char **err)
+keymgr_tls_send(const struct conf *conf, const char *path, uint32_t handle,
+    size_t *spkilen, const char **err)
 {
 	struct keymgr_tls_file_hdr	 fh = { handle, 0 };
 	struct keymgr_tls_public_hdr	 ph;
 	size_t				 n;
 
-	if (keymgr_start() == -1) {
+	if (keymgr_start(conf) == -1) {
 		*err = "cannot start the key manager";
 		return -1;
 	}
@@ -366,7 +367,7 @@ keymgr_tls_remember(uint32_t handle, const char *path,
 }
 
 EVP_PKEY *
-keymgr_tls_key(const char *path, const char **err)
+keymgr_tls_key(const struct conf *conf, const char *path, const char **err)
 {
 	struct keymgr_tls_public_hdr	 ph;
 	const unsigned char		*spki = keymgr_sup.msg + sizeof(ph);
@@ -381,7 +382,7 @@ keymgr_tls_key(const char *path, const char **err)
 	if (++keymgr_sup.tls_next == 0)
 		keymgr_sup.tls_next = 1;
 	handle = keymgr_sup.tls_next;
-	if (keymgr_tls_send(path, handle, &n, err) == -1 ||
+	if (keymgr_tls_send(conf, path, handle, &n, err) == -1 ||
 	    (pk = tlskey_pkey_new(handle, spki, n, err)) == NULL)
 		return NULL;
 	keymgr_tls_remember(handle, path, spki, n);
@@ -404,7 +405,8 @@ keymgr_tls_resend(void)
 		e = &keymgr_sup.tls[i];
 		if (e->handle == 0)
 			continue;
-		if (keymgr_tls_send(e->path, e->handle, &n, &err) == -1)
+		if (keymgr_tls_send(keymgr_sup.conf, e->path, e->handle, &n,
+		    &err) == -1)
 			log_errorx("key manager: %s: %s", e->path, err);
 		else if (n != e->spkilen || memcmp(keymgr_sup.msg +
 		    sizeof(struct keymgr_tls_public_hdr), e->spki, n) != 0)
@@ -423,10 +425,11 @@ keymgr_restart_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	if (keymgr_sup.stopping || keymgr_sup.pid != -1)
+	if (keymgr_sup.stopping || keymgr_sup.conf == NULL ||
+	    keymgr_sup.pid != -1)
 		return;
-	if (keymgr_start() == 0 && (keymgr_sup.conf == NULL ||
-	    keymgr_sup.conf->auth == NULL ||
+	if (keymgr_start(keymgr_sup.conf) == 0 &&
+	    (keymgr_sup.conf->auth == NULL ||
 	    (s = keymgr_keys(keymgr_sup.conf, &err, &path)) != NULL)) {
 		keys_set_free(s);
 		keymgr_tls_resend();

@@ -23,8 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -284,4 +286,75 @@ keymgr_tls_sign(struct keymgr_tls *t, const unsigned char *msg, size_t len,
 	memcpy(out, &gh, sizeof(gh));
 	*outlen = sizeof(gh) + siglen;
 	return 1;
+}
+
+/*
+ * The warm-up before the key manager's filter (keymgr_sandbox.c): a fresh
+ * key of each type through the paths a request takes (PEM parse, SPKI,
+ * every scheme).  RSA at 1024 bits: the same code, a faster key to make.
+ */
+static int
+keymgr_tls_warm_key(EVP_PKEY *gen, const char **err)
+{
+	static const unsigned char	 dgst[32];
+	struct tlskey_op		 op = { 1, 0, NID_sha256, 32 };
+	unsigned char			 sig[TLSKEY_SIG_MAX];
+	EVP_PKEY			*pk = NULL;
+	BIO				*bio;
+	char				*pem = NULL;
+	size_t				 siglen = sizeof(sig);
+	long				 n = 0;
+	int				 ok;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return -1;
+	if (PEM_write_bio_PrivateKey(bio, gen, NULL, NULL, 0, NULL, NULL) == 1 &&
+	    (n = BIO_get_mem_data(bio, &pem)) > 0)
+		pk = tls_key_parse((unsigned char *)pem, (size_t)n, err);
+	ok = pk != NULL && i2d_PUBKEY(pk, NULL) > 0;
+	if (ok && EVP_PKEY_is_a(pk, "ED25519"))
+		ok = keymgr_tls_ed25519(pk, dgst, sizeof(dgst), sig,
+		    &siglen) == 0;
+	else if (ok && EVP_PKEY_is_a(pk, "RSA")) {
+		op.scheme = TLSKEY_RSA_PKCS1;
+		ok = keymgr_tls_digest(pk, &op, EVP_sha256(), dgst,
+		    sizeof(dgst), sig, &siglen) == 0;
+		op.scheme = TLSKEY_RSA_PSS;
+		siglen = sizeof(sig);
+		ok = ok && keymgr_tls_digest(pk, &op, EVP_sha256(), dgst,
+		    sizeof(dgst), sig, &siglen) == 0;
+	} else if (ok) {
+		op.scheme = TLSKEY_ECDSA;
+		ok = keymgr_tls_digest(pk, &op, EVP_sha256(), dgst,
+		    sizeof(dgst), sig, &siglen) == 0;
+	}
+	if (n > 0)
+		bw_wipe(pem, (size_t)n);
+	BIO_free(bio);
+	EVP_PKEY_free(pk);
+	ERR_clear_error();
+	return ok ? 0 : -1;
+}
+
+int
+keymgr_tls_warm_up(const char **err)
+{
+	EVP_PKEY	*gen[4];
+	size_t		 i;
+	int		 rv = 0;
+
+	gen[0] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	gen[1] = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	gen[2] = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	gen[3] = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	for (i = 0; i < BW_ARRAY_LEN(gen); i++) {
+		if (rv == 0 && (gen[i] == NULL ||
+		    keymgr_tls_warm_key(gen[i], err) == -1)) {
+			*err = "cannot sign with a fresh TLS key";
+			rv = -1;
+		}
+		EVP_PKEY_free(gen[i]);
+	}
+	ERR_clear_error();
+	return rv;
 }

@@ -915,21 +915,28 @@ keys_gen_perms(int fd, const char *group, const char **err)
 	return 0;
 }
 
-int
-keys_generate_group(const char *kind, const char *path, const char *group,
-    const char **err)
+unsigned char *
+keys_gen_bytes(const char *kind, size_t *len, const char **err)
 {
 	enum keys_gen_kind	 gk;
-	unsigned char		*buf;
-	size_t			 len;
-	int			 fd, rc = -1;
 
 	if (keys_gen_kind(kind, &gk) == -1) {
 		*err = "unknown key kind (ed25519, es256, hs256, audit, "
 		    "backup)";
-		return -1;
+		return NULL;
 	}
-	if ((buf = keys_gen_material(gk, &len, err)) == NULL)
+	return keys_gen_material(gk, len, err);
+}
+
+int
+keys_generate_group(const char *kind, const char *path, const char *group,
+    const char **err)
+{
+	unsigned char		*buf;
+	size_t			 len;
+	int			 fd, rc = -1;
+
+	if ((buf = keys_gen_bytes(kind, &len, err)) == NULL)
 		return -1;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC |
 	    O_NOCTTY, 0600);

@@ -133,5 +133,12 @@ int			 keys_generate(const char *kind, const char *path,
 int			 keys_generate_group(const char *kind,
 			    const char *path, const char *group,
 			    const char **err);
+/*
+ * The contents such a file gets, in memory: a buffer of KEYS_FILE_MAX
+ * bytes that the caller wipes (bw_wipe, KEYS_FILE_MAX) and frees; NULL
+ * with *err for an unknown kind or a failure.
+ */
+unsigned char		*keys_gen_bytes(const char *kind, size_t *len,
+			    const char **err);
 
 #endif

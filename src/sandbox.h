@@ -2,7 +2,9 @@
  * sandbox.h - what a network-facing child (worker, admin listener) does to
  * itself before it touches a single client byte (SPEC 11): drop to
  * server.user/server.group, forbid regaining privileges, disable core
- * dumps and ptrace, then load the seccomp allow-list.
+ * dumps and ptrace, then load the seccomp allow-list (sandbox.c); and the
+ * allow-lists of every role, the key manager's and the audit writer's
+ * too (sandbox_filter.c).
  */
 #ifndef BW_SANDBOX_H
 #define BW_SANDBOX_H
@@ -30,7 +32,19 @@ int	 sandbox_drop_ids(uid_t, gid_t, const char **err);
 /* PR_SET_NO_NEW_PRIVS, RLIMIT_CORE 0, PR_SET_DUMPABLE 0. */
 int	 sandbox_harden(const char **err);
 
-/* Loads the allow-list for security.seccomp; SECCOMP_OFF loads nothing. */
-int	 sandbox_seccomp(enum conf_seccomp, const char **err);
+/* Whose allow-list (sandbox_filter.c says what each admits). */
+enum sandbox_role {
+	SANDBOX_WORKER,		/* workers and the admin listener */
+	SANDBOX_KEYMGR,		/* the key manager */
+	SANDBOX_AUDIT,		/* the audit writer */
+};
+
+/*
+ * Loads role's allow-list for security.seccomp (enforce: anything else
+ * kills the process; log: logged only); SECCOMP_OFF loads nothing.
+ * -1 with *err when the filter cannot be installed: always fatal.
+ */
+int	 sandbox_seccomp(enum sandbox_role, enum conf_seccomp,
+	    const char **err);
 
 #endif

@@ -333,7 +333,17 @@ worker_setup(struct worker *w)
 
 	if ((cfg = event_config_new()) == NULL)
 		return -1;
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
+	/*
+	 * The epoll change list applies the changes of one pass at its end,
+	 * so an event armed and disarmed in the same pass (a response's
+	 * EPOLLOUT: http_conn_flush) costs no epoll_ctl.  It is unsafe for a
+	 * descriptor closed while another copy of it stays open (the kernel
+	 * keeps the registration): the only shared ones a worker watches
+	 * are the listening sockets, which it disables and closes only at
+	 * exit (http_server_drain).
+	 */
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK |
+	    EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	w->base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	if (w->base == NULL) {

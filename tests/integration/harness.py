@@ -668,6 +668,35 @@ def _read_children(pid):
     return sorted(set(kids))
 
 
+def seccomp_status(pid):
+    """(Seccomp, Seccomp_filters) from /proc/PID/status: the mode (2 when
+    filtered) and how many filters are stacked; None when pid is gone."""
+    vals = {}
+    try:
+        with open("/proc/%d/status" % pid) as fp:
+            for line in fp:
+                key, _, val = line.partition(":")
+                if key in ("Seccomp", "Seccomp_filters"):
+                    vals[key] = int(val)
+    except OSError:
+        return None
+    return vals.get("Seccomp"), vals.get("Seccomp_filters")
+
+
+def assert_own_filter(case, pid, master):
+    """pid runs under a seccomp filter stacked on the master's: mode 2 and
+    more filters than the master (under systemd every process has the
+    unit's).  Skipped when the run turns seccomp off."""
+    if SECCOMP == "off":
+        case.skipTest("BW_INTEG_SECCOMP=off")
+    child, parent = seccomp_status(pid), seccomp_status(master)
+    case.assertIsNotNone(child, "pid %d is gone" % pid)
+    case.assertIsNotNone(parent, "master %d is gone" % master)
+    case.assertEqual(child[0], 2, "pid %d: Seccomp %r" % (pid, child))
+    case.assertGreater(child[1], parent[1],
+                       "pid %d: %r, master %r" % (pid, child, parent))
+
+
 def proc_state(pid):
     try:
         with open("/proc/%d/stat" % pid) as fp:

@@ -12,7 +12,10 @@ one changed byte, a deleted record, an inserted forged record, two swapped
 records, a duplicated record, the first three records removed, the last
 three removed (seen through bulwark.audit_head), a record moved between two
 rotated files; a torn last line is reported as torn (exit 4); an intact
-chain across three rotated files verifies.  No password or API key secret
+chain across three rotated files verifies.  The daemon's audit writer
+appends, reopens on SIGUSR1 and is replaced under a seccomp filter of its
+own (/proc/PID/status: Seccomp 2, more Seccomp_filters than the master).
+No password or API key secret
 used by the test appears in the audit file or in any output.
 
 Environment: BULWARKD; PostgreSQL server binaries and psql (skipped with
@@ -512,7 +515,8 @@ def wait_for(cond, timeout=10.0):
 class TestDaemon(unittest.TestCase):
     """The daemon's audit writer: server.start/stop, administration modes
     while it runs and while it is stopped in one chain, a killed writer
-    replaced, SIGUSR1 rotation, recovery of committed rows."""
+    replaced, SIGUSR1 rotation, recovery of committed rows; the writer,
+    the replaced one too, under its own seccomp filter."""
 
     def setUp(self):
         self.inst = "inst-d%d" % (len(OUTPUTS) % 100000)
@@ -652,11 +656,16 @@ class TestDaemon(unittest.TestCase):
         self.start()
         first = writer_pid(a.d)
         self.assertIsNotNone(first)
+        harness.assert_own_filter(self, first, a.d.pid)
         os.kill(first, signal.SIGKILL)
         second = wait_for(lambda: (writer_pid(a.d) != first and
                                    writer_pid(a.d)))
         wait_for(lambda: os.path.exists(os.path.join(a.dir,
                                                      "control.sock")))
+        # It says so once set up, filtered and recovered.
+        wait_for(lambda: a.d.stderr_text().count("audit writer serving")
+                 == 2)
+        harness.assert_own_filter(self, second, a.d.pid)
         time.sleep(0.2 * harness.SLOW)
         add_user(a, "after-kill")
         self.assertEqual(self.events()[-1], "admin.add_user")
@@ -668,6 +677,7 @@ class TestDaemon(unittest.TestCase):
     def test_rotation_by_sigusr1(self):
         a = self.a
         self.start()
+        first = writer_pid(a.d)
         add_user(a, "before-rot")
         os.rename(a.log, a.log + ".1")
         a.d.signal(signal.SIGUSR1)
@@ -676,6 +686,9 @@ class TestDaemon(unittest.TestCase):
         self.assertEqual(self.events(), ["admin.add_user"])
         rc, out, err = a.verify(a.log + ".1", a.log)
         self.assertEqual(rc, 0, out + err)
+        # The same writer reopened the file under its filter.
+        self.assertEqual(writer_pid(a.d), first)
+        harness.assert_own_filter(self, first, a.d.pid)
 
     def test_recovery_appends_committed_rows_of_this_instance_only(self):
         a = self.a

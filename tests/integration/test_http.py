@@ -194,6 +194,36 @@ class TestHttp(HttpCase):
                              g.header("content-length"))
             self.assert_open(c)
 
+    def test_records_of_one_burst_all_answered(self):
+        # Twenty requests, each its own TLS record, reach the server in
+        # one TCP segment: OpenSSL's read-ahead takes them all with one
+        # read(2), and every one must still be answered (none left
+        # waiting in OpenSSL's buffer for socket activity that never
+        # comes).
+        with self.daemon.connect() as c:
+            c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            for _ in range(20):
+                c.send(harness.build_request("GET", "/nope"))
+            c.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+            got = [c.read_final(timeout=3).status for _ in range(20)]
+            self.assertEqual(got, [404] * 20)
+            self.assert_open(c)
+
+    def test_request_in_the_handshakes_last_flight(self):
+        # The client's Finished and its first request in one segment:
+        # the request is taken from the socket during the handshake.
+        ctx = harness.default_context()
+        raw = socket.create_connection(("127.0.0.1", self.daemon.port),
+                                       timeout=10)
+        s = ctx.wrap_socket(raw, server_hostname="localhost",
+                            do_handshake_on_connect=False)
+        with harness.Conn(s) as c:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+            s.do_handshake()
+            c.send(harness.build_request("GET", "/nope"))
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 0)
+            self.assertEqual(c.read_final(timeout=3).status, 404)
+
     def test_http10_served_and_closed(self):
         with self.daemon.connect() as c:
             c.send(b"GET /items HTTP/1.0\r\n\r\n")

@@ -5,8 +5,10 @@ child of the master, never in the workers.
 Two daemons share one real PostgreSQL, one with an Ed25519 signing key and
 one with a P-256 key.  Covered: a login answers a token whose signature
 verifies (with `openssl pkeyutl`/`openssl dgst` against the public key) and
-that the daemon accepts; the key manager killed with SIGKILL is replaced
-and logins work again; the raw private key (the Ed25519 seed, the P-256
+that the daemon accepts; the key manager runs under a seccomp filter of
+its own (/proc/PID/status: Seccomp 2, more Seccomp_filters than the
+master), and still signs; the key manager killed with SIGKILL is replaced,
+filtered again, and logins work again; the raw private key (the Ed25519 seed, the P-256
 scalar, also byte-reversed) is found in no worker's memory and not in the
 master's, after start-up and after a login, but is found in the key
 manager's (the positive control).  The same holds for the TLS private key
@@ -330,6 +332,18 @@ class TestSigning(unittest.TestCase):
         wait_login(d)
         self.assertEqual(login(d).status, 200)
         self.assertIsNone(d.proc.poll())
+        harness.assert_own_filter(self, keymgr_pids(d)[-1], d.pid)
+
+    def test_key_manager_has_its_own_filter(self):
+        """Each key manager (Ed25519, P-256) signs under a seccomp filter
+        of its own, stacked on whatever the master has."""
+        for kind in DAEMONS:
+            with self.subTest(kind=kind):
+                d = DAEMONS[kind]
+                harness.assert_own_filter(self, keymgr_pids(d)[-1], d.pid)
+                self.check_login(kind)
+                self.assertIsNotNone(harness.proc_state(
+                    keymgr_pids(d)[-1]))
 
 
 # A mapping larger than this is not process data worth reading (sanitizer

@@ -233,6 +233,62 @@ class TestReload(ProcessCase):
             self.assertEqual(self.get(), 503)
         self.daemon.known_workers.update(old)
 
+    def test_draining_worker_watches_no_listener(self):
+        # A worker draining after SIGHUP has taken the shared listening
+        # sockets out of its epoll set (its change list must not outlive
+        # them); while it serves it has them in.
+        c = self.daemon.connect()
+        try:
+            w = self.daemon.worker_of(c)
+            if w is None:
+                self.skipTest("cannot map connections to workers via /proc")
+            listeners = listening_inodes(self.daemon.proc.pid)
+            self.assertTrue(listeners & epoll_inodes(w),
+                            "a serving worker watches its listeners")
+            old = set(self.daemon.worker_pids())
+            self.daemon.known_workers.update(old)
+            self.daemon.signal(signal.SIGHUP)
+            deadline = time.monotonic() + 10 * harness.SLOW
+            while listeners & epoll_inodes(w):
+                self.assertLess(time.monotonic(), deadline,
+                                "the draining worker still watches its "
+                                "listeners")
+                self.assertNotIn(harness.proc_state(w), (None, "Z"),
+                                 "the old worker should still be draining")
+                time.sleep(0.05)
+            self.assertTrue(set(self.daemon.worker_pids()) - old)
+        finally:
+            c.close()
+
+
+def listening_inodes(pid):
+    """Inodes of the listening TCP sockets among pid's descriptors."""
+    listen = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in list(f)[1:]:
+                cols = line.split()
+                if cols[3] == "0A":
+                    listen.add(int(cols[9]))
+    mine = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        m = re.match(r"socket:\[(\d+)\]",
+                     os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+        if m:
+            mine.add(int(m.group(1)))
+    return listen & mine
+
+
+def epoll_inodes(pid):
+    """Inodes of what pid's epoll sets watch (fdinfo tfd lines)."""
+    out = set()
+    for fd in os.listdir("/proc/%d/fdinfo" % pid):
+        with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+            for line in f:
+                m = re.match(r"tfd:.*\bino:([0-9a-f]+)", line)
+                if m:
+                    out.add(int(m.group(1), 16))
+    return out
 
 if __name__ == "__main__":
     unittest.main()

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <seccomp.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -29,6 +30,7 @@
 #include "audit_file.h"
 #include "audit_msg.h"
 #include "audit_verify.h"
+#include "audit_writer.h"
 #include "conf.h"
 #include "util.h"
 
@@ -1042,6 +1044,59 @@ START_TEST(test_msg_record)
 }
 END_TEST
 
+/*
+ * A writer that cannot load its seccomp filter (seccomp() denied, as by a
+ * supervisor's filter) ends with status 3 once set up, and serves nothing.
+ */
+static int
+child_writer_denied(void)
+{
+	struct conf		 cf;
+	struct conf_audit	 au;
+	scmp_filter_ctx		 ctx;
+	char			 kp[160], sock[160];
+	unsigned char		 bytes[32];
+	int			 fd;
+
+	memset(&cf, 0, sizeof(cf));
+	memset(&au, 0, sizeof(au));
+	memset(bytes, 7, sizeof(bytes));
+	(void)snprintf(kp, sizeof(kp), "%s/writer.key", dir);
+	(void)snprintf(sock, sizeof(sock), "%s/writer.sock", dir);
+	if ((fd = open(kp, O_WRONLY | O_CREAT | O_EXCL, 0600)) == -1 ||
+	    write(fd, bytes, sizeof(bytes)) != (ssize_t)sizeof(bytes))
+		return 9;
+	close(fd);
+	cf.audit = &au;
+	cf.server.user = "nobody";
+	cf.seccomp = SECCOMP_ENFORCE;
+	au.file = path;
+	au.key_file = kp;
+	au.instance_id = "filter-test";
+	au.control_socket = sock;
+	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(seccomp),
+	    0) != 0 || seccomp_load(ctx) != 0)
+		return 9;
+	seccomp_release(ctx);
+	if (audit_writer_main(&cf, true) != 3)
+		return 10;
+	return access(sock, F_OK) == -1 ? 0 : 11;
+}
+
+START_TEST(test_writer_filter_fatal)
+{
+	pid_t	 pid;
+	int	 status;
+
+	if ((pid = fork()) == 0)
+		_exit(child_writer_denied());
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "status %#x", status);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -1074,6 +1129,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_client_state);
 	tcase_add_test(tc, test_client_backlog);
 	tcase_add_test(tc, test_msg_record);
+	tcase_add_test(tc, test_writer_filter_fatal);
 	suite_add_tcase(s, tc);
 	return s;
 }

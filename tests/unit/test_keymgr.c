@@ -441,7 +441,7 @@ START_TEST(test_main_loop)
 	ck_assert_int_eq(chan_pair(fds), 0);
 	if ((pid = fork()) == 0) {
 		close(fds[0]);
-		_exit(keymgr_main(fds[1]));
+		_exit(keymgr_main(fds[1], SECCOMP_ENFORCE));
 	}
 	close(fds[1]);
 	memcpy(msg, &fh, sizeof(fh));
@@ -470,7 +470,7 @@ START_TEST(test_main_loop)
 	ck_assert_int_eq(chan_pair(fds), 0);
 	if ((pid = fork()) == 0) {
 		close(fds[0]);
-		_exit(keymgr_main(fds[1]));
+		_exit(keymgr_main(fds[1], SECCOMP_ENFORCE));
 	}
 	close(fds[1]);
 	close(fds[0]);

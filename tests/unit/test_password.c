@@ -962,7 +962,7 @@ sandboxed_child(void)
 			return 14;
 	}
 	if (sandbox_harden(&err) != 0 ||
-	    sandbox_seccomp(SECCOMP_ENFORCE, &err) != 0)
+	    sandbox_seccomp(SANDBOX_WORKER, SECCOMP_ENFORCE, &err) != 0)
 		return 15;
 	memset(r, 0, sizeof(r));
 	for (i = 0; i < 3; i++)

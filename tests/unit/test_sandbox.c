@@ -1,6 +1,12 @@
 /*
- * test_sandbox.c - the seccomp allow-list and the privilege drop, each
- * exercised in a forked child so that a kill by SIGSYS can be observed.
+ * test_sandbox.c - the seccomp allow-lists (sandbox_filter.c: the
+ * workers', the key manager's, the audit writer's) and the privilege drop
+ * (sandbox.c), each exercised in a forked child so that a kill by SIGSYS
+ * can be observed.  Under the key manager's and the audit writer's
+ * filters their real work still runs: a new key parsed and a signature
+ * made by the key manager's code (test_keymgr.c runs its whole loop,
+ * keymgr_main, filtered), the audit file created, reopened and synced by
+ * audit_file.c's and the control socket removed.
  */
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -27,8 +33,14 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "audit_file.h"
+#include "chan.h"
 #include "conf.h"
+#include "jwt.h"
+#include "keymgr.h"
+#include "keys.h"
 #include "sandbox.h"
+#include "util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define TEST_SANITIZER 1
@@ -51,12 +63,26 @@ run_child(child_fn fn)
 	return status;
 }
 
+/* Whose filter enforce() loads; a test that changes it puts it back. */
+static enum sandbox_role	 test_role = SANDBOX_WORKER;
+
 static int
 enforce(void)
 {
 	const char	*err = NULL;
 
-	return sandbox_seccomp(SECCOMP_ENFORCE, &err);
+	if (test_role == SANDBOX_KEYMGR)
+		return keymgr_confine(SECCOMP_ENFORCE, &err);
+	return sandbox_seccomp(test_role, SECCOMP_ENFORCE, &err);
+}
+
+static void
+assert_exit0(child_fn fn, const char *what)
+{
+	int	 status = run_child(fn);
+
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "%s: status %#x", what, status);
 }
 
 static int
@@ -187,16 +213,31 @@ child_open_creat_readonly(void)
 }
 
 /* A path in a fresh directory, to see whether a forbidden open created it. */
-static char	 open_dir[] = "/tmp/bw-sandbox-XXXXXX";
-static char	 open_path[sizeof(open_dir) + 8];
+#define OPEN_DIR	"/tmp/bw-sandbox-XXXXXX"
+static char	 open_dir[sizeof(OPEN_DIR)];
+static char	 open_path[sizeof(OPEN_DIR) + 16];
+
+static void
+open_dir_new(void)
+{
+	memcpy(open_dir, OPEN_DIR, sizeof(OPEN_DIR));
+	ck_assert_ptr_nonnull(mkdtemp(open_dir));
+	snprintf(open_path, sizeof(open_path), "%s/audit.log", open_dir);
+}
+
+static int
+child_open_mode(int flags, mode_t mode)
+{
+	if (enforce() != 0)
+		return 10;
+	(void)open(open_path, flags | O_CLOEXEC, mode);
+	return 11;
+}
 
 static int
 child_open_flags(int flags)
 {
-	if (enforce() != 0)
-		return 10;
-	(void)open(open_path, flags | O_CLOEXEC, 0600);
-	return 11;
+	return child_open_mode(flags, 0600);
 }
 
 static int
@@ -302,32 +343,23 @@ START_TEST(test_forbidden_strict)
 }
 END_TEST
 
-/*
- * After start-up a worker opens files for reading only: every open that
- * could write, create, truncate or append is killed, and leaves no file.
- */
-START_TEST(test_open_write_forms)
+/* An open that must be killed: whether the file exists before. */
+struct open_case {
+	child_fn	 fn;
+	const char	*what;
+	int		 exists;
+};
+
+/* Each is killed (or returns, sanitizer builds) and leaves the file be. */
+static void
+assert_open_forms(const struct open_case *t, size_t n)
 {
-	static const struct {
-		child_fn	 fn;
-		const char	*what;
-		int		 exists;
-	} t[] = {
-		{ child_open_wronly, "O_WRONLY", 1 },
-		{ child_open_rdwr, "O_RDWR", 1 },
-		{ child_open_append, "O_WRONLY|O_APPEND", 1 },
-		{ child_open_append_creat, "O_WRONLY|O_APPEND|O_CREAT", 0 },
-		{ child_open_creat_readonly, "O_RDONLY|O_CREAT", 0 },
-		{ child_open_rdonly_trunc, "O_RDONLY|O_TRUNC", 1 },
-		{ child_open_rdonly_append, "O_RDONLY|O_APPEND", 1 },
-	};
 	struct stat	 st;
 	size_t		 i;
 	int		 fd;
 
-	ck_assert_ptr_nonnull(mkdtemp(open_dir));
-	snprintf(open_path, sizeof(open_path), "%s/f", open_dir);
-	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+	open_dir_new();
+	for (i = 0; i < n; i++) {
 		unlink(open_path);
 		if (t[i].exists) {
 			fd = open(open_path, O_WRONLY | O_CREAT | O_CLOEXEC,
@@ -347,6 +379,25 @@ START_TEST(test_open_write_forms)
 #endif
 	}
 	unlink(open_path);
+}
+
+/*
+ * After start-up a worker opens files for reading only: every open that
+ * could write, create, truncate or append is killed, and leaves no file.
+ */
+START_TEST(test_open_write_forms)
+{
+	static const struct open_case t[] = {
+		{ child_open_wronly, "O_WRONLY", 1 },
+		{ child_open_rdwr, "O_RDWR", 1 },
+		{ child_open_append, "O_WRONLY|O_APPEND", 1 },
+		{ child_open_append_creat, "O_WRONLY|O_APPEND|O_CREAT", 0 },
+		{ child_open_creat_readonly, "O_RDONLY|O_CREAT", 0 },
+		{ child_open_rdonly_trunc, "O_RDONLY|O_TRUNC", 1 },
+		{ child_open_rdonly_append, "O_RDONLY|O_APPEND", 1 },
+	};
+
+	assert_open_forms(t, BW_ARRAY_LEN(t));
 	rmdir(open_dir);
 }
 END_TEST
@@ -383,7 +434,7 @@ child_seccomp_api_low(void)
 
 	if (seccomp_api_set(1) != 0)
 		return 9;
-	if (sandbox_seccomp(SECCOMP_ENFORCE, &err) != -1)
+	if (sandbox_seccomp(SANDBOX_WORKER, SECCOMP_ENFORCE, &err) != -1)
 		return 10;
 	if (err == NULL || strstr(err, "seccomp() system call") == NULL)
 		return 11;
@@ -498,7 +549,7 @@ child_log_mode(void)
 	const char	*err = NULL;
 	char		 buf[256];
 
-	if (sandbox_seccomp(SECCOMP_LOG, &err) != 0)
+	if (sandbox_seccomp(SANDBOX_WORKER, SECCOMP_LOG, &err) != 0)
 		return 10;
 	if (getcwd(buf, sizeof(buf)) == NULL)
 		return 11;
@@ -523,7 +574,7 @@ child_off_mode(void)
 	const char	*err = NULL;
 	char		 buf[256];
 
-	if (sandbox_seccomp(SECCOMP_OFF, &err) != 0)
+	if (sandbox_seccomp(SANDBOX_WORKER, SECCOMP_OFF, &err) != 0)
 		return 10;
 	if (getcwd(buf, sizeof(buf)) == NULL)
 		return 11;
@@ -538,6 +589,228 @@ START_TEST(test_off_mode)
 
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "status %#x", status);
+}
+END_TEST
+
+/*
+ * The key manager: key files arrive after the filter (a reload), so a
+ * key of each kind is parsed, its public part encoded and a signature
+ * made, through the key manager's own code, after keymgr_confine().
+ */
+static int
+child_keymgr_work(void)
+{
+	static const char	*kinds[] = { "ed25519", "es256" };
+	unsigned char		*pem[2], spki[KEYS_SPKI_MAX], sig[JWT_SIG_MAX];
+	struct keys_key		*k;
+	const char		*err = NULL;
+	size_t			 len[2], n, siglen;
+	int			 i;
+
+	for (i = 0; i < 2; i++)
+		if ((pem[i] = keys_gen_bytes(kinds[i], &len[i], &err)) == NULL)
+			return 9;
+	if (keymgr_confine(SECCOMP_ENFORCE, &err) != 0)
+		return 10;
+	for (i = 0; i < 2; i++) {
+		if ((k = keys_key_parse(pem[i], len[i], &err)) == NULL)
+			return 11;
+		if (keys_key_spki(k, spki, sizeof(spki), &n) != 0)
+			return 12;
+		if (jwt_sign_bytes(k, "a.b", 3, sig, &siglen) != 0 ||
+		    siglen != 64)
+			return 13;
+		keys_key_free(k);
+		free(pem[i]);
+	}
+	return 0;
+}
+
+static int
+child_socket_unix(void)
+{
+	if (enforce() != 0)
+		return 10;
+	(void)socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	return 11;
+}
+
+static int
+child_open_devnull(void)
+{
+	if (enforce() != 0)
+		return 10;
+	(void)open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return 11;
+}
+
+START_TEST(test_keymgr_filter)
+{
+	assert_exit0(child_keymgr_work, "parse and sign after the filter");
+	test_role = SANDBOX_KEYMGR;
+	assert_sigsys(child_socket_unix, "socket(AF_UNIX)");
+	assert_sigsys(child_execve, "execve");
+	assert_strict(child_open_devnull, "open(O_RDONLY)");
+	assert_strict(child_fork, "fork");
+	assert_strict(child_exec_mapping, "mmap(PROT_EXEC)");
+	test_role = SANDBOX_WORKER;
+}
+END_TEST
+
+/* A filter that cannot be installed ends the key manager (exit 3). */
+static int
+child_keymgr_denied(void)
+{
+	scmp_filter_ctx	 ctx;
+	int		 fds[2];
+
+	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(seccomp),
+	    0) != 0 || seccomp_load(ctx) != 0)
+		return 9;
+	seccomp_release(ctx);
+	if (chan_pair(fds) != 0)
+		return 9;
+	return keymgr_main(fds[1], SECCOMP_ENFORCE) == 3 ? 0 : 10;
+}
+
+/* security.seccomp: off loads nothing; log lets a forbidden call pass. */
+static int
+child_keymgr_modes(void)
+{
+	const char	*err = NULL;
+	int		 fd;
+
+	if (keymgr_confine(SECCOMP_OFF, &err) != 0 ||
+	    prctl(PR_GET_SECCOMP, 0, 0, 0, 0) != 0)
+		return 10;
+	if (sandbox_seccomp(SANDBOX_KEYMGR, SECCOMP_LOG, &err) != 0)
+		return 11;
+	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
+		return 12;
+	close(fd);
+	return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2 ? 0 : 13;
+}
+
+START_TEST(test_keymgr_modes)
+{
+	assert_exit0(child_keymgr_denied, "seccomp() denied");
+	assert_exit0(child_keymgr_modes, "off and log");
+}
+END_TEST
+
+/*
+ * The audit writer: the audit file created, reopened (as SIGUSR1 does),
+ * synced and closed by audit_file.c; a socket for libpq; its control
+ * socket removed at exit.
+ */
+static int
+child_audit_work(void)
+{
+	struct audit_file	 f;
+	const char		*err = NULL;
+	char			 sock[sizeof(open_path) + 8];
+	int			 fd;
+
+	snprintf(sock, sizeof(sock), "%s.sock", open_path);
+	if ((fd = open(sock, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		return 9;
+	close(fd);
+	if (enforce() != 0)
+		return 10;
+	memset(&f, 0, sizeof(f));
+	f.fd = -1;
+	if (audit_file_open(&f, open_path, 0, NULL, &err) != 0)
+		return 11;
+	if (audit_file_reopen(&f, &err) != 0 || audit_file_sync(&f, &err) != 0)
+		return 12;
+	audit_file_close(&f);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 13;
+	close(fd);
+	return unlink(sock) == 0 ? 0 : 14;
+}
+
+static int
+child_audit_trunc(void)
+{
+	return child_open_mode(AUDIT_FILE_FLAGS | O_TRUNC, 0);
+}
+
+static int
+child_audit_no_append(void)
+{
+	return child_open_mode(AUDIT_FILE_FLAGS & ~O_APPEND, 0);
+}
+
+static int
+child_audit_follow(void)
+{
+	return child_open_mode(AUDIT_FILE_FLAGS & ~O_NOFOLLOW, 0);
+}
+
+static int
+child_audit_creat_mode(void)
+{
+	return child_open_mode(AUDIT_FILE_FLAGS | O_CREAT | O_EXCL, 0644);
+}
+
+static int
+child_audit_creat_no_excl(void)
+{
+	return child_open_mode(AUDIT_FILE_FLAGS | O_CREAT, AUDIT_FILE_MODE);
+}
+
+static int
+child_rmdir(void)
+{
+	if (enforce() != 0)
+		return 10;
+	(void)unlinkat(AT_FDCWD, open_dir, AT_REMOVEDIR);
+	return 11;
+}
+
+START_TEST(test_audit_filter)
+{
+	struct stat	 st;
+
+	test_role = SANDBOX_AUDIT;
+	open_dir_new();
+	assert_exit0(child_audit_work, "audit file and socket");
+	ck_assert_int_eq(stat(open_path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, AUDIT_FILE_MODE);
+	unlink(open_path);
+	assert_sigsys(child_execve, "execve");
+	assert_sigsys(child_netlink, "socket(AF_NETLINK)");
+	assert_sigsys(child_rmdir, "unlinkat(AT_REMOVEDIR)");
+	assert_strict(child_fork, "fork");
+	assert_strict(child_exec_mapping, "mmap(PROT_EXEC)");
+	ck_assert_int_eq(rmdir(open_dir), 0);
+	test_role = SANDBOX_WORKER;
+}
+END_TEST
+
+/*
+ * The audit writer opens for writing only as audit_file.c does: no
+ * truncation, no creation with another mode or without O_EXCL, nothing
+ * through a symbolic link, no read-write without O_APPEND; each such open
+ * is killed and leaves the file as it was.
+ */
+START_TEST(test_audit_open_forms)
+{
+	static const struct open_case t[] = {
+		{ child_audit_trunc, "O_TRUNC", 1 },
+		{ child_audit_no_append, "without O_APPEND", 1 },
+		{ child_audit_follow, "without O_NOFOLLOW", 1 },
+		{ child_open_append_creat, "O_WRONLY|O_APPEND|O_CREAT", 0 },
+		{ child_audit_creat_mode, "O_CREAT|O_EXCL mode 0644", 0 },
+		{ child_audit_creat_no_excl, "O_CREAT without O_EXCL", 0 },
+	};
+
+	test_role = SANDBOX_AUDIT;
+	assert_open_forms(t, BW_ARRAY_LEN(t));
+	ck_assert_int_eq(rmdir(open_dir), 0);
+	test_role = SANDBOX_WORKER;
 }
 END_TEST
 
@@ -845,6 +1118,10 @@ unit_suite(void)
 	tcase_add_test(tc, test_thread_after_filter);
 	tcase_add_test(tc, test_log_mode);
 	tcase_add_test(tc, test_off_mode);
+	tcase_add_test(tc, test_keymgr_filter);
+	tcase_add_test(tc, test_keymgr_modes);
+	tcase_add_test(tc, test_audit_filter);
+	tcase_add_test(tc, test_audit_open_forms);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(td, UNIT_TIMEOUT);
 	tcase_add_test(td, test_harden);
