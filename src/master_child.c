@@ -471,6 +471,26 @@ master_keymgr_reply(void *arg, pid_t pid, enum chan_type type,
 }
 
 /*
+ * One message from a child's descriptor into m->msg: 1, 0 when none is
+ * waiting, -1 when the child is gone (or going: its exit is reaped), -2
+ * when the message is malformed (errno says how).
+ */
+static int
+master_child_recv(struct master *m, int fd, enum chan_type *type,
+    size_t *len)
+{
+	int	 rv = chan_recv(fd, type, m->msg, sizeof(m->msg), len);
+
+	if (rv == 1)
+		return 1;
+	if (rv == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (rv == 0 || (errno != EBADMSG && errno != EMSGSIZE))
+		return -1;
+	return -2;
+}
+
+/*
  * A child's handshake signature request: on to the key manager.  A child
  * that sends anything else, or a malformed request, is killed.
  */
@@ -478,23 +498,20 @@ static void
 master_sign_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct master_child	*c = arg;
-	struct master		*m = c->m;
 	enum chan_type		 type;
 	size_t			 len;
 	int			 rv, i;
 
 	(void)what;
 	for (i = 0; i < 64; i++) {
-		rv = chan_recv(fd, &type, m->msg, sizeof(m->msg), &len);
-		if (rv == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if ((rv = master_child_recv(c->m, fd, &type, &len)) == 0)
 			return;
-		if (rv == 0 || (rv == -1 && errno != EBADMSG &&
-		    errno != EMSGSIZE)) {
+		if (rv == -1) {
 			master_sign_close(c);
 			return;
 		}
-		if (rv == -1 || type != CHAN_TLS_SIGN ||
-		    keymgr_forward(c->pid, type, m->msg, len) == -1) {
+		if (rv == -2 || type != CHAN_TLS_SIGN ||
+		    keymgr_forward(c->pid, type, c->m->msg, len) == -1) {
 			log_errorx("pid %ld sent a malformed signing request: "
 			    "killed", (long)c->pid);
 			master_sign_close(c);
@@ -517,16 +534,13 @@ master_chan_cb(evutil_socket_t fd, short what, void *arg)
 	if ((c = master_child_by_fd(m, fd)) == NULL)
 		return;
 	for (i = 0; i < 64; i++) {
-		rv = chan_recv(fd, &type, m->msg, sizeof(m->msg), &len);
-		if (rv == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if ((rv = master_child_recv(m, fd, &type, &len)) == 0)
 			return;
-		if (rv == 0 || (rv == -1 && errno != EBADMSG &&
-		    errno != EMSGSIZE)) {
-			/* The child is gone (or going): its exit is reaped. */
+		if (rv == -1) {
 			master_chan_close(c);
 			return;
 		}
-		if (rv == -1) {
+		if (rv == -2) {
 			log_errorx("pid %ld sent a malformed message (%s): "
 			    "killed", (long)c->pid, strerror(errno));
 			master_chan_close(c);

@@ -441,47 +441,50 @@ km_sign(uint32_t handle, uint32_t scheme, int md, int saltlen, size_t inlen)
 	return (enum keymgr_status)((struct keymgr_sig_hdr *)out)->status;
 }
 
+/* Handles: 1 a P-256 key, 2 an Ed25519 key, 3 an RSA key. */
+static const struct {
+	uint32_t	 handle, scheme;
+	int		 md, saltlen;
+	size_t		 inlen;
+	enum keymgr_status want;
+} km_cases[] = {
+	{ 1, TLSKEY_ECDSA, NID_sha256, 0, 32, KEYMGR_OK },
+	{ 4, TLSKEY_ECDSA, NID_sha256, 0, 32, KEYMGR_UNKNOWN_KID },
+	{ 0, TLSKEY_ECDSA, NID_sha256, 0, 32, KEYMGR_UNKNOWN_KID },
+	/* The scheme of another key type, a digest TLS does not use. */
+	{ 1, TLSKEY_RSA_PSS, NID_sha256, 32, 32, KEYMGR_FAILED },
+	{ 3, TLSKEY_ECDSA, NID_sha256, 0, 32, KEYMGR_FAILED },
+	{ 2, TLSKEY_ECDSA, NID_sha256, 0, 32, KEYMGR_FAILED },
+	{ 1, TLSKEY_ECDSA, NID_sha1, 0, 20, KEYMGR_FAILED },
+	/* An input that is not the digest's length; a wrong PSS salt. */
+	{ 1, TLSKEY_ECDSA, NID_sha256, 0, 31, KEYMGR_FAILED },
+	{ 3, TLSKEY_RSA_PSS, NID_sha256, 20, 32, KEYMGR_FAILED },
+	{ 3, TLSKEY_RSA_PSS, NID_sha256, 32, 32, KEYMGR_OK },
+	{ 3, TLSKEY_RSA_PKCS1, NID_sha384, 0, 48, KEYMGR_OK },
+	/* Ed25519: the message, bounded. */
+	{ 2, TLSKEY_ED25519, NID_undef, 0, TLSKEY_INPUT_MAX, KEYMGR_OK },
+	{ 2, TLSKEY_ED25519, NID_undef, 0, TLSKEY_INPUT_MAX + 1,
+	    KEYMGR_TOO_LARGE },
+};
+
 START_TEST(test_keymgr_checks)
 {
-	EVP_PKEY	*ec = keygen("P-256"), *ed = keygen("ED25519");
-	EVP_PKEY	*rsa = keygen("RSA"), *k1, *k2, *k3;
+	EVP_PKEY	*pk[3], *key[3];
+	const char	*kinds[3] = { "P-256", "ED25519", "RSA" };
+	size_t		 i;
 
-	k1 = load_key(ec, 1);
-	k2 = load_key(ed, 2);
-	k3 = load_key(rsa, 3);
-	ck_assert_int_eq(km_sign(1, TLSKEY_ECDSA, NID_sha256, 0, 32),
-	    KEYMGR_OK);
-	ck_assert_int_eq(km_sign(4, TLSKEY_ECDSA, NID_sha256, 0, 32),
-	    KEYMGR_UNKNOWN_KID);
-	ck_assert_int_eq(km_sign(0, TLSKEY_ECDSA, NID_sha256, 0, 32),
-	    KEYMGR_UNKNOWN_KID);
-	/* The scheme of another key type, a digest TLS does not use. */
-	ck_assert_int_eq(km_sign(1, TLSKEY_RSA_PSS, NID_sha256, 32, 32),
-	    KEYMGR_FAILED);
-	ck_assert_int_eq(km_sign(3, TLSKEY_ECDSA, NID_sha256, 0, 32),
-	    KEYMGR_FAILED);
-	ck_assert_int_eq(km_sign(1, TLSKEY_ECDSA, NID_sha1, 0, 20),
-	    KEYMGR_FAILED);
-	/* An input that is not the digest's length; a wrong PSS salt. */
-	ck_assert_int_eq(km_sign(1, TLSKEY_ECDSA, NID_sha256, 0, 31),
-	    KEYMGR_FAILED);
-	ck_assert_int_eq(km_sign(3, TLSKEY_RSA_PSS, NID_sha256, 20, 32),
-	    KEYMGR_FAILED);
-	ck_assert_int_eq(km_sign(3, TLSKEY_RSA_PSS, NID_sha256, 32, 32),
-	    KEYMGR_OK);
-	ck_assert_int_eq(km_sign(3, TLSKEY_RSA_PKCS1, NID_sha384, 0, 48),
-	    KEYMGR_OK);
-	/* Ed25519: the message, bounded. */
-	ck_assert_int_eq(km_sign(2, TLSKEY_ED25519, NID_undef, 0,
-	    TLSKEY_INPUT_MAX), KEYMGR_OK);
-	ck_assert_int_eq(km_sign(2, TLSKEY_ED25519, NID_undef, 0,
-	    TLSKEY_INPUT_MAX + 1), KEYMGR_TOO_LARGE);
-	EVP_PKEY_free(k1);
-	EVP_PKEY_free(k2);
-	EVP_PKEY_free(k3);
-	EVP_PKEY_free(ec);
-	EVP_PKEY_free(ed);
-	EVP_PKEY_free(rsa);
+	for (i = 0; i < 3; i++) {
+		pk[i] = keygen(kinds[i]);
+		key[i] = load_key(pk[i], (uint32_t)i + 1);
+	}
+	for (i = 0; i < BW_ARRAY_LEN(km_cases); i++)
+		ck_assert_msg(km_sign(km_cases[i].handle, km_cases[i].scheme,
+		    km_cases[i].md, km_cases[i].saltlen, km_cases[i].inlen) ==
+		    km_cases[i].want, "case %zu", i);
+	for (i = 0; i < 3; i++) {
+		EVP_PKEY_free(key[i]);
+		EVP_PKEY_free(pk[i]);
+	}
 }
 END_TEST
 
