@@ -11,8 +11,10 @@ certificate is refused at start with the clear error; SIGHUP to a new
 certificate and key pair (of another type) serves the new pair; the key
 manager stopped (SIGSTOP) makes a full handshake fail after the deadline
 (500 ms) and not hang, and the worker logs why; the key manager killed
-(SIGKILL) is replaced and later handshakes succeed.  The memory test for
-the TLS keys is in test_keymgr.py.
+(SIGKILL) is replaced and later handshakes succeed; a key file replaced in
+place before a key manager restart is reported (and, with the old
+certificate, fails the client's signature check) until a reload serves
+the new pair.  The memory test for the TLS keys is in test_keymgr.py.
 
 Environment: BULWARKD; openssl(1).  Python 3 standard library only.
 """
@@ -225,6 +227,44 @@ class TestLive(unittest.TestCase):
         for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
             self.assertEqual(handshake(d.port, cert, version),
                              cert_der(cert))
+
+
+class TestChangedFile(unittest.TestCase):
+
+    def test_restart_with_changed_key_file(self):
+        """The key file replaced in place, then the key manager killed:
+        the restarted key manager gets the new key under the old handle,
+        which the master reports; a reload serves the new pair."""
+        d = tls_daemon("p256", "tlskey-changed")
+        try:
+            d.start(wait=False)
+            wait_handshakes(d, self)
+            cert, key = d.cert_file, d.config["server"]["tls"]["private_key"]
+            tmp = os.path.join(d.dir, "new")
+            os.mkdir(tmp)
+            ncert, nkey = make_pair(tmp, "p384", "new")
+            old = os.path.join(tmp, "old.crt")
+            shutil.copy(cert, old)
+            shutil.copy(nkey, key)
+            shutil.copy(ncert, cert)
+            before = d.keymgr_pids()
+            os.kill(before[-1], signal.SIGKILL)
+            deadline = time.monotonic() + 10 * harness.SLOW
+            while "the key changed since it was loaded" not in \
+                    d.stderr_text():
+                self.assertLess(time.monotonic(), deadline, d.stderr_tail())
+                time.sleep(0.05)
+            # The old certificate served, signed with the new key: the
+            # client's check of the signature fails.
+            with self.assertRaises((OSError, ssl.SSLError)):
+                handshake(d.port, old, ssl.TLSVersion.TLSv1_3)
+            d.signal(signal.SIGHUP)
+            wait_handshakes(d, self, timeout=20.0)
+            self.assertEqual(handshake(d.port, cert, ssl.TLSVersion.TLSv1_2),
+                             cert_der(cert))
+        finally:
+            d.stop_and_check(self)
+            d.cleanup()
 
 
 if __name__ == "__main__":
