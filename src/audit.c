@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -67,7 +66,7 @@ audit_key_load(const struct conf *conf, struct audit_key *key,
 void
 audit_key_wipe(struct audit_key *key)
 {
-	OPENSSL_cleanse(key, sizeof(*key));
+	bw_wipe(key, sizeof(*key));
 }
 
 int

@@ -129,18 +129,10 @@ audit_client_read_cb(evutil_socket_t fd, short what, void *arg)
 	ssize_t			 n;
 
 	(void)what;
-	for (;;) {
-		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0) {
-			audit_client_drop(c);
-			return;
-		}
+	while ((n = bw_recv_some(fd, buf, sizeof(buf))) > 0)
 		audit_client_answer(c, audit_client_parse(buf, (size_t)n));
-	}
+	if (n == -1)
+		audit_client_drop(c);
 }
 
 static int

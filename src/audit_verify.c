@@ -24,15 +24,14 @@
  *
  * Threat model: the files are the evidence under test, so all of their
  * content is hostile: lines are bounded (AUDIT_LINE_MAX, longer ones are
- * not records), parsed by jansson, MACs compared with CRYPTO_memcmp.
- * Files are only read.
+ * not records), parsed by jansson, MACs compared in constant time
+ * (bw_ct_equal).  Files are only read.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
 
 #include "audit_db.h"
 #include "audit_verify.h"
@@ -216,7 +215,7 @@ audit_rec_parse(const struct audit_line *l, const struct audit_key *key,
 	    audit_rec_fields(l->buf, l->len, r) == -1)
 		return -1;
 	r->self_ok = audit_mac(key, r->prev, l->buf, l->len - AUDIT_TAIL_LEN,
-	    mac) == 0 && CRYPTO_memcmp(mac, r->mac, AUDIT_MAC_LEN) == 0;
+	    mac) == 0 && bw_ct_equal(mac, r->mac, AUDIT_MAC_LEN);
 	return 0;
 }
 
@@ -226,7 +225,7 @@ audit_rec_links(const struct audit_rec *r, uint64_t seq,
     const unsigned char *prev)
 {
 	return r->self_ok && r->seq == seq &&
-	    CRYPTO_memcmp(r->prev, prev, AUDIT_MAC_LEN) == 0 &&
+	    bw_ct_equal(r->prev, prev, AUDIT_MAC_LEN) &&
 	    (seq != 1 || r->genesis);
 }
 
@@ -283,8 +282,8 @@ audit_find_before(struct audit_state *s, const struct audit_rec *want)
 	    (s->tmp.file < s->l.file || (s->tmp.file == s->l.file &&
 	    s->tmp.lineno < s->l.lineno)))
 		if (audit_rec_parse(&s->tmp, s->key, &r) == 0 &&
-		    r.seq == want->seq && CRYPTO_memcmp(r.mac, want->mac,
-		    AUDIT_MAC_LEN) == 0)
+		    r.seq == want->seq && bw_ct_equal(r.mac, want->mac,
+		    AUDIT_MAC_LEN))
 			found = true;
 	audit_cursor_close(&d);
 	return found;
@@ -393,7 +392,7 @@ audit_check_head(struct audit_state *s, struct audit_verify_result *res)
 	res->head_checked = true;
 	res->head_seq = rv == 1 ? head.seq : 0;
 	if (rv == 0 || head.seq < res->last_seq || (head.seq == res->last_seq &&
-	    CRYPTO_memcmp(head.mac, s->prev, AUDIT_MAC_LEN) == 0))
+	    bw_ct_equal(head.mac, s->prev, AUDIT_MAC_LEN)))
 		return;
 	res->seq = res->last_seq + 1;
 	res->seq_to = head.seq;

@@ -39,7 +39,6 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "audit_admin.h"
@@ -565,7 +564,7 @@ backup_pump(struct backup_job *j, struct backup_sealer *s,
 			break;
 		}
 	}
-	OPENSSL_cleanse(buf, BACKUP_READ_BUF);
+	bw_wipe(buf, BACKUP_READ_BUF);
 	free(buf);
 	return rv;
 }
@@ -817,7 +816,7 @@ backup_run(const struct conf *conf, struct backup_done *done,
 	} else if (r == BACKUP_FAILED)
 		backup_audit("backup.failure", e->msg);
 	backup_signals(old, 1);
-	OPENSSL_cleanse(j.key, sizeof(j.key));
+	bw_wipe(j.key, sizeof(j.key));
 	EVP_MD_CTX_free(j.sha);
 	if (j.lockfd != -1)
 		close(j.lockfd);

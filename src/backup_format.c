@@ -24,7 +24,6 @@
 
 #include <jansson.h>
 #include <openssl/core_names.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
@@ -383,9 +382,8 @@ backup_sealer_free(struct backup_sealer *s)
 	if (s == NULL)
 		return;
 	EVP_CIPHER_CTX_free(s->ctx);
-	OPENSSL_cleanse(s->key, sizeof(s->key));
-	if (s->buf != NULL)
-		OPENSSL_cleanse(s->buf, s->h.chunk_size);
+	bw_wipe(s->key, sizeof(s->key));
+	bw_wipe(s->buf, s->h.chunk_size);
 	free(s->buf);
 	free(s->out);
 	free(s);
@@ -442,7 +440,7 @@ backup_opener_start(struct backup_opener *o, struct backup_err *e)
 		backup_err_set(e, "cannot derive the key id");
 		return -1;
 	}
-	if (CRYPTO_memcmp(id, o->h.key_id, sizeof(id)) != 0) {
+	if (!bw_ct_equal(id, o->h.key_id, sizeof(id))) {
 		backup_hex8(o->h.key_id, got);
 		backup_hex8(id, want);
 		backup_err_set(e, "header: made with another backup key (key "
@@ -505,13 +503,13 @@ backup_opener_chunk(struct backup_opener *o, int final, struct backup_err *e)
 			backup_err_set(e, "the reader of chunk %llu failed", i);
 			return -1;
 		}
-		OPENSSL_cleanse(o->out, n);
+		bw_wipe(o->out, n);
 		return 0;
 	}
-	OPENSSL_cleanse(o->out, n);
+	bw_wipe(o->out, n);
 	c.final = !final;
 	if (backup_gcm(o->ctx, 0, o->key, &o->h, &c) == 0) {
-		OPENSSL_cleanse(o->out, n);
+		bw_wipe(o->out, n);
 		if (final)
 			backup_err_set(e, "truncated: the file ends after "
 			    "chunk %llu, which is not the final chunk", i);
@@ -520,7 +518,7 @@ backup_opener_chunk(struct backup_opener *o, int final, struct backup_err *e)
 			    "final chunk but more data follows it", i);
 		return -1;
 	}
-	OPENSSL_cleanse(o->out, n);
+	bw_wipe(o->out, n);
 	backup_err_set(e, "chunk %llu does not authenticate (changed, "
 	    "reordered, duplicated, truncated or from another file)", i);
 	return -1;
@@ -614,10 +612,9 @@ backup_opener_free(struct backup_opener *o)
 		return;
 	full = (size_t)o->h.chunk_size + BACKUP_TAG_LEN;
 	EVP_CIPHER_CTX_free(o->ctx);
-	OPENSSL_cleanse(o->master, sizeof(o->master));
-	OPENSSL_cleanse(o->key, sizeof(o->key));
-	if (o->out != NULL)
-		OPENSSL_cleanse(o->out, full);
+	bw_wipe(o->master, sizeof(o->master));
+	bw_wipe(o->key, sizeof(o->key));
+	bw_wipe(o->out, full);
 	free(o->buf);
 	free(o->out);
 	free(o);
@@ -654,7 +651,7 @@ backup_manifest_mac(const uint8_t key[BACKUP_KEY_LEN], const char *buf,
 		bw_hex_encode(mac, sizeof(mac), hex);
 		rv = 0;
 	}
-	OPENSSL_cleanse(mk, sizeof(mk));
+	bw_wipe(mk, sizeof(mk));
 	return rv;
 }
 
@@ -749,8 +746,8 @@ backup_manifest_decode(const uint8_t key[BACKUP_KEY_LEN], const char *buf,
 		backup_err_set(e, "manifest: cannot compute the hmac");
 		return -1;
 	}
-	if (CRYPTO_memcmp(hex, buf + body + sizeof(BACKUP_HMAC_SUFFIX) - 1,
-	    64) != 0) {
+	if (!bw_ct_equal(hex, buf + body + sizeof(BACKUP_HMAC_SUFFIX) - 1,
+	    64)) {
 		backup_err_set(e, "manifest: hmac mismatch (the manifest was "
 		    "changed, or made with another key)");
 		return -1;

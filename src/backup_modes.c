@@ -34,7 +34,6 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "backup.h"
@@ -368,7 +367,7 @@ backup_mode_verify(const struct conf *conf, const char *file)
 	}
 	if (fd != -1)
 		close(fd);
-	OPENSSL_cleanse(key, sizeof(key));
+	bw_wipe(key, sizeof(key));
 	return rv;
 }
 
@@ -427,7 +426,7 @@ backup_mode_list(const struct conf *conf)
 		    dirfd == -1 ? strerror(errno) : e.msg);
 		if (dirfd != -1)
 			close(dirfd);
-		OPENSSL_cleanse(key, sizeof(key));
+		bw_wipe(key, sizeof(key));
 		return BM_RUNTIME;
 	}
 	printf("name\ttime\tsize\tdatabase\tmanifest\n");
@@ -435,7 +434,7 @@ backup_mode_list(const struct conf *conf)
 		backup_list_one(key, dirfd, conf->backup->directory, v[i]);
 	backup_names_free(v, n);
 	close(dirfd);
-	OPENSSL_cleanse(key, sizeof(key));
+	bw_wipe(key, sizeof(key));
 	return BM_OK;
 }
 
@@ -529,7 +528,7 @@ backup_mode_restore(const struct conf *conf, const char *file,
 		return BM_RUNTIME;
 	}
 	if ((fd = backup_open_file(file)) == -1) {
-		OPENSSL_cleanse(key, sizeof(key));
+		bw_wipe(key, sizeof(key));
 		return BM_RUNTIME;
 	}
 	if ((rv = backup_authenticate(key, fd, file, &p)) != BM_OK)
@@ -544,6 +543,6 @@ backup_mode_restore(const struct conf *conf, const char *file,
 	} else
 		rv = backup_restore_run(conf, key, fd, file, target, force);
 	close(fd);
-	OPENSSL_cleanse(key, sizeof(key));
+	bw_wipe(key, sizeof(key));
 	return rv;
 }

@@ -1096,20 +1096,13 @@ db_pool_usage(const struct db_pool *pool, size_t *in_use, size_t *waiting)
 	*waiting = pool->nwait;
 }
 
-struct db_req *
-db_submit(struct db_pool *pool, const struct db_req_params *rp,
+/* A request holding its own copies of the values of rp. */
+static struct db_req *
+db_req_new(struct db_pool *pool, const struct db_req_params *rp,
     const struct db_req_ops *ops, void *arg)
 {
-	struct db_conn	*c;
 	struct db_req	*r;
 
-	if (!db_pool_can_wait(pool) || rp->stmt >= pool->nstmts ||
-	    (rp->audit != NULL && rp->audit_stmt >= pool->nstmts))
-		return NULL;
-	c = db_pool_pick(pool);
-	if ((c == NULL || c->ninflight > 0) &&
-	    db_pool_waiting(pool) >= pool->p.max_queue)
-		return NULL;
 	r = bw_calloc(1, sizeof(*r));
 	r->pool = pool;
 	r->ops = ops;
@@ -1127,6 +1120,24 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 		    NULL, NULL);
 		r->audit_id = rp->audit_id;
 	}
+	return r;
+}
+
+struct db_req *
+db_submit(struct db_pool *pool, const struct db_req_params *rp,
+    const struct db_req_ops *ops, void *arg)
+{
+	struct db_conn	*c;
+	struct db_req	*r;
+
+	if (!db_pool_can_wait(pool) || rp->stmt >= pool->nstmts ||
+	    (rp->audit != NULL && rp->audit_stmt >= pool->nstmts))
+		return NULL;
+	c = db_pool_pick(pool);
+	if ((c == NULL || c->ninflight > 0) &&
+	    db_pool_waiting(pool) >= pool->p.max_queue)
+		return NULL;
+	r = db_req_new(pool, rp, ops, arg);
 	db_req_deadline(r, pool->p.queue_timeout_ms);
 	if (c == NULL || !TAILQ_EMPTY(&pool->waitq)) {
 		TAILQ_INSERT_TAIL(&pool->waitq, r, entry);

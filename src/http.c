@@ -414,17 +414,13 @@ http_linger_read(evutil_socket_t fd, short what, void *arg)
 	ssize_t			 n;
 
 	(void)what;
-	for (;;) {
-		n = recv(fd, buf, sizeof(buf), 0);
-		if (n > 0) {
-			c->linger_bytes += (size_t)n;
-			if (c->linger_bytes <= HTTP_LINGER_MAX)
-				continue;
-		} else if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return;
-		http_conn_close(c);
-		return;
+	while ((n = bw_recv_some(fd, buf, sizeof(buf))) > 0) {
+		c->linger_bytes += (size_t)n;
+		if (c->linger_bytes > HTTP_LINGER_MAX)
+			break;
 	}
+	if (n != 0)
+		http_conn_close(c);
 }
 
 /*

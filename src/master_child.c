@@ -263,6 +263,29 @@ master_sign_close(struct master_child *c)
 	master_fd_close(&c->sign_ev, &c->sign_fd);
 }
 
+/* The record of a child about to be forked: no process, no channel yet. */
+static struct master_child *
+master_child_new(struct master *m, enum master_kind kind, int slot)
+{
+	struct master_child	*c;
+
+	c = bw_malloc(sizeof(*c));
+	*c = (struct master_child){
+		.kind = kind,
+		.slot = slot,
+		.generation = m->generation,
+		.chan_fd = -1,
+		.sign_fd = -1,
+		.m = m,
+		/* In a reload the old worker holds the slot until take-over. */
+		.accepting = kind != MASTER_WORKER ||
+		    !master_ready_hold(m, (size_t)slot),
+		.state = { .pool = CHAN_PART_DOWN,
+		    .revocation = CHAN_PART_DOWN, .audit = CHAN_PART_DOWN },
+	};
+	return c;
+}
+
 /*
  * Forks one child.  Signals are blocked across fork so that none reaches
  * the master's handlers in the child before they are reset.
@@ -289,17 +312,8 @@ master_spawn(struct master *m, enum master_kind kind, int slot)
 		close(fds[1]);
 		return NULL;
 	}
-	c = bw_calloc(1, sizeof(*c));
+	c = master_child_new(m, kind, slot);
 	c->sign_fd = sfds[1];
-	c->kind = kind;
-	c->slot = slot;
-	c->m = m;
-	c->generation = m->generation;
-	c->chan_fd = -1;
-	c->state.pool = c->state.revocation = c->state.audit = CHAN_PART_DOWN;
-	/* During a reload the old worker keeps the slot until take-over. */
-	c->accepting = kind != MASTER_WORKER ||
-	    !master_ready_hold(m, (size_t)slot);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = fork();

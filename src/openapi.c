@@ -655,19 +655,31 @@ openapi_query_required(const struct conf_route *rt, const char *name)
 	return false;
 }
 
+static void
+openapi_query_params(struct openapi *oa, const struct conf_route *rt,
+    json_t *out)
+{
+	const char	*name;
+	size_t		 i;
+
+	for (i = 0; i < rt->query->n; i++) {
+		name = rt->query->keys[i]->text;
+		openapi_push(oa, out, openapi_parameter(oa, rt, "query", name,
+		    rt->query->vals[i], openapi_query_required(rt, name)));
+	}
+}
+
+/* The path's {name} parameters, then the query parameters. */
 static json_t *
 openapi_parameters(struct openapi *oa, const struct conf_route *rt)
 {
 	json_t	*out;
-	size_t	 i;
 
 	out = json_array();
 	if (rt->params != NULL)
 		openapi_path_params(oa, rt, out);
-	for (i = 0; rt->query != NULL && i < rt->query->n; i++)
-		openapi_push(oa, out, openapi_parameter(oa, rt, "query",
-		    rt->query->keys[i]->text, rt->query->vals[i],
-		    openapi_query_required(rt, rt->query->keys[i]->text)));
+	if (rt->query != NULL)
+		openapi_query_params(oa, rt, out);
 	return out;
 }
 

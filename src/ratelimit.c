@@ -258,6 +258,25 @@ ratelimit_tat(uint64_t state, uint64_t tag, uint64_t now, uint64_t tol)
 	return tat - now > tol ? now + tol : tat;
 }
 
+/* The i-th slot of the probe window of tag. */
+static struct rl_slot *
+ratelimit_slot(struct ratelimit *rl, uint64_t tag, size_t i)
+{
+	return &rl->slots[(tag + i) & rl->mask];
+}
+
+/*
+ * Whether slot s carries tag after this call: cur, its tag as last read,
+ * was tag, or tag replaced cur, or a process that won the race to replace
+ * cur wrote the same tag (the failed exchange reads the winner's tag).
+ */
+static bool
+ratelimit_own(struct rl_slot *s, uint64_t cur, uint64_t tag)
+{
+	return cur == tag ||
+	    atomic_compare_exchange_strong(&s->tag, &cur, tag) || cur == tag;
+}
+
 static struct rl_slot *
 ratelimit_lookup(struct ratelimit *rl, uint64_t tag)
 {
@@ -265,7 +284,7 @@ ratelimit_lookup(struct ratelimit *rl, uint64_t tag)
 	size_t		 i;
 
 	for (i = 0; i < RATELIMIT_PROBE; i++) {
-		s = &rl->slots[(tag + i) & rl->mask];
+		s = ratelimit_slot(rl, tag, i);
 		if (atomic_load(&s->tag) == tag)
 			return s;
 	}
@@ -285,12 +304,9 @@ ratelimit_claim_free(struct ratelimit *rl, uint64_t tag)
 	size_t		 i;
 
 	for (i = 0; i < RATELIMIT_PROBE; i++) {
-		s = &rl->slots[(tag + i) & rl->mask];
+		s = ratelimit_slot(rl, tag, i);
 		cur = atomic_load(&s->tag);
-		if (cur == 0 && atomic_compare_exchange_strong(&s->tag, &cur,
-		    tag))
-			return s;
-		if (cur == tag)
+		if ((cur == 0 || cur == tag) && ratelimit_own(s, cur, tag))
 			return s;
 	}
 	return NULL;
@@ -305,7 +321,7 @@ ratelimit_claim_victim(struct ratelimit *rl, uint64_t tag)
 	size_t		 i;
 
 	for (i = 0; i < RATELIMIT_PROBE; i++) {
-		s = &rl->slots[(tag + i) & rl->mask];
+		s = ratelimit_slot(rl, tag, i);
 		tat = atomic_load(&s->state) & RL_TAT_MASK;
 		if (victim == NULL || tat < min) {
 			victim = s;
@@ -313,10 +329,7 @@ ratelimit_claim_victim(struct ratelimit *rl, uint64_t tag)
 		}
 	}
 	cur = atomic_load(&victim->tag);
-	if (cur == tag || atomic_compare_exchange_strong(&victim->tag, &cur,
-	    tag))
-		return victim;
-	return NULL;
+	return ratelimit_own(victim, cur, tag) ? victim : NULL;
 }
 
 static struct rl_slot *

@@ -5,6 +5,7 @@
  * bytes alike: they bound every loop by the given length, refuse any
  * non-canonical form and never allocate from attacker-controlled sizes.
  */
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <errno.h>
@@ -92,6 +93,23 @@ bw_read_text(int dirfd, const char *path, int flags, char *buf, size_t size)
 		return -1;
 	buf[n] = '\0';
 	return (long)n;
+}
+
+ssize_t
+bw_recv_some(int fd, void *buf, size_t len)
+{
+	ssize_t	 n;
+
+	do
+		n = recv(fd, buf, len, MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n > 0)
+		return n;
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n == 0)
+		errno = 0;
+	return -1;
 }
 
 bool
@@ -568,20 +586,11 @@ util_diag_seen(const struct bw_diag *d, int warning, const char *file,
 }
 
 static void
-util_diag_vadd(struct bw_diag *d, int warning, const char *file, int line,
-    int col, const char *fmt, va_list ap)
+util_diag_put(struct bw_diag *d, int warning, const char *file, int line,
+    int col, const char *msg)
 {
 	struct bw_diag_entry	 e;
-	char			 msg[512];
 
-	if (!warning) {
-		if (d->errors >= BW_DIAG_MAX) {
-			d->overflow = true;
-			return;
-		}
-		d->errors++;
-	}
-	bw_vformat(msg, sizeof(msg), fmt, ap);
 	line = line > 0 ? line : 1;
 	col = col > 0 ? col : 1;
 	file = file != NULL ? file : "-";
@@ -600,21 +609,24 @@ bw_diag_add(struct bw_diag *d, const char *file, int line, int col,
     const char *fmt, ...)
 {
 	va_list	 ap;
+	char	 msg[512];
 
+	if (d->errors >= BW_DIAG_MAX) {
+		d->overflow = true;
+		return;
+	}
+	d->errors++;
 	va_start(ap, fmt);
-	util_diag_vadd(d, 0, file, line, col, fmt, ap);
+	bw_vformat(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	util_diag_put(d, 0, file, line, col, msg);
 }
 
 void
 bw_diag_warn(struct bw_diag *d, const char *file, int line, int col,
-    const char *fmt, ...)
+    const char *msg)
 {
-	va_list	 ap;
-
-	va_start(ap, fmt);
-	util_diag_vadd(d, 1, file, line, col, fmt, ap);
-	va_end(ap);
+	util_diag_put(d, 1, file, line, col, msg);
 }
 
 static int

@@ -5,6 +5,8 @@
 #ifndef BW_UTIL_H
 #define BW_UTIL_H
 
+#include <sys/types.h>
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,6 +33,13 @@ void	 bw_wipe(void *, size_t);
  */
 long	 bw_read_text(int dirfd, const char *path, int flags, char *buf,
 	    size_t size);
+/*
+ * One recv from a socket without blocking, retried when a signal cuts it:
+ * the bytes read (> 0), 0 when nothing is waiting now, or -1 when the peer
+ * closed (errno 0) or the socket failed (errno says why).  For event
+ * callbacks that drain a readable socket.
+ */
+ssize_t	 bw_recv_some(int fd, void *buf, size_t len);
 bool	 bw_ct_equal(const void *, const void *, size_t);
 int	 bw_random(void *, size_t);
 
@@ -171,10 +180,12 @@ struct bw_diag {
 	bool			 overflow;
 };
 
+/* An error, formatted (cut at 511 bytes) and counted against the bound. */
 void	 bw_diag_add(struct bw_diag *, const char *file, int line, int col,
 	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* A warning: a fixed sentence, not counted against the bound. */
 void	 bw_diag_warn(struct bw_diag *, const char *file, int line, int col,
-	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+	    const char *msg);
 /* Prints every entry sorted by file, line and column (stable). */
 void	 bw_diag_print(struct bw_diag *, FILE *);
 void	 bw_diag_free(struct bw_diag *);

@@ -6,7 +6,9 @@ configuration written into a private temporary directory (certificate,
 key, pid file, access log), listening on 127.0.0.1 on a port chosen by
 binding port 0 first.  The daemon runs in the foreground with its stderr
 captured to a file; teardown stops it with SIGTERM and asserts that it
-exited 0 and that no sanitizer reported anything.
+exited 0 and that no sanitizer reported anything.  Daemon.admin runs an
+administration command (bulwarkd -c CONF --add-user ...) on the same
+configuration, gen_key makes a key with bulwarkd --gen-key.
 
 The HTTP client here is deliberately strict: a response must have a valid
 status line, token field names, no obs-fold and exactly one Content-Length
@@ -811,6 +813,15 @@ class Daemon:
             self.wait_ready(timeout * SLOW)
         return self
 
+    def start_or_stop(self, **kw):
+        """start(); when that fails, stop() whatever came up and let the
+        failure through.  Returns self."""
+        try:
+            return self.start(**kw)
+        except BaseException:
+            self.stop()
+            raise
+
     def wait_ready(self, timeout=15.0, probes=6):
         """Until `probes` consecutive TLS handshakes succeed (the listening
         sockets are per worker, so several probes reach every worker)."""
@@ -973,6 +984,41 @@ class Daemon:
                 return None
             time.sleep(0.05)
 
+    def admin(self, *args, stdin=b"", conf=None, timeout=60):
+        """bulwarkd -c CONF ARGS (an administration command such as
+        --add-user; CONF is this daemon's unless given) with stdin (bytes
+        or text): (exit code, stdout, stderr) as text.  A sanitizer report
+        on stderr fails the test."""
+        if isinstance(stdin, str):
+            stdin = stdin.encode("utf-8")
+        p = subprocess.run([BULWARKD, "-c", conf or self.conf_path] +
+                           list(args), input=stdin, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=child_env(),
+                           timeout=timeout)
+        err = p.stderr.decode("utf-8", "replace")
+        for marker in SANITIZER_MARKERS:
+            if marker in err:
+                raise AssertionError("sanitizer report:\n" + err)
+        return p.returncode, p.stdout.decode("utf-8", "replace"), err
+
+    def wait_served(self, attempt, rounds=None, timeout=20.0,
+                    what="requests"):
+        """Until attempt() (one request on a new connection, so that they
+        spread over the workers) answers 200 ROUNDS times in a row (twice
+        per worker unless given); returns the last response."""
+        rounds = rounds or 2 * int(self.workers)
+        deadline = time.monotonic() + timeout * SLOW
+        ok = 0
+        while ok < rounds:
+            r = attempt()
+            ok = ok + 1 if r.status == 200 else 0
+            if ok == 0:
+                if time.monotonic() > deadline:
+                    raise AssertionError("%s not served (%r):\n%s" %
+                                         (what, r, self.stderr_tail()))
+                time.sleep(0.1)
+        return r
+
     # -- client helpers
 
     def connect(self, **kw):
@@ -994,6 +1040,22 @@ class Daemon:
         """The worker pid holding conn's server side, or None."""
         return socket_owner(self.port, conn.sock.getsockname()[1],
                             self.worker_pids())
+
+
+def gen_key(kind, path):
+    """bulwarkd --gen-key KIND PATH (ed25519 or es256 for tokens, audit,
+    backup); a failure fails the test."""
+    p = subprocess.run([BULWARKD, "--gen-key", kind, path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       env=child_env(), timeout=30)
+    if p.returncode != 0:
+        raise AssertionError("--gen-key %s: %s" %
+                             (kind, p.stderr.decode("utf-8", "replace")))
+
+
+def bearer(token):
+    """The request headers that present an access token or API key."""
+    return [("Authorization", "Bearer " + token)]
 
 
 def socket_owner(server_port, client_port, pids):

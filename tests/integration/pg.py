@@ -9,6 +9,8 @@ configured to reach it.
     cluster.stop_server()               # pg_ctl stop -m immediate
     cluster.start_server()              # pg_ctl start -w (same data)
     cluster.destroy()                   # tests/pg-tmp stop DIR
+    pg.add_user(d, "alice", "reader", pw)   # bulwarkd --add-user
+    r = pg.login(d, "alice", pw)        # POST /auth/login
 
 The cluster runs as an unprivileged user when the tests run as root
 (pg-tmp picks it).  Its socket directory is 0700 and owned by that user,
@@ -28,6 +30,7 @@ variables (-v name=value, used as :'name' in the SQL).
 Python 3 standard library only.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -156,6 +159,11 @@ class Cluster:
         if len(r) != 1 or len(r[0]) != 1:
             raise PgError("expected one value from %r, got %r" % (sql, r))
         return r[0][0]
+
+    def user_id(self, name):
+        """The id of bulwark user NAME (text)."""
+        return self.value("SELECT id FROM bulwark.users WHERE username = :'u'",
+                          {"u": name})
 
     def reachable(self):
         try:
@@ -366,13 +374,25 @@ def signing_key(parent):
     os.mkdir(keydir)
     os.chmod(keydir, 0o755)
     keyfile = os.path.join(keydir, "jwt.pem")
-    p = subprocess.run([harness.BULWARKD, "--gen-key", "ed25519", keyfile],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       env=harness.child_env(), timeout=30)
-    if p.returncode != 0:
-        raise AssertionError("--gen-key: %s" % p.stderr)
+    harness.gen_key("ed25519", keyfile)
     return keyfile, keydir
 
 
 def json_headers(extra=()):
     return [("Content-Type", "application/json")] + list(extra)
+
+
+def add_user(d, name, roles, password, exists_ok=False):
+    """bulwarkd --add-user NAME --roles ROLES with PASSWORD on stdin, for
+    daemon d; with exists_ok a NAME already there is no failure."""
+    rc, _, err = d.admin("--add-user", name, "--roles", roles,
+                         stdin=password + "\n")
+    if rc != 0 and not (exists_ok and rc == 1 and "exists" in err):
+        raise AssertionError("--add-user %s: %d %s" % (name, rc, err))
+
+
+def login(d, name, password, path="/auth/login"):
+    """POST NAME and PASSWORD as JSON to d's login route: the response."""
+    return d.request("POST", path, headers=json_headers(),
+                     body=json.dumps({"username": name,
+                                      "password": password}).encode())

@@ -79,17 +79,7 @@ class Admin:
 
     def run(self, *args, stdin=b"", timeout=60):
         """bulwarkd -c CONF ARGS with stdin (bytes): (rc, out, err)."""
-        if isinstance(stdin, str):
-            stdin = stdin.encode("utf-8")
-        p = subprocess.run([harness.BULWARKD, "-c", self.d.conf_path] +
-                           list(args), input=stdin, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=harness.child_env(),
-                           timeout=timeout)
-        err = p.stderr.decode("utf-8", "replace")
-        for marker in harness.SANITIZER_MARKERS:
-            if marker in err:
-                raise AssertionError("sanitizer report:\n" + err)
-        return p.returncode, p.stdout.decode("utf-8", "replace"), err
+        return self.d.admin(*args, stdin=stdin, timeout=timeout)
 
     def cleanup(self):
         self.d.cleanup()

@@ -59,18 +59,11 @@ class Audit:
         self.log = os.path.join(self.dir, "audit.log")
         self.keyfile = os.path.join(self.dir, "audit.key")
         self.instance = instance
-        p = subprocess.run([harness.BULWARKD, "--gen-key", "audit",
-                            self.keyfile], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=harness.child_env(),
-                           timeout=30)
-        if p.returncode != 0:
-            raise AssertionError("--gen-key audit: %s" % p.stderr)
+        harness.gen_key("audit", self.keyfile)
         with open(self.keyfile, "rb") as fp:
             self.key = fp.read()
         self.signing = os.path.join(self.dir, "jwt.pem")
-        subprocess.run([harness.BULWARKD, "--gen-key", "ed25519",
-                        self.signing], check=True, stdout=subprocess.DEVNULL,
-                       env=harness.child_env(), timeout=30)
+        harness.gen_key("ed25519", self.signing)
         self.write()
 
     def config(self, log=None):
@@ -99,19 +92,10 @@ class Audit:
         self.d.write_config(self.config(log), self.routes)
 
     def run(self, *args, stdin=b"", conf=None, timeout=60):
-        if isinstance(stdin, str):
-            stdin = stdin.encode("utf-8")
-        p = subprocess.run([harness.BULWARKD, "-c", conf or self.d.conf_path]
-                           + list(args), input=stdin, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=harness.child_env(),
-                           timeout=timeout)
-        out = p.stdout.decode("utf-8", "replace")
-        err = p.stderr.decode("utf-8", "replace")
-        for marker in harness.SANITIZER_MARKERS:
-            if marker in err:
-                raise AssertionError("sanitizer report:\n" + err)
+        rc, out, err = self.d.admin(*args, stdin=stdin, conf=conf,
+                                    timeout=timeout)
         OUTPUTS.append(out + err)
-        return p.returncode, out, err
+        return rc, out, err
 
     def ok(self, *args, stdin=b""):
         rc, out, err = self.run(*args, stdin=stdin)
@@ -126,6 +110,14 @@ class Audit:
     def lines(self, path=None):
         with open(path or self.log, "rb") as fp:
             return fp.read().splitlines(keepends=True)
+
+    def serve_notes(self):
+        """--init-db, start the daemon, and wait until the audited /notes
+        route (note_routes) takes a write: until the writer answers a
+        worker, audited routes answer 503."""
+        self.ok("--init-db")
+        self.d.start()
+        wait_for(lambda: post_note(self.d, "/notes", "warm").status == 201)
 
     def cleanup(self):
         self.d.cleanup()
@@ -774,11 +766,7 @@ class TestAuditedRoutes(unittest.TestCase):
         CLUSTER.psql(AUDIT_NOTES)
         self.inst = "inst-r%d" % (len(OUTPUTS) % 100000)
         self.a = Audit(self.inst, name="routes", routes=note_routes())
-        self.a.ok("--init-db")
-        self.a.d.start()
-        # Until the writer answers a worker, audited routes answer 503.
-        wait_for(lambda: post_note(self.a.d, "/notes", "warm").status ==
-                 201)
+        self.a.serve_notes()
 
     def tearDown(self):
         problems = self.a.d.stop()
@@ -997,9 +985,7 @@ class TestCrash(unittest.TestCase):
     def audit(self, inst, name):
         a = Audit(inst, name=name, routes=note_routes())
         self.made.append(a)
-        a.ok("--init-db")
-        a.d.start()
-        wait_for(lambda: post_note(a.d, "/notes", "warm").status == 201)
+        a.serve_notes()
         return a
 
     def test_kill_9_under_load(self):
@@ -1091,9 +1077,7 @@ class TestBackupEvents(unittest.TestCase):
             bdir = os.path.join(a.dir, "backups")
             os.mkdir(bdir, 0o700)
             keyfile = os.path.join(a.dir, "backup.key")
-            subprocess.run([harness.BULWARKD, "--gen-key", "backup",
-                            keyfile], check=True, env=harness.child_env(),
-                           stdout=subprocess.DEVNULL, timeout=30)
+            harness.gen_key("backup", keyfile)
             cfg = a.config()
             cfg["backup"] = {"directory": bdir, "key_file": keyfile,
                              "pg_dump": pg_dump,
@@ -1159,10 +1143,7 @@ class TestUnwritable(unittest.TestCase):
             self.skipTest("cannot mount a tmpfs: %s" % p.stderr)
         self.a.write(log=os.path.join(self.mnt, "audit.log"))
         self.a.log = os.path.join(self.mnt, "audit.log")
-        self.a.ok("--init-db")
-        self.a.d.start()
-        wait_for(lambda: post_note(self.a.d, "/notes", "warm").status ==
-                 201)
+        self.a.serve_notes()
 
     def tearDown(self):
         problems = self.a.d.stop()
@@ -1170,13 +1151,8 @@ class TestUnwritable(unittest.TestCase):
         self.a.cleanup()
         self.assertEqual(problems, [])
 
-    def users(self, name):
-        return CLUSTER.value("SELECT count(*) FROM bulwark.users WHERE "
-                             "username = :'u'", {"u": name})
-
-    def test_disk_full_refuses_then_recovers(self):
-        a = self.a
-        add_user(a, "full-before")
+    def fill_disk(self):
+        """Writes a file on the tmpfs until it is full; its path."""
         filler = os.path.join(self.mnt, "filler")
         fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
         try:
@@ -1186,6 +1162,16 @@ class TestUnwritable(unittest.TestCase):
             pass
         finally:
             os.close(fd)
+        return filler
+
+    def users(self, name):
+        return CLUSTER.value("SELECT count(*) FROM bulwark.users WHERE "
+                             "username = :'u'", {"u": name})
+
+    def test_disk_full_refuses_then_recovers(self):
+        a = self.a
+        add_user(a, "full-before")
+        filler = self.fill_disk()
         rc, _, err = a.run("--add-user", "full-during", "--roles", "reader",
                            stdin=PASSWORD + "\n")
         self.assertEqual(rc, 3, err)
@@ -1203,15 +1189,7 @@ class TestUnwritable(unittest.TestCase):
     def test_disk_full_audited_routes_refused(self):
         a = self.a
         self.assertEqual(post_note(a.d, "/notes", "full-before").status, 201)
-        filler = os.path.join(self.mnt, "filler")
-        fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            while True:
-                os.write(fd, b"x" * 4096)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        filler = self.fill_disk()
         # The first write after the disk filled up commits; its record
         # fails and the writer reports the log unwritable from then on.
         post_note(a.d, "/notes", "full-first")

@@ -51,6 +51,7 @@ import unittest
 
 import harness
 import pg
+from harness import bearer
 
 CLUSTER = None
 DAEMON = None
@@ -132,26 +133,9 @@ def hs256_with(secret):
     return lambda tbs: hmac.new(secret, tbs, hashlib.sha256).digest()
 
 
-def bearer(tok):
-    return [("Authorization", "Bearer " + tok)]
-
-
-def admin(*args, stdin=b""):
-    p = subprocess.run([harness.BULWARKD, "-c", DAEMON.conf_path] +
-                       list(args), input=stdin, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, env=harness.child_env(),
-                       timeout=60)
-    return (p.returncode, p.stdout.decode("utf-8", "replace"),
-            p.stderr.decode("utf-8", "replace"))
-
-
 def add_user(name, roles):
-    rc, out, err = admin("--add-user", name, "--roles", roles,
-                         stdin=(PASSWORD + "\n").encode())
-    if rc != 0:
-        raise AssertionError("--add-user %s: %d %s" % (name, rc, err))
-    USERS[name] = CLUSTER.value(
-        "SELECT id FROM bulwark.users WHERE username = :'u'", {"u": name})
+    pg.add_user(DAEMON, name, roles, PASSWORD)
+    USERS[name] = CLUSTER.user_id(name)
 
 
 def routes():
@@ -180,12 +164,7 @@ def setUpModule():
     try:
         d = pg.PgDaemon(CLUSTER, routes=routes(), name="auth")
         KEYFILE = os.path.join(d.dir, "jwt.pem")
-        p = subprocess.run([harness.BULWARKD, "--gen-key", "ed25519",
-                            KEYFILE], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=harness.child_env(),
-                           timeout=30)
-        if p.returncode != 0:
-            raise AssertionError("--gen-key: %s" % p.stderr)
+        harness.gen_key("ed25519", KEYFILE)
         d.write_config({
             "server": {"limits": {"max_header_size": "32KiB"}},
             "auth": {
@@ -203,7 +182,7 @@ def setUpModule():
                       "reader": {}},
         }, routes())
         DAEMON = d
-        rc, out, err = admin("--init-db")
+        rc, out, err = DAEMON.admin("--init-db")
         if rc != 0:
             raise AssertionError("--init-db: %d %s" % (rc, err))
         for name, roles in (("alice", "editor"), ("bob", "reader"),
@@ -229,20 +208,12 @@ def setUpModule():
         raise
 
 
-def wait_accepted(tok, path="/public", timeout=20.0):
+def wait_accepted(tok, path="/public"):
     """Until several new connections in a row (every worker) accept tok:
     the workers load the revocation state once the database is up."""
-    deadline = time.monotonic() + timeout * harness.SLOW
-    ok = 0
-    last = None
-    while ok < 3 * DAEMON.workers:
-        last = DAEMON.request("GET", path, headers=bearer(tok))
-        ok = ok + 1 if last.status == 200 else 0
-        if ok == 0:
-            if time.monotonic() > deadline:
-                raise AssertionError("token not accepted (%r):\n%s" %
-                                     (last, DAEMON.stderr_tail()))
-            time.sleep(0.1)
+    DAEMON.wait_served(
+        lambda: DAEMON.request("GET", path, headers=bearer(tok)),
+        rounds=3 * DAEMON.workers, what="token")
 
 
 def tearDownModule():
@@ -528,7 +499,7 @@ class TestRevocation(Base):
                               nbf=now - 1))
         wait_accepted(old, "/reader")
         time.sleep(1.1)
-        rc, out, err = admin("--revoke-sessions", "bob")
+        rc, out, err = DAEMON.admin("--revoke-sessions", "bob")
         self.assertEqual(rc, 0, err)
         time.sleep(RELOAD_WAIT)
         for _ in range(2 * DAEMON.workers):
@@ -542,7 +513,7 @@ class TestRevocation(Base):
         tok = token(cl=claims(sub=USERS["carol"], name="carol",
                               roles=["reader"]))
         wait_accepted(tok, "/reader")
-        rc, out, err = admin("--disable-user", "carol")
+        rc, out, err = DAEMON.admin("--disable-user", "carol")
         self.assertEqual(rc, 0, err)
         time.sleep(RELOAD_WAIT)
         for _ in range(2 * DAEMON.workers):
@@ -551,7 +522,8 @@ class TestRevocation(Base):
 
 class TestApiKeys(Base):
     def test_api_key(self):
-        rc, out, err = admin("--add-api-key", "ci-bot", "--roles", "reader")
+        rc, out, err = DAEMON.admin("--add-api-key", "ci-bot", "--roles",
+                                    "reader")
         self.assertEqual(rc, 0, err)
         m = KEY_RE.search(out)
         self.assertIsNotNone(m, out)
@@ -583,7 +555,7 @@ class TestApiKeys(Base):
         self.refused_everywhere([("X-API-Key", key.upper())], "case")
         self.refused_everywhere([("Authorization", "Bearer " + key)],
                                 "key as bearer")
-        rc, out, err = admin("--revoke-api-key", "ci-bot")
+        rc, out, err = DAEMON.admin("--revoke-api-key", "ci-bot")
         self.assertEqual(rc, 0, err)
         time.sleep(RELOAD_WAIT)
         for _ in range(2 * DAEMON.workers):

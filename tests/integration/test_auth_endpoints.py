@@ -45,6 +45,7 @@ import unittest
 
 import harness
 import pg
+from harness import bearer
 
 CLUSTER = None
 A = None
@@ -98,22 +99,9 @@ def routes():
 ROLES = {"editor": {"inherits": ["reader"]}, "reader": {}}
 
 
-def admin(*args, stdin=b""):
-    p = subprocess.run([harness.BULWARKD, "-c", A.conf_path] + list(args),
-                       input=stdin, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, env=harness.child_env(),
-                       timeout=60)
-    return (p.returncode, p.stdout.decode("utf-8", "replace"),
-            p.stderr.decode("utf-8", "replace"))
-
-
 def add_user(name, roles, password=PASSWORD):
-    rc, out, err = admin("--add-user", name, "--roles", roles,
-                         stdin=(password + "\n").encode())
-    if rc != 0:
-        raise AssertionError("--add-user %s: %d %s" % (name, rc, err))
-    USERS[name] = CLUSTER.value(
-        "SELECT id FROM bulwark.users WHERE username = :'u'", {"u": name})
+    pg.add_user(A, name, roles, password)
+    USERS[name] = CLUSTER.user_id(name)
 
 
 def setUpModule():
@@ -125,19 +113,14 @@ def setUpModule():
     try:
         A = pg.PgDaemon(CLUSTER, routes=routes(), name="authep-a")
         KEYFILE = os.path.join(A.dir, "jwt.pem")
-        p = subprocess.run([harness.BULWARKD, "--gen-key", "ed25519",
-                            KEYFILE], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=harness.child_env(),
-                           timeout=30)
-        if p.returncode != 0:
-            raise AssertionError("--gen-key: %s" % p.stderr)
+        harness.gen_key("ed25519", KEYFILE)
         A.write_config({"auth": auth_config(), "roles": ROLES,
                         "server": {"trusted_proxies": ["127.0.0.1"]}},
                        routes())
         B = pg.PgDaemon(CLUSTER, routes=routes(), name="authep-b")
         B.write_config({"auth": auth_config(iterations=3), "roles": ROLES},
                        routes())
-        rc, out, err = admin("--init-db")
+        rc, out, err = A.admin("--init-db")
         if rc != 0:
             raise AssertionError("--init-db: %d %s" % (rc, err))
         for name, roles in (("alice", "editor"), ("bob", "reader"),
@@ -150,25 +133,11 @@ def setUpModule():
         B.start()
         for d in (A, B):
             d.wait_db_ready(ME, want=401)
-            wait_login_ready(d)
+            # Every worker has its pool and revocation state.
+            d.wait_served(lambda: login(d, "bob"), what="logins")
     except BaseException:
         tearDownModule()
         raise
-
-
-def wait_login_ready(d, timeout=20.0):
-    """Until several logins in a row succeed (every worker has its pool
-    and revocation state)."""
-    deadline = time.monotonic() + timeout * harness.SLOW
-    ok = 0
-    while ok < 2 * d.workers:
-        r = login(d, "bob")
-        ok = ok + 1 if r.status == 200 else 0
-        if ok == 0:
-            if time.monotonic() > deadline:
-                raise AssertionError("logins not served (%r):\n%s" %
-                                     (r, d.stderr_tail()))
-            time.sleep(0.1)
 
 
 def tearDownModule():
@@ -195,7 +164,7 @@ def post(d, path, doc, headers=(), raw=None):
 
 def login(d, name, password=PASSWORD):
     ISSUED.append(password)
-    r = post(d, LOGIN, {"username": name, "password": password})
+    r = pg.login(d, name, password, LOGIN)
     if r.status == 200:
         ISSUED.append(r.json()["refresh_token"])
     return r
@@ -215,10 +184,6 @@ def refresh(d, rt, headers=()):
     if r.status == 200:
         ISSUED.append(r.json()["refresh_token"])
     return r
-
-
-def bearer(tok):
-    return [("Authorization", "Bearer " + tok)]
 
 
 def reader(d, tok):
@@ -505,7 +470,7 @@ class TestRevokeSessions(Base):
         at, rt = tokens(A, "hank")
         self.assertEqual(reader(A, at).status, 200)
         time.sleep(1.1)
-        rc, out, err = admin("--revoke-sessions", "hank")
+        rc, out, err = A.admin("--revoke-sessions", "hank")
         self.assertEqual(rc, 0, err)
         self.assertTrue(refused_within(A, at))
         self.assertTrue(refused_within(B, at))
@@ -559,7 +524,7 @@ class TestMeAndPassword(Base):
         self.assertEqual(login(A, "erin", new).status, 200)
 
     def test_api_key_is_not_a_user(self):
-        rc, out, err = admin("--add-api-key", "ep-bot", "--roles",
+        rc, out, err = A.admin("--add-api-key", "ep-bot", "--roles",
                              "reader")
         self.assertEqual(rc, 0, err)
         key = re.search(r"bwk_[a-z2-7]{8}_[A-Za-z0-9_-]{43}", out).group(0)

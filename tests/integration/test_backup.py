@@ -193,6 +193,26 @@ class Env:
         return sorted(n for n in os.listdir(self.bdir)
                       if n.endswith(".bwbk"))
 
+    def slow_pg_dump(self, pause):
+        """pg_dump stands in with a pause of PAUSE seconds (text) after
+        each piece of at most 16 KiB it passes on."""
+        self.backup["pg_dump"] = wrapper(self.d.dir, SLOW_BODY % pause)
+        self.write()
+
+    def in_progress(self):
+        """Whether a backup's temporary file stands in the directory."""
+        return any(n.endswith(".tmp") for n in os.listdir(self.bdir))
+
+    def wait_in_progress(self, tc, timeout=30):
+        """Until a backup's temporary file appears; fails tc after
+        TIMEOUT seconds."""
+        deadline = time.monotonic() + timeout
+        while not self.in_progress():
+            if time.monotonic() > deadline:
+                tc.fail("no backup under way after %d s\n%s" %
+                        (timeout, self.d.stderr_tail()))
+            time.sleep(0.02)
+
     def make_backup(self):
         rc, out, err = self.run("--backup")
         m = re.search(r"backup \S+/(bulwark-\S+\.bwbk) written", out)
@@ -524,8 +544,7 @@ class TestRunning(unittest.TestCase):
 
     def test_scan_while_running(self):
         e = self.env(db=SRC)
-        e.backup["pg_dump"] = wrapper(e.d.dir, SLOW_BODY % "0.002")
-        e.write()
+        e.slow_pg_dump("0.002")
         p = e.popen("--backup")
         seen_tmp = False
         final = set()
@@ -549,13 +568,9 @@ class TestRunning(unittest.TestCase):
 
     def test_second_backup_refused(self):
         e = self.env(db=SRC)
-        e.backup["pg_dump"] = wrapper(e.d.dir, SLOW_BODY % "0.01")
-        e.write()
+        e.slow_pg_dump("0.01")
         p = e.popen("--backup")
-        deadline = time.monotonic() + 30
-        while not any(n.endswith(".tmp") for n in os.listdir(e.bdir)):
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.02)
+        e.wait_in_progress(self)
         rc, out, err = e.run("--backup")
         self.assertEqual(rc, 3, err)
         self.assertIn("another backup is running", err)
@@ -576,13 +591,9 @@ class TestRunning(unittest.TestCase):
 
     def test_killed_backup_temporary_removed_next_time(self):
         e = self.env(db=SRC)
-        e.backup["pg_dump"] = wrapper(e.d.dir, SLOW_BODY % "0.01")
-        e.write()
+        e.slow_pg_dump("0.01")
         p = e.popen("--backup")
-        deadline = time.monotonic() + 30
-        while not any(n.endswith(".tmp") for n in os.listdir(e.bdir)):
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.02)
+        e.wait_in_progress(self)
         p.kill()
         p.communicate()
         e.backup["pg_dump"] = pg_bin("pg_dump")
@@ -692,15 +703,10 @@ class TestRunning(unittest.TestCase):
         """SIGTERM to the daemon while its runner backs up: the runner
         stops, its temporary is removed, the daemon exits 0."""
         e = self.env(db=SRC)
-        e.backup["pg_dump"] = wrapper(e.d.dir, SLOW_BODY % "0.05")
-        e.write()
+        e.slow_pg_dump("0.05")
         e.d.start()
         try:
-            deadline = time.monotonic() + 30
-            while not any(n.endswith(".tmp") for n in os.listdir(e.bdir)):
-                self.assertLess(time.monotonic(), deadline,
-                                e.d.stderr_tail())
-                time.sleep(0.05)
+            e.wait_in_progress(self)
         finally:
             problems = e.d.stop()
         self.assertEqual(problems, [])
@@ -715,20 +721,14 @@ class TestRunning(unittest.TestCase):
         e = self.env(db=SRC, routes=[harness.route(
             "one", "GET", "/one", sql="SELECT count(*) AS n FROM notes",
             result="object")])
-        e.backup["pg_dump"] = wrapper(e.d.dir, SLOW_BODY % "0.02")
-        e.write()
+        e.slow_pg_dump("0.02")
         e.d.start()
         statuses = []
         try:
-            deadline = time.monotonic() + 30
-            while not any(n.endswith(".tmp") for n in os.listdir(e.bdir)):
-                self.assertLess(time.monotonic(), deadline,
-                                e.d.stderr_tail())
-                time.sleep(0.05)
+            e.wait_in_progress(self)
             c = harness.tls_connect(e.d.port)
             try:
-                while (any(n.endswith(".tmp") for n in os.listdir(e.bdir))
-                       and len(statuses) < 2000):
+                while e.in_progress() and len(statuses) < 2000:
                     r = c.roundtrip("GET", "/one")
                     statuses.append(r.status)
                     if r.closes():

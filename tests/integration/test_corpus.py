@@ -546,11 +546,7 @@ class TestCorpus(unittest.TestCase):
         cls.daemon = Daemon(
             routes=corpus_routes(paths), workers=2, name="corpus",
             config={"server": {"limits": {"max_body_size": "8MiB"}}})
-        try:
-            cls.daemon.start()
-        except BaseException:
-            cls.daemon.stop()
-            raise
+        cls.daemon.start_or_stop()
         cls.deadline = 3.0 * harness.SLOW
         cls.run_all([(c, c.data) for c in cls.cases], "verdict")
         cls.removals = cls.header_removals()

@@ -55,11 +55,7 @@ class HttpCase(unittest.TestCase):
     def setUpClass(cls):
         cls.daemon = Daemon(config=cls.config, routes=cls.routes,
                             workers=cls.workers, name=cls.__name__.lower())
-        try:
-            cls.daemon.start()
-        except BaseException:
-            cls.daemon.stop()
-            raise
+        cls.daemon.start_or_stop()
 
     @classmethod
     def tearDownClass(cls):

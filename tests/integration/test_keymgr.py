@@ -91,14 +91,6 @@ def tls_needles(keyfile, kind):
     return raws + [r[::-1] for r in raws]
 
 
-def run_admin(d, *args, stdin=b""):
-    p = subprocess.run([harness.BULWARKD, "-c", d.conf_path] + list(args),
-                       input=stdin, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, env=harness.child_env(),
-                       timeout=60)
-    return p.returncode, p.stderr.decode("utf-8", "replace")
-
-
 def setUpModule():
     global CLUSTER
     harness.require_binary()
@@ -109,21 +101,16 @@ def setUpModule():
         for kind in ("ed25519", "es256"):
             d = pg.PgDaemon(CLUSTER, routes=ROUTES, name="keymgr-" + kind)
             keyfile = os.path.join(d.dir, "jwt.pem")
-            p = subprocess.run([harness.BULWARKD, "--gen-key", kind,
-                                keyfile], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE,
-                               env=harness.child_env(), timeout=30)
-            if p.returncode != 0:
-                raise AssertionError("--gen-key: %s" % p.stderr)
+            harness.gen_key(kind, keyfile)
             d.write_config({"auth": auth_config(keyfile),
                             "roles": {"reader": {}}}, ROUTES)
             DAEMONS[kind] = d
             KEYS[kind] = keyfile
         d = DAEMONS["ed25519"]
-        rc, err = run_admin(d, "--init-db")
+        rc, _, err = d.admin("--init-db")
         if rc != 0:
             raise AssertionError("--init-db: %d %s" % (rc, err))
-        rc, err = run_admin(d, "--add-user", "alice", "--roles", "reader",
+        rc, _, err = d.admin("--add-user", "alice", "--roles", "reader",
                             stdin=(PASSWORD + "\n").encode())
         if rc != 0:
             raise AssertionError("--add-user: %d %s" % (rc, err))
@@ -151,25 +138,10 @@ def tearDownModule():
             CLUSTER = None
 
 
-def login(d):
-    return d.request("POST", LOGIN, headers=pg.json_headers(),
-                     body=json.dumps({"username": "alice",
-                                      "password": PASSWORD}).encode())
-
-
-def wait_login(d, timeout=20.0):
+def wait_login(d):
     """Until 2 * workers logins in a row succeed; the last response."""
-    deadline = time.monotonic() + timeout * harness.SLOW
-    ok = 0
-    while ok < 2 * d.workers:
-        r = login(d)
-        ok = ok + 1 if r.status == 200 else 0
-        if ok == 0:
-            if time.monotonic() > deadline:
-                raise AssertionError("logins not served (%r):\n%s" %
-                                     (r, d.stderr_tail()))
-            time.sleep(0.1)
-    return r
+    return d.wait_served(lambda: pg.login(d, "alice", PASSWORD),
+                         what="logins")
 
 
 def log_records(d):
@@ -244,14 +216,11 @@ class TestReload(unittest.TestCase):
         workers of the new generation sign with it and accept tokens of
         the old key listed in verify_key_files."""
         d = DAEMONS["es256"]
-        old = login(d)
+        old = pg.login(d, "alice", PASSWORD)
         self.assertEqual(old.status, 200)
         old_tok = old.json()["access_token"]
         newkey = os.path.join(d.dir, "jwt2.pem")
-        p = subprocess.run([harness.BULWARKD, "--gen-key", "es256", newkey],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           env=harness.child_env(), timeout=30)
-        self.assertEqual(p.returncode, 0, p.stderr)
+        harness.gen_key("es256", newkey)
         conf = auth_config(newkey)
         conf["verify_key_files"] = [KEYS["es256"]]
         d.write_config({"auth": conf, "roles": {"reader": {}}}, ROUTES)
@@ -275,7 +244,7 @@ class TestSigning(unittest.TestCase):
 
     def check_login(self, kind):
         d = DAEMONS[kind]
-        r = login(d)
+        r = pg.login(d, "alice", PASSWORD)
         self.assertEqual(r.status, 200, r)
         tok = r.json()["access_token"]
         hdr = json.loads(b64u(tok.split(".")[0]))
@@ -330,7 +299,7 @@ class TestSigning(unittest.TestCase):
             time.sleep(0.05)
         self.assertNotEqual(keymgr_pids(d)[-1], before[-1])
         wait_login(d)
-        self.assertEqual(login(d).status, 200)
+        self.assertEqual(pg.login(d, "alice", PASSWORD).status, 200)
         self.assertIsNone(d.proc.poll())
         harness.assert_own_filter(self, keymgr_pids(d)[-1], d.pid)
 
@@ -412,7 +381,8 @@ class TestWorkerMemory(unittest.TestCase):
         for phase in ("start-up", "login"):
             if phase == "login":
                 for _ in range(2 * d.workers):
-                    self.assertEqual(login(d).status, 200)
+                    self.assertEqual(
+                        pg.login(d, "alice", PASSWORD).status, 200)
             workers = worker_pids(d)
             self.assertEqual(len(workers), d.workers, d.stderr_tail())
             for pid in workers:

@@ -25,7 +25,6 @@ standard library only.
 """
 
 import http.client
-import json
 import os
 import re
 import shutil
@@ -123,22 +122,6 @@ def val(snap, name, **labels):
     return snap.get((name, frozenset(labels.items())), 0.0)
 
 
-def add_user(d, name, roles):
-    p = subprocess.run([harness.BULWARKD, "-c", d.conf_path, "--add-user",
-                        name, "--roles", roles],
-                       input=(PASSWORD + "\n").encode(),
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       env=harness.child_env(), timeout=60)
-    if p.returncode != 0:
-        raise AssertionError("--add-user: %d %s" % (p.returncode, p.stderr))
-
-
-def login(d, name, password=PASSWORD):
-    return d.request("POST", "/auth/login", headers=pg.json_headers(),
-                     body=json.dumps({"username": name,
-                                      "password": password}).encode())
-
-
 def promtool():
     """The path of promtool, or None with the reason."""
     p = shutil.which("promtool")
@@ -181,8 +164,8 @@ def setUpModule():
                            timeout=60)
         if p.returncode != 0:
             raise AssertionError("--init-db: %s" % p.stderr)
-        add_user(A, "rita", "reader")
-        add_user(A, "lock_me", "reader")
+        pg.add_user(A, "rita", "reader", PASSWORD)
+        pg.add_user(A, "lock_me", "reader", PASSWORD)
         for d in (A, B):
             d.start()
         for d in (A, B):
@@ -209,7 +192,7 @@ class TestMetrics(unittest.TestCase):
         return val(after, name, **labels) - val(before, name, **labels)
 
     def test_known_mix(self):
-        tok = login(A, "rita")
+        tok = pg.login(A, "rita", PASSWORD)
         self.assertEqual(tok.status, 200, tok.body)
         bearer = [("Authorization", "Bearer " + tok.json()["access_token"])]
         before = A.scrape()
@@ -222,7 +205,7 @@ class TestMetrics(unittest.TestCase):
         self.assertEqual(A.request("GET", "/who/1", [(
             "Authorization", "Bearer not.a.token")]).status, 401)
         self.assertEqual(A.request("GET", "/boss", bearer).status, 403)
-        self.assertEqual(login(A, "rita", "not the password at all").status,
+        self.assertEqual(pg.login(A, "rita", "not the password at all").status,
                          401)
         sent = 9
         # The rate limit: 1/m with burst 2, counted per instance.
@@ -345,14 +328,14 @@ class TestTwoInstances(unittest.TestCase):
     def test_lockout_across_instances(self):
         a0, b0 = A.scrape(), B.scrape()
         for i in range(MAX_FAILURES - 1):
-            self.assertEqual(login(A, "lock_me", "wrong password %d!!" %
+            self.assertEqual(pg.login(A, "lock_me", "wrong password %d!!" %
                                    i).status, 401)
-        self.assertEqual(login(B, "lock_me", "wrong password b!!").status,
+        self.assertEqual(pg.login(B, "lock_me", "wrong password b!!").status,
                          401)
-        r = login(A, "lock_me")
+        r = pg.login(A, "lock_me", PASSWORD)
         self.assertEqual(r.status, 429, r.body)
         self.assertIsNotNone(r.header("Retry-After"))
-        self.assertEqual(login(B, "lock_me").status, 429)
+        self.assertEqual(pg.login(B, "lock_me", PASSWORD).status, 429)
         a1, b1 = A.scrape(), B.scrape()
         self.assertEqual(val(b1, "bulwark_lockouts_total") -
                          val(b0, "bulwark_lockouts_total"), 1)

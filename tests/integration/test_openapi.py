@@ -70,12 +70,6 @@ ROUTES = [
 ]
 
 
-def make_key(path):
-    subprocess.run([harness.BULWARKD, "--gen-key", "ed25519", path],
-                   check=True, stdout=subprocess.DEVNULL,
-                   env=harness.child_env(), timeout=30)
-
-
 def refs(doc, out):
     if isinstance(doc, dict):
         for k, v in doc.items():
@@ -122,7 +116,7 @@ class TestOpenApi(unittest.TestCase):
     def setUpClass(cls):
         cls.d = harness.Daemon(name="openapi")
         key = os.path.join(cls.d.dir, "jwt.pem")
-        make_key(key)
+        harness.gen_key("ed25519", key)
         cls.d.write_config({
             "auth": {"issuer": "https://bulwark.test",
                      "audience": "bulwark.test", "signing_key_file": key},

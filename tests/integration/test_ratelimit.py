@@ -153,11 +153,7 @@ class TestLoginLimit(Base):
     def test_login_per_instance(self):
         d = self.daemon({})
         keyfile = os.path.join(d.dir, "jwt.pem")
-        p = subprocess.run([harness.BULWARKD, "--gen-key", "ed25519",
-                            keyfile], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, env=harness.child_env(),
-                           timeout=30)
-        self.assertEqual(p.returncode, 0, p.stderr)
+        harness.gen_key("ed25519", keyfile)
         auth = {"auth": {
             "issuer": "https://bulwark.test", "audience": "bulwark.test",
             "signing_key_file": keyfile,

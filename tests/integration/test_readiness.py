@@ -44,6 +44,7 @@ import unittest
 
 import harness
 import pg
+from harness import bearer
 
 CLUSTER = None
 KEYFILE = None
@@ -131,17 +132,6 @@ class ReadyDaemon(pg.PgDaemon):
             c.close()
 
 
-def add_user(d, name):
-    p = subprocess.run([harness.BULWARKD, "-c", d.conf_path, "--add-user",
-                        name, "--roles", "reader"],
-                       input=(PASSWORD + "\n").encode(),
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       env=harness.child_env(), timeout=60)
-    if p.returncode not in (0, 1) or (p.returncode == 1 and
-                                      b"exists" not in p.stderr):
-        raise AssertionError("--add-user: %d %s" % (p.returncode, p.stderr))
-
-
 def setUpModule():
     global CLUSTER, KEYFILE, KEYDIR
     harness.require_binary()
@@ -156,7 +146,7 @@ def setUpModule():
                                env=harness.child_env(), timeout=60)
             if p.returncode != 0:
                 raise AssertionError("--init-db: %s" % p.stderr)
-            add_user(d, "rita")
+            pg.add_user(d, "rita", "reader", PASSWORD, exists_ok=True)
         finally:
             d.notify.close()
             d.cleanup()
@@ -170,18 +160,6 @@ def tearDownModule():
     if CLUSTER is not None:
         CLUSTER.destroy()
         CLUSTER = None
-
-
-def login(d):
-    r = d.request("POST", "/auth/login",
-                  headers=pg.json_headers(),
-                  body=json.dumps({"username": "rita",
-                                   "password": PASSWORD}).encode())
-    return r
-
-
-def bearer(tok):
-    return [("Authorization", "Bearer " + tok)]
 
 
 class ReadinessCase(unittest.TestCase):
@@ -227,7 +205,7 @@ class TestStartUp(ReadinessCase):
         self.daemon.start()
         self.daemon.wait_notice("READY=1")
         # No waiting beyond READY=1: a login, then its token everywhere.
-        r = login(self.daemon)
+        r = pg.login(self.daemon, "rita", PASSWORD)
         self.assertEqual(r.status, 200, r)
         statuses, workers = self.token_everywhere(r.json()["access_token"])
         self.assertEqual(statuses, [200] * len(statuses))
@@ -267,7 +245,8 @@ class TestDatabaseDown(ReadinessCase):
             r = self.daemon.request("GET", "/reader",
                                     headers=bearer("x.y.z"))
             self.assertEqual(r.status, 503)
-            self.assertEqual(login(self.daemon).status, 503)
+            self.assertEqual(
+                pg.login(self.daemon, "rita", PASSWORD).status, 503)
         finally:
             CLUSTER.start_server()
         deadline = time.monotonic() + 20 * harness.SLOW
@@ -277,7 +256,7 @@ class TestDatabaseDown(ReadinessCase):
                             "came up:\n" + self.daemon.stderr_tail())
             time.sleep(0.1)
         self.assert_ready_table(self.daemon.admin_get("/readyz")[1], True)
-        r = login(self.daemon)
+        r = pg.login(self.daemon, "rita", PASSWORD)
         self.assertEqual(r.status, 200, r)
         statuses, _ = self.token_everywhere(r.json()["access_token"], 12)
         self.assertEqual(statuses, [200] * 12)
@@ -306,7 +285,7 @@ class TestWaitUntilReady(ReadinessCase):
                             extra={"database": {"queue_timeout": "20s"}})
         self.daemon.start()
         self.daemon.wait_notice("READY=1")
-        r = login(self.daemon)
+        r = pg.login(self.daemon, "rita", PASSWORD)
         self.assertEqual(r.status, 200, r)
         tok = r.json()["access_token"]
         pids = self.worker_pids()
@@ -378,7 +357,7 @@ class TestWaitUntilReady(ReadinessCase):
                                             headers=bearer("x.y.z"),
                                             timeout=10 * harness.SLOW)
                 else:
-                    r = login(self.daemon)
+                    r = pg.login(self.daemon, "rita", PASSWORD)
                 took = time.monotonic() - t0
                 self.assertEqual(r.status, 503, what)
                 self.assertGreaterEqual(took, 0.9, "%s: 503 at once" % what)
@@ -446,7 +425,7 @@ class TestDetach(ReadinessCase):
             status, body = self.daemon.admin_get("/readyz")
             self.assertEqual(status, 200, body)
             self.assert_ready_table(body, True)
-            r = login(self.daemon)
+            r = pg.login(self.daemon, "rita", PASSWORD)
             self.assertEqual(r.status, 200, r)
         finally:
             os.kill(pid, signal.SIGTERM)
@@ -481,7 +460,7 @@ class TestReload(ReadinessCase):
             self.skipTest("wrk is not installed (scripts/install-deps)")
         self.daemon.start()
         self.daemon.wait_notice("READY=1")
-        r = login(self.daemon)
+        r = pg.login(self.daemon, "rita", PASSWORD)
         self.assertEqual(r.status, 200, r)
         tok = r.json()["access_token"]
         duration = 14

@@ -66,11 +66,7 @@ class TestSlowloris(unittest.TestCase):
             name="slowloris",
             config={"server": {"limits": {
                 "header_timeout": "5s", "max_connections": 1100}}})
-        try:
-            cls.daemon.start()
-        except BaseException:
-            cls.daemon.stop()
-            raise
+        cls.daemon.start_or_stop()
 
     @classmethod
     def tearDownClass(cls):

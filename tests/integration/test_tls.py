@@ -49,11 +49,7 @@ class TlsCase(unittest.TestCase):
         cls.daemon = Daemon(config=cls.config,
                             routes=[route("items_get", "GET", "/items")],
                             name=cls.__name__.lower())
-        try:
-            cls.daemon.start()
-        except BaseException:
-            cls.daemon.stop()
-            raise
+        cls.daemon.start_or_stop()
 
     @classmethod
     def tearDownClass(cls):

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,27 +42,17 @@ setup(void)
 {
 	size_t	 i;
 
-	bw_strlcpy(dir, "/tmp/test_audit.XXXXXX", sizeof(dir));
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	unit_tmpdir(dir, sizeof(dir), "test_audit");
 	(void)snprintf(path, sizeof(path), "%s/audit.log", dir);
 	for (i = 0; i < 32; i++)
 		key.k[i] = (unsigned char)(i + 1);
 	key.len = 32;
 }
 
-static int
-rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void
 teardown(void)
 {
-	(void)nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	unit_rmtree(dir);
 }
 
 /* The record line of ev after chain, as a C string (caller frees). */
@@ -828,6 +817,15 @@ writer_say(int fd, const char *s)
 	ck_assert_int_eq(send(fd, s, strlen(s), 0), (ssize_t)strlen(s));
 }
 
+/* The writer reads the client's probe and answers it; the client hears. */
+static void
+writer_answer_probe(struct event_base *base, int fd)
+{
+	ck_assert_int_eq(writer_read(fd), 1);
+	writer_say(fd, "{\"ok\":true}");
+	event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
 START_TEST(test_client)
 {
 	struct event_base	*base = event_base_new();
@@ -839,9 +837,7 @@ START_TEST(test_client)
 	ngot = 0;
 	c = audit_client_new(base, fds[0]);
 	ck_assert(!audit_client_ok(c));
-	ck_assert_int_eq(writer_read(fds[1]), 1);	/* the first probe */
-	writer_say(fds[1], "{\"ok\":true}");
-	event_base_loop(base, EVLOOP_NONBLOCK);
+	writer_answer_probe(base, fds[1]);
 	ck_assert(audit_client_ok(c));
 
 	ck_assert_int_eq(audit_client_submit(c, &ev, 9, client_cb, NULL), 0);
@@ -897,9 +893,7 @@ START_TEST(test_client_backlog)
 	ck_assert_int_eq(setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &sz,
 	    sizeof(sz)), 0);
 	c = audit_client_new(base, fds[0]);
-	ck_assert_int_eq(writer_read(fds[1]), 1);
-	writer_say(fds[1], "{\"ok\":true}");
-	event_base_loop(base, EVLOOP_NONBLOCK);
+	writer_answer_probe(base, fds[1]);
 	for (i = 0; i < 300; i++)
 		ck_assert_int_eq(audit_client_submit(c, &ev, i + 1, NULL,
 		    NULL), 0);
@@ -945,9 +939,7 @@ START_TEST(test_client_state)
 	ck_assert(audit_client_connected(c));
 	ck_assert(!audit_client_answered(c));
 	ck_assert_uint_eq(audit_client_depth(c), 1);	/* the probe */
-	ck_assert_int_eq(writer_read(fds[1]), 1);
-	writer_say(fds[1], "{\"ok\":true}");
-	event_base_loop(base, EVLOOP_NONBLOCK);
+	writer_answer_probe(base, fds[1]);
 	ck_assert(audit_client_answered(c));
 	ck_assert_uint_eq(audit_client_depth(c), 0);
 

@@ -7,7 +7,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,25 +23,13 @@ static char	 dir[64];
 static void
 dir_setup(void)
 {
-	bw_strlcpy(dir, "/tmp/bw-test-backup-XXXXXX", sizeof(dir));
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	unit_tmpdir(dir, sizeof(dir), "bw-test-backup");
 }
 
 static void
 dir_teardown(void)
 {
-	struct dirent	*de;
-	DIR		*d;
-	char		 path[512];
-
-	if ((d = opendir(dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		(void)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		(void)unlink(path);
-	}
-	closedir(d);
-	(void)rmdir(dir);
+	unit_rmtree(dir);
 }
 
 static int

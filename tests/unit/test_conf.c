@@ -823,39 +823,15 @@ END_TEST
 static char	tmpdir[64];
 
 static void
-mkfile(const char *name, mode_t mode, char *path, size_t pathsz)
-{
-	int	fd;
-
-	snprintf(path, pathsz, "%s/%s", tmpdir, name);
-	unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	ck_assert_int_ne(fd, -1);
-	ck_assert_int_eq(write(fd, "secret\n", 7), 7);
-	close(fd);
-	ck_assert_int_eq(chmod(path, mode), 0);
-}
-
-static void
 setup_tmp(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_conf.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	unit_tmpdir(tmpdir, sizeof(tmpdir), "test_conf");
 }
 
 static void
 teardown_tmp(void)
 {
-	char	cmd[128];
-	pid_t	pid;
-	int	status;
-
-	snprintf(cmd, sizeof(cmd), "%s", tmpdir);
-	if ((pid = fork()) == 0) {
-		execl("/bin/rm", "rm", "-rf", cmd, (char *)NULL);
-		_exit(127);
-	}
-	waitpid(pid, &status, 0);
+	unit_rmtree(tmpdir);
 }
 
 START_TEST(secret_files)
@@ -865,10 +841,10 @@ START_TEST(secret_files)
 	int		 fd;
 
 	setup_tmp();
-	mkfile("k600", 0600, p600, sizeof(p600));
-	mkfile("k640", 0640, p640, sizeof(p640));
-	mkfile("k644", 0644, p644, sizeof(p644));
-	mkfile("k660", 0660, p660, sizeof(p660));
+	unit_mkfile(tmpdir, "k600", 0600, p600, sizeof(p600));
+	unit_mkfile(tmpdir, "k640", 0640, p640, sizeof(p640));
+	unit_mkfile(tmpdir, "k644", 0644, p644, sizeof(p644));
+	unit_mkfile(tmpdir, "k660", 0660, p660, sizeof(p660));
 	snprintf(link, sizeof(link), "%s/link", tmpdir);
 	ck_assert_int_eq(symlink(p600, link), 0);
 
@@ -916,9 +892,9 @@ START_TEST(secret_files_in_config)
 	size_t		 w = 0;
 
 	setup_tmp();
-	mkfile("cert.pem", 0644, cert, sizeof(cert));
-	mkfile("key.pem", 0600, k600, sizeof(k600));
-	mkfile("bad.pem", 0644, k644, sizeof(k644));
+	unit_mkfile(tmpdir, "cert.pem", 0644, cert, sizeof(cert));
+	unit_mkfile(tmpdir, "key.pem", 0600, k600, sizeof(k600));
+	unit_mkfile(tmpdir, "bad.pem", 0644, k644, sizeof(k644));
 	snprintf(link, sizeof(link), "%s/link.pem", tmpdir);
 	ck_assert_int_eq(symlink(k600, link), 0);
 	snprintf(cfg, sizeof(cfg), "%s/bulwark.yaml", tmpdir);
@@ -980,7 +956,7 @@ START_TEST(credentials)
 	int		 fd;
 
 	setup_tmp();
-	mkfile("jwt", 0600, key, sizeof(key));
+	unit_mkfile(tmpdir, "jwt", 0600, key, sizeof(key));
 	unsetenv("CREDENTIALS_DIRECTORY");
 	ck_assert_ptr_null(secret_path("credential:jwt", &err));
 	ck_assert_ptr_nonnull(strstr(err, "CREDENTIALS_DIRECTORY"));

@@ -125,6 +125,16 @@ pool_make(uint32_t size, uint32_t max_queue, int64_t queue_timeout_ms)
 	ck_assert_msg((cond), "timed out waiting for " #cond);		\
 } while (0)
 
+/* A pool as pool_make() makes it, once all of its connections are up. */
+static struct db_pool *
+pool_ready(uint32_t size, uint32_t max_queue, int64_t queue_timeout_ms)
+{
+	struct db_pool	*pool = pool_make(size, max_queue, queue_timeout_ms);
+
+	RUN_UNTIL(db_pool_ready(pool) == size);
+	return pool;
+}
+
 static struct db_req *
 submit(struct db_pool *pool, size_t stmt, const char *v, const char *user,
     const char *timeout, struct outcome *o)
@@ -182,8 +192,7 @@ START_TEST(connects_and_queries)
 	struct outcome	 o = { 0 };
 
 	NEED_PG();
-	pool = pool_make(2, 10, 1000);
-	RUN_UNTIL(db_pool_ready(pool) == 2);
+	pool = pool_ready(2, 10, 1000);
 	ck_assert_ptr_nonnull(submit(pool, ST_ECHO, "it's \"quoted\" ';--",
 	    "", "5s", &o));
 	RUN_UNTIL(o.done == 1);
@@ -200,8 +209,7 @@ START_TEST(context_is_per_transaction)
 	struct outcome	 a = { 0 }, b = { 0 };
 
 	NEED_PG();
-	pool = pool_make(1, 10, 1000);
-	RUN_UNTIL(db_pool_ready(pool) == 1);
+	pool = pool_ready(1, 10, 1000);
 	submit(pool, ST_SETTING, NULL, "user-42", "5s", &a);
 	submit(pool, ST_SETTING, NULL, "", "5s", &b);
 	RUN_UNTIL(a.done && b.done);
@@ -220,8 +228,7 @@ START_TEST(context_read_only)
 	struct db_req_params rp = { .nvalues = 0 };
 
 	NEED_PG();
-	pool = pool_make(1, 10, 1000);
-	RUN_UNTIL(db_pool_ready(pool) == 1);
+	pool = pool_ready(1, 10, 1000);
 	submit(pool, ST_READ_ONLY, NULL, "", "5s", &a);
 	submit(pool, ST_SETTING, NULL, "u", "5s", &b);
 	RUN_UNTIL(a.done && b.done);
@@ -246,8 +253,7 @@ START_TEST(pipelined_in_order)
 	NEED_PG();
 	memset(o, 0, sizeof(o));
 	done_count = 0;
-	pool = pool_make(1, 100, 5000);
-	RUN_UNTIL(db_pool_ready(pool) == 1);
+	pool = pool_ready(1, 100, 5000);
 	for (i = 0; i < 40; i++) {
 		snprintf(v, sizeof(v), "%d", i);
 		ck_assert_ptr_nonnull(submit(pool, ST_ECHO, v, "", "5s",
@@ -269,8 +275,7 @@ START_TEST(sql_error_then_next)
 	struct outcome	 a = { 0 }, b = { 0 };
 
 	NEED_PG();
-	pool = pool_make(1, 10, 1000);
-	RUN_UNTIL(db_pool_ready(pool) == 1);
+	pool = pool_ready(1, 10, 1000);
 	submit(pool, ST_DIVZERO, "0", "", "5s", &a);
 	submit(pool, ST_DIVZERO, "1", "", "5s", &b);
 	RUN_UNTIL(a.done && b.done);
@@ -288,8 +293,7 @@ START_TEST(statement_timeout_from_context)
 	struct outcome	 a = { 0 }, b = { 0 };
 
 	NEED_PG();
-	pool = pool_make(1, 10, 1000);
-	RUN_UNTIL(db_pool_ready(pool) == 1);
+	pool = pool_ready(1, 10, 1000);
 	submit(pool, ST_SLEEP, "5", "", "100ms", &a);
 	submit(pool, ST_ECHO, "after", "", "5s", &b);
 	RUN_UNTIL(a.done && b.done);
@@ -313,8 +317,7 @@ START_TEST(queue_bound_and_timeout)
 	int64_t		 t0;
 
 	NEED_PG();
-	pool = pool_make(1, 2, 300);
-	RUN_UNTIL(db_pool_ready(pool) == 1);
+	pool = pool_ready(1, 2, 300);
 	t0 = bw_now_ms();
 	ck_assert_ptr_nonnull(submit(pool, ST_SLEEP, "0.8", "", "5s",
 	    &running));
@@ -366,8 +369,7 @@ START_TEST(idle_connection_preferred)
 	struct outcome	 slow = { 0 }, quick = { 0 };
 
 	NEED_PG();
-	pool = pool_make(2, 10, 5000);
-	RUN_UNTIL(db_pool_ready(pool) == 2);
+	pool = pool_ready(2, 10, 5000);
 	submit(pool, ST_SLEEP, "1", "", "5s", &slow);
 	submit(pool, ST_ECHO, "q", "", "5s", &quick);
 	RUN_UNTIL(quick.done == 1);
@@ -385,8 +387,7 @@ START_TEST(abandoned_gets_no_callback)
 	struct outcome	 a = { 0 }, b = { 0 };
 
 	NEED_PG();
-	pool = pool_make(1, 10, 1000);
-	RUN_UNTIL(db_pool_ready(pool) == 1);
+	pool = pool_ready(1, 10, 1000);
 	r = submit(pool, ST_SLEEP, "0.2", "", "5s", &a);
 	ck_assert_ptr_nonnull(r);
 	db_abandon(r);
@@ -404,8 +405,7 @@ START_TEST(serialization_failure_retried_once)
 	struct outcome	 o = { 0 };
 
 	NEED_PG();
-	pool = pool_make(1, 10, 1000);
-	RUN_UNTIL(db_pool_ready(pool) == 1);
+	pool = pool_ready(1, 10, 1000);
 	submit(pool, ST_FAIL_ONCE, NULL, "", "5s", &o);
 	RUN_UNTIL(o.done == 1);
 	ck_assert_int_eq(o.how, DB_OK);
@@ -420,8 +420,7 @@ START_TEST(array_rows_streamed)
 	struct outcome	 o = { 0 };
 
 	NEED_PG();
-	pool = pool_make(1, 10, 1000);
-	RUN_UNTIL(db_pool_ready(pool) == 1);
+	pool = pool_ready(1, 10, 1000);
 	submit(pool, ST_ROWS, "1000", "", "5s", &o);
 	RUN_UNTIL(o.done == 1);
 	ck_assert_int_eq(o.rows, 1000);
@@ -439,8 +438,7 @@ START_TEST(reconnects_after_termination)
 	const char	*params[1];
 
 	NEED_PG();
-	pool = pool_make(1, 10, 1000);
-	RUN_UNTIL(db_pool_ready(pool) == 1);
+	pool = pool_ready(1, 10, 1000);
 	submit(pool, ST_PID, NULL, "", "5s", &pid);
 	RUN_UNTIL(pid.done == 1);
 	submit(pool, ST_SLEEP, "3", "", "10s", &lost);

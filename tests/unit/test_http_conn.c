@@ -434,20 +434,33 @@ assert_open(struct h *h)
 
 #define GET(p)	"GET " p " HTTP/1.1\r\nHost: api.example.com\r\n\r\n"
 
+/* Sends req and reads one response into r: its status. */
+static int
+h_ask(struct h *h, const char *req, struct resp *r)
+{
+	h_sends(h, req);
+	ck_assert(h_resp(h, r));
+	return r->status;
+}
+
+/* The response r said Connection: close, and the server closed. */
+static void
+assert_close_sent(struct h *h, const struct resp *r)
+{
+	ck_assert_str_eq(hdr(r, "Connection"), "close");
+	assert_closed(h);
+}
+
 START_TEST(test_keep_alive)
 {
 	struct h	 h;
 	struct resp	 r;
 
 	h_open(&h);
-	h_sends(&h, GET("/notes/1"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/1"), &r), 200);
 	ck_assert_ptr_null(hdr(&r, "Connection"));
 	ck_assert_ptr_nonnull(strstr(r.body, "\"route\":\"get_note\""));
-	h_sends(&h, GET("/notes/2"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/2"), &r), 200);
 	ck_assert_ptr_nonnull(strstr(r.body, "\"p\":\"2\""));
 	assert_open(&h);
 	ck_assert_uint_eq(http_server_connections(h.srv), 1);
@@ -489,9 +502,7 @@ START_TEST(test_pipelining_waits)
 
 	conf.server.limits.request_timeout_ms = 300;
 	h_open(&h);
-	h_sends(&h, GET("/slow") GET("/notes/7"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 504);
+	ck_assert_int_eq(h_ask(&h, GET("/slow") GET("/notes/7"), &r), 504);
 	ck_assert_int_eq(cancelled, 1);
 	ck_assert(h_resp(&h, &r));
 	ck_assert_int_eq(r.status, 200);
@@ -509,11 +520,8 @@ START_TEST(test_header_timeout)
 	conf.server.limits.header_timeout_ms = 200;
 	h_open(&h);
 	t0 = now_ms();
-	h_sends(&h, "GET /notes/1 HTTP/1.1\r\nHo");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 408);
-	ck_assert_str_eq(hdr(&r, "Connection"), "close");
-	assert_closed(&h);
+	ck_assert_int_eq(h_ask(&h, "GET /notes/1 HTTP/1.1\r\nHo", &r), 408);
+	assert_close_sent(&h, &r);
 	ck_assert_int_ge(now_ms() - t0, 150);
 	h_close(&h);
 
@@ -538,9 +546,7 @@ START_TEST(test_idle_then_header_timeout)
 	/* Past the first header deadline but within idle: still open. */
 	(void)h_run(&h, c_eof, NULL, 400);
 	ck_assert(!h.eof);
-	h_sends(&h, GET("/notes/2"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/2"), &r), 200);
 	/* Idle past idle_timeout: closed, no response. */
 	assert_closed(&h);
 	h_close(&h);
@@ -624,21 +630,17 @@ START_TEST(test_405_allow)
 	struct resp	 r;
 
 	h_open(&h);
-	h_sends(&h, "PUT /notes/1 HTTP/1.1\r\nHost: a\r\n\r\n");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 405);
+	ck_assert_int_eq(h_ask(&h,
+	    "PUT /notes/1 HTTP/1.1\r\nHost: a\r\n\r\n", &r), 405);
 	ck_assert_str_eq(hdr(&r, "Allow"), "GET, HEAD, DELETE, OPTIONS");
 	ck_assert_ptr_null(hdr(&r, "Connection"));
-	h_sends(&h, "TRACE /notes/1 HTTP/1.1\r\nHost: a\r\n\r\n");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 405);
+	ck_assert_int_eq(h_ask(&h,
+	    "TRACE /notes/1 HTTP/1.1\r\nHost: a\r\n\r\n", &r), 405);
 	ck_assert_str_eq(hdr(&r, "Allow"), "GET, HEAD, DELETE, OPTIONS");
-	h_sends(&h, "TRACE /unknown HTTP/1.1\r\nHost: a\r\n\r\n");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 405);
-	h_sends(&h, "GET /unknown HTTP/1.1\r\nHost: a\r\n\r\n");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 404);
+	ck_assert_int_eq(h_ask(&h,
+	    "TRACE /unknown HTTP/1.1\r\nHost: a\r\n\r\n", &r), 405);
+	ck_assert_int_eq(h_ask(&h,
+	    "GET /unknown HTTP/1.1\r\nHost: a\r\n\r\n", &r), 404);
 	ck_assert_ptr_nonnull(strstr(r.body,
 	    "\"detail\":\"no resource matches the request\""));
 	assert_open(&h);
@@ -652,16 +654,14 @@ START_TEST(test_options)
 	struct resp	 r;
 
 	h_open(&h);
-	h_sends(&h, "OPTIONS /notes HTTP/1.1\r\nHost: a\r\n\r\n");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 204);
+	ck_assert_int_eq(h_ask(&h,
+	    "OPTIONS /notes HTTP/1.1\r\nHost: a\r\n\r\n", &r), 204);
 	ck_assert_str_eq(hdr(&r, "Allow"), "POST, OPTIONS");
 	ck_assert_ptr_null(hdr(&r, "Content-Length"));
 	ck_assert_ptr_null(hdr(&r, "Content-Type"));
 	ck_assert_uint_eq(r.blen, 0);
-	h_sends(&h, "OPTIONS /nothing HTTP/1.1\r\nHost: a\r\n\r\n");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 404);
+	ck_assert_int_eq(h_ask(&h,
+	    "OPTIONS /nothing HTTP/1.1\r\nHost: a\r\n\r\n", &r), 404);
 	assert_open(&h);
 	h_close(&h);
 }
@@ -682,9 +682,7 @@ START_TEST(test_head)
 	ck_assert_str_eq(hdr(&r, "Content-Length"), hdr(&g, "Content-Length"));
 	ck_assert_uint_gt(g.blen, 0);
 	/* Had a body been sent, this would not parse as a response. */
-	h_sends(&h, GET("/notes/6"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/6"), &r), 200);
 	ck_assert_ptr_nonnull(strstr(r.body, "\"p\":\"6\""));
 	h_close(&h);
 }
@@ -709,9 +707,7 @@ START_TEST(test_chunked_body)
 	    "Content-Type: application/json\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n2\r\n[");
 	h_sends(&h, "1\r\n");
-	h_sends(&h, "1\r\n]\r\n0\r\n\r\n");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(h_ask(&h, "1\r\n]\r\n0\r\n\r\n", &r), 200);
 	assert_open(&h);
 	h_close(&h);
 }
@@ -791,15 +787,11 @@ START_TEST(test_json_syntax)
 		ck_assert_ptr_null(hdr(&r, "Connection"));
 	}
 	ck_assert_ptr_nonnull(strstr(r.body, "not valid JSON"));
-	h_sends(&h, "POST /notes HTTP/1.1\r\nHost: a\r\n"
+	ck_assert_int_eq(h_ask(&h, "POST /notes HTTP/1.1\r\nHost: a\r\n"
 	    "Content-Type: application/json\r\nContent-Length: 9\r\n\r\n"
-	    "[[[[1]]]]");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
-	h_sends(&h, "POST /notes HTTP/1.1\r\nHost: a\r\n"
-	    "Content-Type: application/json\r\n\r\n");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 400);
+	    "[[[[1]]]]", &r), 200);
+	ck_assert_int_eq(h_ask(&h, "POST /notes HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Type: application/json\r\n\r\n", &r), 400);
 	ck_assert_ptr_nonnull(strstr(r.body, "requires a JSON request body"));
 	assert_open(&h);
 	h_close(&h);
@@ -812,15 +804,11 @@ START_TEST(test_expect_continue)
 	struct resp	 r;
 
 	h_open(&h);
-	h_sends(&h, "POST /notes HTTP/1.1\r\nHost: a\r\n"
+	ck_assert_int_eq(h_ask(&h, "POST /notes HTTP/1.1\r\nHost: a\r\n"
 	    "Content-Type: application/json\r\nExpect: 100-continue\r\n"
-	    "Content-Length: 2\r\n\r\n");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 100);
+	    "Content-Length: 2\r\n\r\n", &r), 100);
 	ck_assert_str_eq(r.head, "HTTP/1.1 100 Continue\r\n\r\n");
-	h_sends(&h, "{}");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(h_ask(&h, "{}", &r), 200);
 	h_close(&h);
 }
 END_TEST
@@ -835,11 +823,8 @@ START_TEST(test_max_requests)
 	h_sends(&h, GET("/notes/1"));
 	ck_assert(h_resp(&h, &r));
 	ck_assert_ptr_null(hdr(&r, "Connection"));
-	h_sends(&h, GET("/notes/2") GET("/notes/3"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(hdr(&r, "Connection"), "close");
-	assert_closed(&h);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/2") GET("/notes/3"), &r), 200);
+	assert_close_sent(&h, &r);
 	h_close(&h);
 }
 END_TEST
@@ -914,11 +899,8 @@ START_TEST(test_http10)
 	ck_assert(h_resp(&h, &r));
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_str_eq(hdr(&r, "Connection"), "keep-alive");
-	h_sends(&h, "GET /notes/1 HTTP/1.0\r\n\r\n");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(hdr(&r, "Connection"), "close");
-	assert_closed(&h);
+	ck_assert_int_eq(h_ask(&h, "GET /notes/1 HTTP/1.0\r\n\r\n", &r), 200);
+	assert_close_sent(&h, &r);
 	h_close(&h);
 }
 END_TEST
@@ -955,20 +937,25 @@ START_TEST(test_eof_cuts)
 }
 END_TEST
 
-START_TEST(test_body_timeout)
+/* A body that stops short of its Content-Length: 408, and closed. */
+static void
+assert_stalled_body_408(void)
 {
 	struct h	 h;
 	struct resp	 r;
 
-	conf.server.limits.body_timeout_ms = 200;
 	h_open(&h);
-	h_sends(&h, "POST /notes HTTP/1.1\r\nHost: a\r\n"
-	    "Content-Type: application/json\r\nContent-Length: 10\r\n\r\n[1");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 408);
-	ck_assert_str_eq(hdr(&r, "Connection"), "close");
-	assert_closed(&h);
+	ck_assert_int_eq(h_ask(&h, "POST /notes HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 10\r\n\r\n[1",
+	    &r), 408);
+	assert_close_sent(&h, &r);
 	h_close(&h);
+}
+
+START_TEST(test_body_timeout)
+{
+	conf.server.limits.body_timeout_ms = 200;
+	assert_stalled_body_408();
 }
 END_TEST
 
@@ -978,35 +965,20 @@ END_TEST
  */
 START_TEST(test_request_timeout_body)
 {
-	struct h	 h;
-	struct resp	 r;
-
 	conf.server.limits.request_timeout_ms = 200;
-	h_open(&h);
-	h_sends(&h, "POST /notes HTTP/1.1\r\nHost: a\r\n"
-	    "Content-Type: application/json\r\nContent-Length: 10\r\n\r\n[1");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 408);
-	ck_assert_str_eq(hdr(&r, "Connection"), "close");
-	assert_closed(&h);
-	h_close(&h);
+	assert_stalled_body_408();
 	conf.server.limits.body_timeout_ms = 200;
-	h_open(&h);
-	h_sends(&h, "POST /notes HTTP/1.1\r\nHost: a\r\n"
-	    "Content-Type: application/json\r\nContent-Length: 10\r\n\r\n[1");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 408);
-	ck_assert_str_eq(hdr(&r, "Connection"), "close");
-	assert_closed(&h);
-	h_close(&h);
+	assert_stalled_body_408();
 }
 END_TEST
 
+/* The server holds *arg connections (none when arg is NULL). */
 static bool
-c_noconns(struct h *h, void *arg)
+c_conns(struct h *h, void *arg)
 {
-	(void)arg;
-	return http_server_connections(h->srv) == 0;
+	const size_t	*want = arg;
+
+	return http_server_connections(h->srv) == (want != NULL ? *want : 0);
 }
 
 /*
@@ -1024,7 +996,7 @@ START_TEST(test_cancel)
 	(void)h_run(&h, c_eof, NULL, 50);
 	bufferevent_free(h.cli);
 	h.cli = NULL;
-	ck_assert(h_run(&h, c_noconns, NULL, 3000));
+	ck_assert(h_run(&h, c_conns, NULL, 3000));
 	ck_assert_int_eq(cancelled, 1);
 	h_close(&h);
 
@@ -1145,16 +1117,14 @@ START_TEST(test_admit_wait_cancel)
 	ck_assert_ptr_nonnull(parked);
 	bufferevent_free(h.cli);
 	h.cli = NULL;
-	ck_assert(h_run(&h, c_noconns, NULL, 1000));
+	ck_assert(h_run(&h, c_conns, NULL, 1000));
 	ck_assert_int_eq(park_cancels, 1);
 	ck_assert_ptr_null(parked);
 	h_close(&h);
 
 	conf.server.limits.request_timeout_ms = 200;
 	h_open_parking(&h);
-	h_sends(&h, GET("/notes/7"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 504);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/7"), &r), 504);
 	ck_assert_int_eq(park_cancels, 1);
 	ck_assert_ptr_null(parked);
 	h_close(&h);
@@ -1170,20 +1140,15 @@ START_TEST(test_hostnames_421)
 	conf.server.hostnames = hostnames;
 	conf.server.nhostnames = 1;
 	h_open(&h);
-	h_sends(&h, GET("/notes/1"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
-	h_sends(&h, "GET /notes/1 HTTP/1.1\r\nHost: API.example.com:8443\r\n"
-	    "\r\n");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
-	h_sends(&h, "GET /notes/1 HTTP/1.1\r\nHost: other.example\r\n\r\n");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 421);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/1"), &r), 200);
+	ck_assert_int_eq(h_ask(&h,
+	    "GET /notes/1 HTTP/1.1\r\nHost: API.example.com:8443\r\n"
+	    "\r\n", &r), 200);
+	ck_assert_int_eq(h_ask(&h,
+	    "GET /notes/1 HTTP/1.1\r\nHost: other.example\r\n\r\n", &r), 421);
 	/* 421 comes before routing. */
-	h_sends(&h, "GET /none HTTP/1.1\r\nHost: other.example\r\n\r\n");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 421);
+	ck_assert_int_eq(h_ask(&h,
+	    "GET /none HTTP/1.1\r\nHost: other.example\r\n\r\n", &r), 421);
 	h_sends(&h, "GET /notes/1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
 	ck_assert(h_resp(&h, &r));
 	ck_assert_int_eq(r.status, 421);
@@ -1198,51 +1163,53 @@ START_TEST(test_bad_param_400)
 	struct resp	 r;
 
 	h_open(&h);
-	h_sends(&h, GET("/notes/%2F"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 400);
-	h_sends(&h, GET("/notes/a%20b"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/%2F"), &r), 400);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/a%20b"), &r), 200);
 	ck_assert_ptr_nonnull(strstr(r.body, "\"p\":\"a b\""));
 	h_close(&h);
 }
 END_TEST
 
-/* Plaintext mode: only peers inside trusted_proxies are served. */
-START_TEST(test_plaintext_untrusted)
+/*
+ * A connection from peer is refused: adopt fails, the client sees the
+ * connection closed, and the server holds as many as before.
+ */
+static void
+assert_adopt_refused(struct h *h, const char *peer)
 {
-	struct h		 h;
-	struct sockaddr_in	 sin = inet4("192.0.2.10");
+	struct sockaddr_in	 sin = inet4(peer);
+	size_t			 before = http_server_connections(h->srv);
 	int			 sv[2];
 	char			 c;
 
-	h_base(&h);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(http_server_adopt(h.srv, sv[0],
+	ck_assert_int_eq(http_server_adopt(h->srv, sv[0],
 	    (struct sockaddr *)&sin, sizeof(sin)), -1);
 	ck_assert_int_eq(read(sv[1], &c, 1), 0);
 	close(sv[1]);
+	ck_assert_uint_eq(http_server_connections(h->srv), before);
+}
+
+/* Plaintext mode: only peers inside trusted_proxies are served. */
+START_TEST(test_plaintext_untrusted)
+{
+	struct h	 h;
+
+	h_base(&h);
 	ck_assert_uint_eq(http_server_connections(h.srv), 0);
+	assert_adopt_refused(&h, "192.0.2.10");
 	h_close(&h);
 }
 END_TEST
 
 START_TEST(test_max_connections)
 {
-	struct h		 h;
-	struct sockaddr_in	 sin = inet4("127.0.0.2");
-	int			 sv[2];
-	char			 c;
+	struct h	 h;
 
 	conf.server.limits.max_connections = 1;
 	h_open(&h);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	ck_assert_int_eq(http_server_adopt(h.srv, sv[0],
-	    (struct sockaddr *)&sin, sizeof(sin)), -1);
-	ck_assert_int_eq(read(sv[1], &c, 1), 0);
-	close(sv[1]);
 	ck_assert_uint_eq(http_server_connections(h.srv), 1);
+	assert_adopt_refused(&h, "127.0.0.2");
 	h_close(&h);
 }
 END_TEST
@@ -1266,7 +1233,7 @@ START_TEST(test_client_gone_frees_slot)
 	ck_assert_int_eq(cancelled, 0);
 	bufferevent_free(h.cli);
 	h.cli = NULL;
-	ck_assert(h_run(&h, c_noconns, NULL, 500));
+	ck_assert(h_run(&h, c_conns, NULL, 500));
 	ck_assert_int_eq(cancelled, 1);
 	ck_assert_int_eq(ctx_freed, 1);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -1399,8 +1366,7 @@ START_TEST(test_drain)
 	ck_assert_int_eq(h.drained, 0);
 	h_sends(&h, GET("/notes/1"));
 	ck_assert(h_resp(&h, &r));
-	ck_assert_str_eq(hdr(&r, "Connection"), "close");
-	assert_closed(&h);
+	assert_close_sent(&h, &r);
 	ck_assert_int_eq(h.drained, 1);
 	h_close(&h);
 
@@ -1414,11 +1380,8 @@ START_TEST(test_drain)
 	ck_assert_ptr_null(hdr(&r, "Connection"));
 	http_server_drain(h.srv, drained, &h);
 	ck_assert_int_eq(h.drained, 0);
-	h_sends(&h, GET("/notes/1"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(hdr(&r, "Connection"), "close");
-	assert_closed(&h);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/1"), &r), 200);
+	assert_close_sent(&h, &r);
 	ck_assert_int_eq(h.drained, 1);
 	h_close(&h);
 
@@ -1562,9 +1525,7 @@ START_TEST(test_tls_end_to_end)
 	struct resp	 r;
 
 	tls_pair(&h, NULL);
-	h_sends(&h, GET("/notes/3"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/3"), &r), 200);
 	ck_assert_str_eq(hdr(&r, "Strict-Transport-Security"),
 	    "max-age=63072000");
 	ck_assert_ptr_nonnull(strstr(r.body, "\"ip\":\"192.0.2.50\""));
@@ -1587,14 +1548,10 @@ START_TEST(test_tls_sni_421)
 	conf.server.hostnames = hostnames;
 	conf.server.nhostnames = 1;
 	tls_pair(&h, "evil.example");
-	h_sends(&h, GET("/notes/3"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 421);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/3"), &r), 421);
 	h_close(&h);
 	tls_pair(&h, "api.example.com");
-	h_sends(&h, GET("/notes/3"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/3"), &r), 200);
 	h_close(&h);
 }
 END_TEST
@@ -1629,9 +1586,7 @@ START_TEST(test_tls_one_record)
 	    count_records);
 	SSL_set_msg_callback_arg(bufferevent_openssl_get_ssl(h.cli),
 	    &records);
-	h_sends(&h, GET("/notes/4"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/4"), &r), 200);
 	ck_assert_int_eq(records, 1);
 	h_close(&h);
 }
@@ -1674,21 +1629,12 @@ START_TEST(test_max_response_size)
 
 	conf.server.limits.max_response_size = 20;
 	h_open(&h);
-	h_sends(&h, GET("/notes/1"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 500);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/1"), &r), 500);
 	ck_assert_str_eq(hdr(&r, "Content-Type"), "application/problem+json");
 	assert_open(&h);
 	h_close(&h);
 }
 END_TEST
-
-static bool
-c_conns1(struct h *h, void *arg)
-{
-	(void)arg;
-	return http_server_connections(h->srv) == 1;
-}
 
 /*
  * EMFILE at accept pauses the listener instead of spinning; accepting
@@ -1701,6 +1647,7 @@ START_TEST(test_accept_emfile)
 	struct rlimit		 old, low;
 	socklen_t		 len = sizeof(sin);
 	const char		*err = NULL;
+	size_t			 one = 1;
 	int			 lfd, cfd, probe;
 
 	h_base(&h);
@@ -1722,10 +1669,10 @@ START_TEST(test_accept_emfile)
 	low = old;
 	low.rlim_cur = (rlim_t)probe;
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
-	(void)h_run(&h, c_conns1, NULL, 60);
+	(void)h_run(&h, c_conns, &one, 60);
 	ck_assert_uint_eq(http_server_connections(h.srv), 0);
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
-	ck_assert(h_run(&h, c_conns1, NULL, 2000));
+	ck_assert(h_run(&h, c_conns, &one, 2000));
 	close(cfd);
 	h_close(&h);
 }
@@ -1739,26 +1686,18 @@ START_TEST(test_prepare_ctx)
 
 	conf.server.limits.request_timeout_ms = 200;
 	h_open(&h);
-	h_sends(&h, GET("/notes/1?bad"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 400);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/1?bad"), &r), 400);
 	ck_assert_ptr_nonnull(strstr(r.body,
 	    "\"type\":\"urn:bulwark:problem:validation\""));
 	ck_assert_ptr_nonnull(strstr(r.body, "\"errors\":[{\"pointer\":"
 	    "\"/bad\",\"message\":\"is not declared\"}]"));
 	ck_assert_ptr_null(hdr(&r, "Connection"));
 	ck_assert_int_eq(ctx_freed, 1);
-	h_sends(&h, GET("/nope?bad"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 404);
+	ck_assert_int_eq(h_ask(&h, GET("/nope?bad"), &r), 404);
 	ck_assert_int_eq(ctx_freed, 1);
-	h_sends(&h, GET("/notes/1"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/1"), &r), 200);
 	ck_assert_int_eq(ctx_freed, 2);
-	h_sends(&h, GET("/slow"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 504);
+	ck_assert_int_eq(h_ask(&h, GET("/slow"), &r), 504);
 	ck_assert_int_eq(ctx_freed, 3);
 	ck_assert_int_eq(cancelled, 1);
 	/* Refused before its declared body was read: closes. */
@@ -1766,19 +1705,11 @@ START_TEST(test_prepare_ctx)
 	    "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n");
 	ck_assert(h_resp(&h, &r));
 	ck_assert_int_eq(r.status, 400);
-	ck_assert_str_eq(hdr(&r, "Connection"), "close");
-	assert_closed(&h);
+	assert_close_sent(&h, &r);
 	ck_assert_int_eq(ctx_freed, 4);
 	h_close(&h);
 }
 END_TEST
-
-static bool
-c_noconns0(struct h *h, void *arg)
-{
-	(void)arg;
-	return http_server_connections(h->srv) == 0;
-}
 
 /*
  * After an early response the server discards input for a bounded time
@@ -1805,20 +1736,18 @@ START_TEST(test_linger_bounds)
 		(void)h_run(&h, c_flushed, NULL, 200);
 	}
 	free(junk);
-	ck_assert(h_run(&h, c_noconns0, NULL, 1000));
+	ck_assert(h_run(&h, c_conns, NULL, 1000));
 	ck_assert_uint_lt(i, 2 * HTTP_LINGER_MAX / (64 * 1024));
 	h_close(&h);
 
 	/* The client sends nothing more: closed after HTTP_LINGER_MS. */
 	h_open(&h);
 	t0 = now_ms();
-	h_sends(&h, "GET /notes/1 HTTP/1.1\r\nHost: a\r\n"
-	    "Content-Length: 5\r\n\r\n");
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 400);
+	ck_assert_int_eq(h_ask(&h, "GET /notes/1 HTTP/1.1\r\nHost: a\r\n"
+	    "Content-Length: 5\r\n\r\n", &r), 400);
 	ck_assert(h_run(&h, c_eof, NULL, 1000));
 	ck_assert_uint_eq(http_server_connections(h.srv), 1);
-	ck_assert(h_run(&h, c_noconns0, NULL, HTTP_LINGER_MS + 1000));
+	ck_assert(h_run(&h, c_conns, NULL, HTTP_LINGER_MS + 1000));
 	ck_assert_int_ge(now_ms() - t0, HTTP_LINGER_MS - 100);
 	h_close(&h);
 }
@@ -1831,9 +1760,7 @@ START_TEST(test_tls_hsts_off)
 
 	conf.server.tls.hsts_ms = 0;
 	tls_pair(&h, NULL);
-	h_sends(&h, GET("/notes/3"));
-	ck_assert(h_resp(&h, &r));
-	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(h_ask(&h, GET("/notes/3"), &r), 200);
 	ck_assert_ptr_null(hdr(&r, "Strict-Transport-Security"));
 	h_close(&h);
 }
@@ -2017,7 +1944,7 @@ replay(const unsigned char *raw, size_t len, const char *what)
 	(void)check_responses((const char *)evbuffer_pullup(in, -1),
 	    evbuffer_get_length(in), what,
 	    len >= 5 && memcmp(raw, "HEAD ", 5) == 0);
-	ck_assert_msg(h_run(&h, c_noconns0, NULL, HTTP_LINGER_MS + 1000),
+	ck_assert_msg(h_run(&h, c_conns, NULL, HTTP_LINGER_MS + 1000),
 	    "%s: connection kept", what);
 	h_close(&h);
 }

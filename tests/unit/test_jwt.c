@@ -735,13 +735,30 @@ END_TEST
 
 /* Registered and private claims. */
 
+/* A claim set to val (or left out: "-"), and the error that refuses it. */
+struct claim_case {
+	int		 field;
+	const char	*val;
+	const char	*err;
+};
+
+/* Each case alone in otherwise valid claims is refused with its error. */
+static void
+refuse_claims(const struct claim_case *cases, size_t n)
+{
+	struct pl	 p;
+	size_t		 i;
+
+	for (i = 0; i < n; i++) {
+		memset(&p, 0, sizeof(p));
+		p.f[cases[i].field] = cases[i].val;
+		REFUSE(tok_claims(ed, &p), cases[i].err);
+	}
+}
+
 START_TEST(iss_aud)
 {
-	static const struct {
-		int		 field;
-		const char	*val;
-		const char	*err;
-	} cases[] = {
+	static const struct claim_case cases[] = {
 		{ P_ISS, "\"https://evil.example.com\"", "wrong iss" },
 		{ P_ISS, "\"" ISS "/\"", "wrong iss" },
 		{ P_ISS, "\"HTTPS://api.example.com\"", "wrong iss" },
@@ -759,14 +776,8 @@ START_TEST(iss_aud)
 		    "\"" AUD "\"]", "wrong aud" },
 		{ P_AUD, "-", "no aud" },
 	};
-	struct pl	 p;
-	size_t		 i;
 
-	for (i = 0; i < BW_ARRAY_LEN(cases); i++) {
-		memset(&p, 0, sizeof(p));
-		p.f[cases[i].field] = cases[i].val;
-		REFUSE(tok_claims(ed, &p), cases[i].err);
-	}
+	refuse_claims(cases, BW_ARRAY_LEN(cases));
 }
 END_TEST
 
@@ -784,11 +795,7 @@ json_str_of(char c, size_t n)
 
 START_TEST(private_claims)
 {
-	static const struct {
-		int		 field;
-		const char	*val;
-		const char	*err;
-	} cases[] = {
+	static const struct claim_case cases[] = {
 		{ P_SUB, "-", "missing or invalid sub" },
 		{ P_SUB, "\"\"", "missing or invalid sub" },
 		{ P_SUB, "\"4 2\"", "missing or invalid sub" },
@@ -809,14 +816,8 @@ START_TEST(private_claims)
 		{ P_ROLES, "[\"\"]", "invalid role name in roles" },
 		{ P_ROLES, "[5]", "invalid role name in roles" },
 	};
-	struct pl	 p;
-	size_t		 i;
 
-	for (i = 0; i < BW_ARRAY_LEN(cases); i++) {
-		memset(&p, 0, sizeof(p));
-		p.f[cases[i].field] = cases[i].val;
-		REFUSE(tok_claims(ed, &p), cases[i].err);
-	}
+	refuse_claims(cases, BW_ARRAY_LEN(cases));
 }
 END_TEST
 

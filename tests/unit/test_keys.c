@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,23 +48,13 @@ static char	 tmpdir[64];
 static void
 tmp_setup(void)
 {
-	bw_strlcpy(tmpdir, "/tmp/bw-test-keys.XXXXXX", sizeof(tmpdir));
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
+	unit_tmpdir(tmpdir, sizeof(tmpdir), "bw-test-keys");
 }
 
 static void
 tmp_teardown(void)
 {
-	(void)nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	unit_rmtree(tmpdir);
 }
 
 static void

@@ -26,6 +26,7 @@
 #include <pwd.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,25 @@ run_child(child_fn fn)
 /* Whose filter enforce() loads; a test that changes it puts it back. */
 static enum sandbox_role	 test_role = SANDBOX_WORKER;
 
+/* The child ran every check: exit code 0 (10 + n: the n-th check failed). */
+static void
+assert_passes(child_fn fn, const char *what)
+{
+	int	 status = run_child(fn);
+
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "%s: status %#x", what, status);
+}
+
+static void
+assert_sigsys(child_fn fn, const char *what)
+{
+	int	 status = run_child(fn);
+
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS,
+	    "%s: status %#x, not killed by SIGSYS", what, status);
+}
+
 static int
 enforce(void)
 {
@@ -74,15 +94,6 @@ enforce(void)
 	if (test_role == SANDBOX_KEYMGR)
 		return keymgr_confine(SECCOMP_ENFORCE, &err);
 	return sandbox_seccomp(test_role, SECCOMP_ENFORCE, &err);
-}
-
-static void
-assert_exit0(child_fn fn, const char *what)
-{
-	int	 status = run_child(fn);
-
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "%s: status %#x", what, status);
 }
 
 static int
@@ -119,10 +130,7 @@ child_allowed(void)
 
 START_TEST(test_allowed_calls)
 {
-	int	 status = run_child(child_allowed);
-
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "status %#x", status);
+	assert_passes(child_allowed, "allowed");
 }
 END_TEST
 
@@ -296,15 +304,6 @@ child_kill_other(void)
 	return 11;
 }
 
-static void
-assert_sigsys(child_fn fn, const char *what)
-{
-	int	 status = run_child(fn);
-
-	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS,
-	    "%s: status %#x, not killed by SIGSYS", what, status);
-}
-
 START_TEST(test_forbidden_killed)
 {
 	assert_sigsys(child_execve, "execve");
@@ -443,14 +442,8 @@ child_seccomp_api_low(void)
 
 START_TEST(test_seccomp_denied_fatal)
 {
-	int	 status;
-
-	status = run_child(child_seccomp_denied);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "denied: status %#x", status);
-	status = run_child(child_seccomp_api_low);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "api level 1: status %#x", status);
+	assert_passes(child_seccomp_denied, "denied");
+	assert_passes(child_seccomp_api_low, "api level 1");
 }
 END_TEST
 
@@ -470,10 +463,7 @@ child_clone3(void)
 
 START_TEST(test_clone3_enosys)
 {
-	int	 status = run_child(child_clone3);
-
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "status %#x", status);
+	assert_passes(child_clone3, "clone3");
 }
 END_TEST
 
@@ -535,10 +525,7 @@ child_thread_after(void)
 
 START_TEST(test_thread_after_filter)
 {
-	int	 status = run_child(child_thread_after);
-
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "status %#x", status);
+	assert_passes(child_thread_after, "thread after");
 }
 END_TEST
 
@@ -561,10 +548,7 @@ child_log_mode(void)
 
 START_TEST(test_log_mode)
 {
-	int	 status = run_child(child_log_mode);
-
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "status %#x", status);
+	assert_passes(child_log_mode, "log mode");
 }
 END_TEST
 
@@ -585,10 +569,7 @@ child_off_mode(void)
 
 START_TEST(test_off_mode)
 {
-	int	 status = run_child(child_off_mode);
-
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "status %#x", status);
+	assert_passes(child_off_mode, "off mode");
 }
 END_TEST
 
@@ -646,7 +627,7 @@ child_open_devnull(void)
 
 START_TEST(test_keymgr_filter)
 {
-	assert_exit0(child_keymgr_work, "parse and sign after the filter");
+	assert_passes(child_keymgr_work, "parse and sign after the filter");
 	test_role = SANDBOX_KEYMGR;
 	assert_sigsys(child_socket_unix, "socket(AF_UNIX)");
 	assert_sigsys(child_execve, "execve");
@@ -694,8 +675,8 @@ child_keymgr_modes(void)
 
 START_TEST(test_keymgr_modes)
 {
-	assert_exit0(child_keymgr_denied, "seccomp() denied");
-	assert_exit0(child_keymgr_modes, "off and log");
+	assert_passes(child_keymgr_denied, "seccomp() denied");
+	assert_passes(child_keymgr_modes, "off and log");
 }
 END_TEST
 
@@ -776,7 +757,7 @@ START_TEST(test_audit_filter)
 
 	test_role = SANDBOX_AUDIT;
 	open_dir_new();
-	assert_exit0(child_audit_work, "audit file and socket");
+	assert_passes(child_audit_work, "audit file and socket");
 	ck_assert_int_eq(stat(open_path, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 0777, AUDIT_FILE_MODE);
 	unlink(open_path);
@@ -837,10 +818,7 @@ child_harden(void)
 
 START_TEST(test_harden)
 {
-	int	 status = run_child(child_harden);
-
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "status %#x", status);
+	assert_passes(child_harden, "harden");
 }
 END_TEST
 
@@ -873,15 +851,11 @@ child_drop_nobody(void)
 
 START_TEST(test_drop)
 {
-	int	 status;
-
 	if (geteuid() != 0 || getpwnam("nobody") == NULL) {
 		printf("NOTE: not root or no user nobody: drop not checked\n");
 		return;
 	}
-	status = run_child(child_drop_nobody);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "status %#x", status);
+	assert_passes(child_drop_nobody, "drop nobody");
 }
 END_TEST
 
@@ -889,48 +863,70 @@ END_TEST
  * A service user holding CAP_SETUID/CAP_SETGID (systemd ambient
  * capabilities) drops too, and keeps no capability afterwards.
  */
+#define CAPS_SETID	((1u << CAP_SETUID) | (1u << CAP_SETGID))
+
+/*
+ * Root becomes the service user 4321 holding caps (with keep-caps set):
+ * effective and permitted, and inheritable too when asked.  0 or -1.
+ */
 static int
-child_drop_with_caps(void)
+caps_service_user(uint32_t caps, bool inheritable)
 {
 	struct __user_cap_header_struct	 hdr;
 	struct __user_cap_data_struct	 data[2];
-	const char			*err = NULL;
-	uid_t				 r, e, s;
 
-	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
-		return 9;
 	if (setresgid(4321, 4321, 4321) != 0 || setresuid(4321, 4321, 4321))
-		return 10;
+		return -1;
 	memset(&hdr, 0, sizeof(hdr));
 	memset(data, 0, sizeof(data));
 	hdr.version = _LINUX_CAPABILITY_VERSION_3;
-	data[0].permitted = (1u << CAP_SETUID) | (1u << CAP_SETGID);
-	data[0].effective = data[0].permitted;
-	if (syscall(SYS_capset, &hdr, data) != 0)
-		return 11;
+	data[0].permitted = caps;
+	data[0].effective = caps;
+	data[0].inheritable = inheritable ? caps : 0;
+	return syscall(SYS_capset, &hdr, data) == 0 ? 0 : -1;
+}
+
+/* Whether the calling thread holds no effective or permitted capability. */
+static bool
+caps_none(void)
+{
+	struct __user_cap_header_struct	 hdr;
+	struct __user_cap_data_struct	 data[2];
+
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.version = _LINUX_CAPABILITY_VERSION_3;
+	memset(data, 0xff, sizeof(data));
+	return syscall(SYS_capget, &hdr, data) == 0 &&
+	    data[0].effective == 0 && data[0].permitted == 0;
+}
+
+static int
+child_drop_with_caps(void)
+{
+	const char	*err = NULL;
+	uid_t		 r, e, s;
+
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+		return 9;
+	if (caps_service_user(CAPS_SETID, false) != 0)
+		return 10;
 	if (sandbox_drop_ids(65534, 65534, &err) != 0)
 		return 12;
 	if (getresuid(&r, &e, &s) != 0 || r != 65534 || e != 65534 ||
 	    s != 65534)
 		return 13;
-	memset(data, 0xff, sizeof(data));
-	if (syscall(SYS_capget, &hdr, data) != 0 || data[0].effective != 0 ||
-	    data[0].permitted != 0)
+	if (!caps_none())
 		return 14;
 	return 0;
 }
 
 START_TEST(test_drop_with_caps)
 {
-	int	 status;
-
 	if (geteuid() != 0) {
 		printf("NOTE: not root: capability drop not checked\n");
 		return;
 	}
-	status = run_child(child_drop_with_caps);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "status %#x", status);
+	assert_passes(child_drop_with_caps, "drop with caps");
 }
 END_TEST
 
@@ -945,19 +941,13 @@ static int	 caps_pipe[2];
 static void *
 caps_thread(void *arg)
 {
-	struct __user_cap_header_struct	 hdr;
-	struct __user_cap_data_struct	 data[2];
-	char				 c;
-	uintptr_t			 bad = 1;
+	char		 c;
+	uintptr_t	 bad = 1;
 
 	(void)arg;
 	if (read(caps_pipe[0], &c, 1) != 1)
 		return (void *)bad;
-	memset(&hdr, 0, sizeof(hdr));
-	hdr.version = _LINUX_CAPABILITY_VERSION_3;
-	memset(data, 0xff, sizeof(data));
-	if (syscall(SYS_capget, &hdr, data) != 0 || data[0].effective != 0 ||
-	    data[0].permitted != 0 || getuid() != 65534)
+	if (!caps_none() || getuid() != 65534)
 		return (void *)bad;
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, CAP_SETUID, 0, 0) !=
 	    0)
@@ -968,26 +958,15 @@ caps_thread(void *arg)
 static int
 child_drop_with_caps_thread(void)
 {
-	struct __user_cap_header_struct	 hdr;
-	struct __user_cap_data_struct	 data[2];
-	const char			*err = NULL;
-	pthread_t			 t;
-	void				*res = NULL;
-	const uint32_t			 caps = (1u << CAP_SETUID) |
-					    (1u << CAP_SETGID);
+	const char	*err = NULL;
+	pthread_t	 t;
+	void		*res = NULL;
 
 	if (pipe(caps_pipe) != 0 || prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
 		return 9;
-	if (setresgid(4321, 4321, 4321) != 0 || setresuid(4321, 4321, 4321))
+	if (caps_service_user(CAPS_SETID, true) != 0)
 		return 10;
-	memset(&hdr, 0, sizeof(hdr));
-	memset(data, 0, sizeof(data));
-	hdr.version = _LINUX_CAPABILITY_VERSION_3;
-	data[0].permitted = caps;
-	data[0].effective = caps;
-	data[0].inheritable = caps;
-	if (syscall(SYS_capset, &hdr, data) != 0 ||
-	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SETUID, 0, 0) != 0)
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SETUID, 0, 0) != 0)
 		return 11;
 	/* As after systemd's execve: keep-caps is off again. */
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0)
@@ -1005,15 +984,11 @@ child_drop_with_caps_thread(void)
 
 START_TEST(test_drop_with_caps_thread)
 {
-	int	 status;
-
 	if (geteuid() != 0) {
 		printf("NOTE: not root: capability drop not checked\n");
 		return;
 	}
-	status = run_child(child_drop_with_caps_thread);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "status %#x", status);
+	assert_passes(child_drop_with_caps_thread, "drop with caps thread");
 }
 END_TEST
 
@@ -1034,10 +1009,7 @@ child_drop_unprivileged(void)
 
 START_TEST(test_drop_unprivileged)
 {
-	int	 status = run_child(child_drop_unprivileged);
-
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "status %#x", status);
+	assert_passes(child_drop_unprivileged, "drop unprivileged");
 }
 END_TEST
 
@@ -1088,15 +1060,11 @@ child_worker_seq(void)
 
 START_TEST(test_worker_sequence)
 {
-	int	 status;
-
 	if (getpwnam("nobody") == NULL) {
 		printf("NOTE: no user nobody: sequence not checked\n");
 		return;
 	}
-	status = run_child(child_worker_seq);
-	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS,
-	    "status %#x", status);
+	assert_sigsys(child_worker_seq, "worker seq");
 }
 END_TEST
 

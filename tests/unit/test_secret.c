@@ -22,39 +22,15 @@
 static char	dir[64];
 
 static void
-mkfile(const char *name, mode_t mode, char *path, size_t pathsz)
-{
-	int	fd;
-
-	snprintf(path, pathsz, "%s/%s", dir, name);
-	unlink(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	ck_assert_int_ne(fd, -1);
-	ck_assert_int_eq(write(fd, "secret\n", 7), 7);
-	close(fd);
-	ck_assert_int_eq(chmod(path, mode), 0);
-}
-
-static void
 setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/test_secret.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	unit_tmpdir(dir, sizeof(dir), "test_secret");
 }
 
 static void
 teardown(void)
 {
-	static const char *const names[] = { "k600", "k640", "k644", "k660",
-	    "k604", "link", "nobody", "other", "big", "jwt" };
-	char	 p[128];
-	size_t	 i;
-
-	for (i = 0; i < BW_ARRAY_LEN(names); i++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
-		unlink(p);
-	}
-	rmdir(dir);
+	unit_rmtree(dir);
 }
 
 static void
@@ -76,7 +52,7 @@ START_TEST(good_file_accepted)
 	size_t		 len;
 	int		 fd;
 
-	mkfile("k600", 0600, p, sizeof(p));
+	unit_mkfile(dir, "k600", 0600, p, sizeof(p));
 	fd = secret_open(p, "nobody", &err);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
@@ -86,7 +62,7 @@ START_TEST(good_file_accepted)
 	ck_assert_int_eq(memcmp(buf, "secret\n", 7), 0);
 	close(fd);
 	/* Group read by the effective group is allowed. */
-	mkfile("k640", 0640, p, sizeof(p));
+	unit_mkfile(dir, "k640", 0640, p, sizeof(p));
 	fd = secret_open(p, NULL, &err);
 	ck_assert_int_ge(fd, 0);
 	/* A file of cap bytes or more is refused, not cut. */
@@ -100,7 +76,7 @@ START_TEST(symlink_refused)
 {
 	char	 p[128], link[128];
 
-	mkfile("k600", 0600, p, sizeof(p));
+	unit_mkfile(dir, "k600", 0600, p, sizeof(p));
 	snprintf(link, sizeof(link), "%s/link", dir);
 	ck_assert_int_eq(symlink(p, link), 0);
 	refused(link, NULL, "is a symbolic link");
@@ -113,11 +89,11 @@ START_TEST(mode_refused)
 {
 	char	 p[128];
 
-	mkfile("k644", 0644, p, sizeof(p));
+	unit_mkfile(dir, "k644", 0644, p, sizeof(p));
 	refused(p, NULL, "accessible by others");
-	mkfile("k604", 0604, p, sizeof(p));
+	unit_mkfile(dir, "k604", 0604, p, sizeof(p));
 	refused(p, NULL, "accessible by others");
-	mkfile("k660", 0660, p, sizeof(p));
+	unit_mkfile(dir, "k660", 0660, p, sizeof(p));
 	refused(p, NULL, "group may write");
 }
 END_TEST
@@ -132,11 +108,11 @@ START_TEST(owner_refused)
 		    "skipped\n");
 		return;
 	}
-	mkfile("nobody", 0600, p, sizeof(p));
+	unit_mkfile(dir, "nobody", 0600, p, sizeof(p));
 	ck_assert_int_eq(chown(p, pw->pw_uid, 0), 0);
 	refused(p, NULL, "not owned by root or the service user");
 	/* Readable by a group that is neither ours nor the service group. */
-	mkfile("other", 0640, p, sizeof(p));
+	unit_mkfile(dir, "other", 0640, p, sizeof(p));
 	ck_assert_int_eq(chown(p, 0, pw->pw_gid), 0);
 	refused(p, NULL, "group-readable by a group other than");
 }
@@ -153,7 +129,7 @@ START_TEST(worker_readable_refused)
 		return;
 	}
 	/* root owns it and may read it: server.user root could read it. */
-	mkfile("k600", 0600, p, sizeof(p));
+	unit_mkfile(dir, "k600", 0600, p, sizeof(p));
 	refused(p, "root", "readable by server.user");
 	fd = secret_open(p, "nobody", &err);
 	ck_assert_int_ge(fd, 0);
@@ -172,7 +148,7 @@ START_TEST(credentials)
 	char		*q;
 	int		 fd;
 
-	mkfile("jwt", 0600, p, sizeof(p));
+	unit_mkfile(dir, "jwt", 0600, p, sizeof(p));
 	unsetenv("CREDENTIALS_DIRECTORY");
 	refused("credential:jwt", NULL, "CREDENTIALS_DIRECTORY");
 	ck_assert_ptr_null(secret_path("credential:jwt", &err));

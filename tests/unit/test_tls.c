@@ -238,19 +238,25 @@ START_TEST(test_settings_explicit)
 }
 END_TEST
 
+/* A handshake of client c with server s succeeds with version. */
+static void
+assert_handshake_version(SSL_CTX *s, SSL_CTX *c, int version)
+{
+	struct hs	 h;
+
+	ck_assert(handshake(s, c, NULL, NULL, &h));
+	ck_assert_int_eq(h.version, version);
+	SSL_SESSION_free(h.session);
+}
+
 START_TEST(test_intermediate_12_13)
 {
 	SSL_CTX		*s = server_ctx(TLS_PROFILE_INTERMEDIATE);
 	SSL_CTX		*c12 = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION, NULL);
 	SSL_CTX		*c13 = client_ctx(TLS1_3_VERSION, TLS1_3_VERSION, NULL);
-	struct hs	 h;
 
-	ck_assert(handshake(s, c12, NULL, NULL, &h));
-	ck_assert_int_eq(h.version, TLS1_2_VERSION);
-	SSL_SESSION_free(h.session);
-	ck_assert(handshake(s, c13, NULL, NULL, &h));
-	ck_assert_int_eq(h.version, TLS1_3_VERSION);
-	SSL_SESSION_free(h.session);
+	assert_handshake_version(s, c12, TLS1_2_VERSION);
+	assert_handshake_version(s, c13, TLS1_3_VERSION);
 	SSL_CTX_free(c12);
 	SSL_CTX_free(c13);
 	tls_ctx_free(s);
@@ -266,9 +272,7 @@ START_TEST(test_modern_refuses_12)
 
 	ck_assert(!handshake(s, c12, NULL, NULL, &h));
 	ck_assert(h.server_failed);
-	ck_assert(handshake(s, c13, NULL, NULL, &h));
-	ck_assert_int_eq(h.version, TLS1_3_VERSION);
-	SSL_SESSION_free(h.session);
+	assert_handshake_version(s, c13, TLS1_3_VERSION);
 	SSL_CTX_free(c12);
 	SSL_CTX_free(c13);
 	tls_ctx_free(s);

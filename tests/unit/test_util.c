@@ -1,8 +1,10 @@
 /*
  * test_util.c - units, encodings, UTF-8 and the diagnostics list.
  */
+#include <sys/socket.h>
 #include <sys/time.h>
 
+#include <errno.h>
 #include <fcntl.h>
 
 #include <stdlib.h>
@@ -410,6 +412,31 @@ START_TEST(read_text)
 }
 END_TEST
 
+/* Bytes, nothing waiting (0, not blocking), then end of stream or error. */
+START_TEST(recv_some)
+{
+	char	 buf[4];
+	int	 sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	ck_assert_int_eq(bw_recv_some(sv[0], buf, sizeof(buf)), 0);
+	ck_assert_int_eq(write(sv[1], "abcdef", 6), 6);
+	ck_assert_int_eq(bw_recv_some(sv[0], buf, sizeof(buf)), 4);
+	ck_assert_mem_eq(buf, "abcd", 4);
+	ck_assert_int_eq(bw_recv_some(sv[0], buf, sizeof(buf)), 2);
+	ck_assert_mem_eq(buf, "ef", 2);
+	ck_assert_int_eq(bw_recv_some(sv[0], buf, sizeof(buf)), 0);
+	close(sv[1]);
+	errno = EINVAL;
+	ck_assert_int_eq(bw_recv_some(sv[0], buf, sizeof(buf)), -1);
+	ck_assert_int_eq(errno, 0);			/* the peer closed */
+	close(sv[0]);
+	errno = 0;
+	ck_assert_int_eq(bw_recv_some(sv[0], buf, sizeof(buf)), -1);
+	ck_assert_int_eq(errno, EBADF);			/* a failed socket */
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -419,6 +446,7 @@ unit_suite(void)
 	tcase_set_timeout(tc, UNIT_TIMEOUT);
 	tcase_add_test(tc, duration_units);
 	tcase_add_test(tc, read_text);
+	tcase_add_test(tc, recv_some);
 	tcase_add_test(tc, duration_refused);
 	tcase_add_test(tc, size_units);
 	tcase_add_test(tc, rates);
