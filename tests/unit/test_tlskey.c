@@ -26,6 +26,7 @@
 #include <openssl/x509.h>
 
 #include "unit.h"
+#include "unit_cert.h"
 #include "chan.h"
 #include "conf.h"
 #include "keymgr.h"
@@ -287,32 +288,12 @@ END_TEST
  */
 static char	 dir[64], cert_path[128];
 
-static X509 *
-make_cert(EVP_PKEY *pk)
-{
-	X509		*x = X509_new();
-	X509_NAME	*name;
-
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), -60);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, pk);
-	name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"localhost", -1, -1, 0);
-	X509_set_issuer_name(x, name);
-	ck_assert_int_gt(X509_sign(x, pk, EVP_PKEY_is_a(pk, "ED25519") ?
-	    NULL : EVP_sha256()), 0);
-	return x;
-}
-
 /* A server context for a certificate of pk and the provider's key. */
 static SSL_CTX *
 server_ctx(EVP_PKEY *certkey, EVP_PKEY *key, const char **err)
 {
 	struct conf_tls	 c;
-	X509		*x = make_cert(certkey);
+	X509		*x = unit_cert(certkey, "localhost");
 	FILE		*fp;
 
 	snprintf(dir, sizeof(dir), "/tmp/bw-test-tlskey.XXXXXX");
