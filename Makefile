@@ -80,7 +80,8 @@ $(BUILDDIR)/libbw.a: $(OBJ_LIB)
 $(BUILDDIR)/bulwarkd: $(OBJ_MAIN) $(BUILDDIR)/libbw.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DEP_LIBS) -lpthread
 
-$(BUILDDIR)/tests/%: tests/unit/%.c $(BUILDDIR)/libbw.a tests/unit/unit.h
+$(BUILDDIR)/tests/%: tests/unit/%.c $(BUILDDIR)/libbw.a tests/unit/unit.h \
+    tests/unit/unit_cert.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -Wno-missing-prototypes \
 		-DSHAREDDIR='"$(SHAREDDIR)"' -Itests/unit -o $@ $< \

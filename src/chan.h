@@ -31,6 +31,11 @@ enum chan_type {
 	CHAN_AUDIT_FD,		/* worker -> master: a new audit writer
 				   connection, please; master -> worker: it,
 				   passed along (none: try again later) */
+	CHAN_TLS_KEY,		/* master -> key manager: TLS key file bytes */
+	CHAN_TLS_PUBLIC,	/* key manager -> master: its public key */
+	CHAN_TLS_SIGN,		/* worker -> master -> key manager: a
+				   handshake signature (tlskey.h) */
+	CHAN_TLS_SIGNATURE,	/* key manager -> master -> worker */
 	CHAN_TYPE_MAX		/* not a message: one past the last type */
 };
 

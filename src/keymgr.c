@@ -2,12 +2,15 @@
  * keymgr.c - the key manager process (keymgr.h); the master's side is
  * keymgr_master.c, the workers' keymgr_client.c.
  *
- * Invariants: the master never parses an EdDSA or ES256 private key: it
- * reads the key files' bytes (checked by secret_open), sends them to the
- * key manager and wipes them.  The workers get public keys only, plus the
- * secret of an HS256 key (symmetric: who verifies can sign; the documented
- * exception).  The key manager keeps at most KEYMGR_KEEP signing keys and
- * nothing else; every buffer that held key bytes is wiped.
+ * Invariants: the master never parses an EdDSA or ES256 private key nor a
+ * TLS private key: it reads the key files' bytes (checked by secret_open),
+ * sends them to the key manager and wipes them.  The workers get public
+ * keys only, plus the secret of an HS256 key (symmetric: who verifies can
+ * sign; the documented exception); their TLS contexts hold the certificate
+ * and a key of the bulwark-tlskey provider (public key and handle,
+ * tlskey.h).  The key manager keeps at most KEYMGR_KEEP signing keys and
+ * KEYMGR_TLS_KEEP TLS keys (keymgr_tls.c) and nothing else; every buffer
+ * that held key bytes is wiped.
  *
  * Requests travel over the channels that exist (worker -> master -> key
  * manager) rather than over a socketpair per worker: the master already
@@ -15,7 +18,11 @@
  * should not, a restarted worker or key manager needs no descriptor handed
  * around, and the key manager has one peer only (the master), so the
  * origin of a request cannot be forged.  The cost is one more hop through
- * the master's event loop per login.
+ * the master's event loop per login.  Handshake signatures take the same
+ * route but from a second pair per child (master_child.c), since the child
+ * blocks on the answer (libssl signs synchronously): on its own pair it
+ * reads nothing but answers to its signing requests, and the messages of
+ * its main channel wait, unread and unlost, in their own socket.
  *
  * Threat model: workers face the network and may be compromised.  A
  * compromised worker can have any input signed with a loaded signing key
@@ -25,7 +32,10 @@
  * bytes, at most KEYMGR_RATE_MAX signatures per second over all workers
  * (so a flood delays logins but does not exhaust the key manager).  The
  * master relays requests and stamps them with the sender's pid; a message
- * it cannot take kills the worker.  The key manager runs with the master's
+ * it cannot take kills the worker.  The same holds for handshakes: a
+ * compromised worker can have handshake-shaped inputs signed with the TLS
+ * key while it runs (at most KEYMGR_TLS_RATE_MAX per second, checked as
+ * keymgr_tls.c says) but cannot take the key to impersonate the server.  The key manager runs with the master's
  * credentials, no capabilities, not dumpable, no core files; it reads no
  * file and no network.  Anything unexpected on its channel ends it (the
  * master restarts it and hands it the key files again).  Before its first
@@ -74,6 +84,7 @@ _Static_assert(KEYMGR_KEEP <= KEYS_SET_MAX, "kept keys fit a key set");
 
 struct keymgr_state {
 	struct keys_set	*set;			/* the newest first */
+	struct keymgr_tls *tls;			/* keymgr_tls.c */
 	int64_t		 window;		/* second of the count */
 	uint32_t	 count;
 };
@@ -85,6 +96,7 @@ keymgr_state_new(void)
 
 	s = bw_calloc(1, sizeof(*s));
 	s->set = bw_calloc(1, sizeof(*s->set));
+	s->tls = keymgr_tls_new();
 	return s;
 }
 
@@ -94,6 +106,7 @@ keymgr_state_free(struct keymgr_state *s)
 	if (s == NULL)
 		return;
 	keys_set_free(s->set);
+	keymgr_tls_free(s->tls);
 	free(s);
 }
 
@@ -218,6 +231,12 @@ keymgr_handle(struct keymgr_state *s, enum chan_type type,
 		*outlen = sizeof(gh) + siglen;
 		*rtype = CHAN_SIGNATURE;
 		return 1;
+	case CHAN_TLS_KEY:
+		*rtype = CHAN_TLS_PUBLIC;
+		return keymgr_tls_load(s->tls, msg, len, out, outlen);
+	case CHAN_TLS_SIGN:
+		*rtype = CHAN_TLS_SIGNATURE;
+		return keymgr_tls_sign(s->tls, msg, len, out, outlen, now_ms);
 	default:
 		return -1;
 	}

@@ -1,7 +1,9 @@
 /*
  * keymgr.h - the key manager: a child of the master, with the master's
  * credentials, that alone holds the parsed private key of auth's JWT
- * signing key and signs access tokens for the workers (SPEC 11).
+ * signing key and the TLS private keys, signs access tokens for the
+ * workers and signs the handshakes of the workers and the admin listener
+ * (SPEC 11).
  *
  * Three parts:
  *  - the key manager itself (keymgr.c: keymgr_state, keymgr_handle,
@@ -35,6 +37,7 @@
 #include "chan.h"
 #include "conf.h"
 #include "keys.h"
+#include "tlskey.h"
 
 struct conf;
 struct event_base;
@@ -48,6 +51,12 @@ struct event_base;
 #define KEYMGR_LOAD_MS		5000	/* the master waits for the keys */
 #define KEYMGR_RESTART_MS	100	/* after it died */
 #define KEYMGR_RETRY_MS		1000	/* after a failed restart */
+#define KEYMGR_TLS_KEEP		8	/* TLS keys kept: main and admin of
+					   the generations that live */
+#define KEYMGR_TLS_RATE_MAX	20000	/* handshake signatures per second */
+#define KEYMGR_TLS_PAUSE_MS	1000	/* no calls after a timeout */
+#define KEYMGR_TLS_FILE_MAX	KEYS_FILE_MAX	/* a TLS key file */
+#define KEYMGR_TLS_SPKI_MAX	4096	/* its public key (RSA-16384 fits) */
 
 enum keymgr_status {
 	KEYMGR_OK = 0,
@@ -90,6 +99,31 @@ struct keymgr_sig_hdr {
 	uint32_t	 status;	/* enum keymgr_status */
 };
 
+/* CHAN_TLS_KEY: this header, then the TLS key file's bytes (PEM). */
+struct keymgr_tls_file_hdr {
+	uint32_t	 handle;	/* chosen by the master, never 0 */
+	uint32_t	 pad;
+};
+
+/* CHAN_TLS_PUBLIC: this header, then SPKI DER. */
+struct keymgr_tls_public_hdr {
+	uint32_t	 handle;
+	uint32_t	 ok;
+	char		 err[KEYMGR_ERR_MAX];
+};
+
+/*
+ * CHAN_TLS_SIGN: this header, then the input (a digest, or an Ed25519
+ * message).  CHAN_TLS_SIGNATURE: struct keymgr_sig_hdr, then the
+ * signature.
+ */
+struct keymgr_tls_sign_hdr {
+	uint64_t	 id;		/* the worker's */
+	uint32_t	 origin;	/* set by the master: the worker's pid */
+	uint32_t	 pad;
+	struct tlskey_op op;
+};
+
 const char	*keymgr_status_text(enum keymgr_status);
 
 /*
@@ -105,6 +139,23 @@ int			 keymgr_handle(struct keymgr_state *, enum chan_type,
 			    enum chan_type *rtype, unsigned char *out,
 			    size_t *outlen, int64_t now_ms);
 /*
+ * The key manager's TLS keys (keymgr_tls.c): CHAN_TLS_KEY keeps a key
+ * under the master's handle and answers CHAN_TLS_PUBLIC; CHAN_TLS_SIGN is
+ * answered with CHAN_TLS_SIGNATURE.  Both return 1 with the answer in out,
+ * or -1 for a message too short to answer.
+ */
+struct keymgr_tls;
+struct keymgr_tls	*keymgr_tls_new(void);
+void			 keymgr_tls_free(struct keymgr_tls *);
+int			 keymgr_tls_load(struct keymgr_tls *,
+			    const unsigned char *msg, size_t len,
+			    unsigned char *out, size_t *outlen);
+int			 keymgr_tls_sign(struct keymgr_tls *,
+			    const unsigned char *msg, size_t len,
+			    unsigned char *out, size_t *outlen, int64_t now_ms);
+/* Every TLS key type's paths run once, before the filter; 0 or -1. */
+int			 keymgr_tls_warm_up(const char **err);
+/*
  * The child's main loop on its channel, confined first (keymgr_confine
  * with security.seccomp's mode); returns the exit status.
  */
@@ -116,22 +167,31 @@ int			 keymgr_main(int fd, enum conf_seccomp);
 int			 keymgr_confine(enum conf_seccomp, const char **err);
 
 /*
- * The master's side.  reply(arg, pid, msg, len) passes a CHAN_SIGNATURE
- * on to the worker of that pid.  keymgr_keys() starts the key manager if
- * none runs, hands it the key files of conf's auth section and returns
- * the workers' key set (public keys and HS256 secrets); on error *errpath
- * names the file at fault.  keymgr_forward() relays a worker's CHAN_SIGN:
- * -1 when the message is malformed (the worker is then killed).
+ * The master's side.  reply(arg, pid, type, msg, len) passes a
+ * CHAN_SIGNATURE or CHAN_TLS_SIGNATURE on to the child of that pid.
+ * keymgr_keys() starts the key manager if none runs, hands it the key
+ * files of conf's auth section and returns the workers' key set (public
+ * keys and HS256 secrets); on error *errpath names the file at fault.  keymgr_forward() relays a worker's CHAN_SIGN
+ * or CHAN_TLS_SIGN: -1 when the message is malformed (the worker is then
+ * killed).
  */
-typedef void	 (*keymgr_reply_fn)(void *arg, pid_t, const void *, size_t);
+typedef void	 (*keymgr_reply_fn)(void *arg, pid_t, enum chan_type,
+		    const void *, size_t);
 void			 keymgr_attach(struct event_base *, keymgr_reply_fn,
 			    void *arg);
 struct keys_set		*keymgr_keys(const struct conf *, const char **err,
 			    const char **errpath);
 /* The configuration whose keys a restarted key manager gets. */
 void			 keymgr_conf(const struct conf *);
-int			 keymgr_forward(pid_t origin, const void *msg,
-			    size_t len);
+int			 keymgr_forward(pid_t origin, enum chan_type,
+			    const void *msg, size_t len);
+/*
+ * A TLS private key file through the key manager: the key for libssl
+ * (tlskey.h), under a new handle that a restarted key manager gets again;
+ * NULL with *err set.
+ */
+EVP_PKEY		*keymgr_tls_key(const struct conf *, const char *path,
+			    const char **err);
 bool			 keymgr_reaped(pid_t, int status);
 pid_t			 keymgr_pid(void);
 /* In a child of the master: closes the master's end of the channel. */
@@ -157,5 +217,26 @@ int			 keymgr_sign(struct keymgr_client *, const char *kid,
 void			 keymgr_cancel(struct keymgr_client *, uint64_t handle);
 int			 keymgr_client_answer(struct keymgr_client *,
 			    const void *msg, size_t len);
+
+/*
+ * The child's side of handshake signatures: keymgr_tls_client_set()
+ * installs keymgr_tls_call() as tlskey's transport on fd, the child's end
+ * of its signing pair (master_child.c).  keymgr_tls_call() sends one
+ * CHAN_TLS_SIGN and waits at most deadline_ms for its answer, dropping
+ * stale answers (of requests that timed out before); 0 with the
+ * signature, or -1 (logged).  After a timeout, calls fail at once for
+ * KEYMGR_TLS_PAUSE_MS: a stalled key manager costs a worker one deadline
+ * per pause, not one per queued handshake.
+ */
+struct keymgr_tls_client {
+	int		 fd;
+	int		 deadline_ms;
+	uint64_t	 next_id;
+	int64_t		 pause_until;	/* after a timeout: fail at once */
+};
+void			 keymgr_tls_client_set(int fd, int deadline_ms);
+int			 keymgr_tls_call(void *client, const struct tlskey_op *,
+			    const unsigned char *in, size_t inlen,
+			    unsigned char *sig, size_t sigsize, size_t *siglen);
 
 #endif

@@ -8,7 +8,16 @@
  * that arrives after its deadline or cancellation matches nothing.  The
  * answers come from the master and are checked all the same (size,
  * status, a signature with success only).
+ *
+ * Handshake signatures (keymgr_tls_call) are the exception: libssl signs
+ * synchronously, so the call blocks, on a pair of its own, for at most its
+ * deadline.  Nothing else arrives on that pair, so no message of the main
+ * channel is read or lost meanwhile; an answer whose id is not the one
+ * awaited (of a call that timed out before) is dropped.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +25,8 @@
 
 #include "chan.h"
 #include "keymgr.h"
+#include "log.h"
+#include "tlskey.h"
 #include "util.h"
 
 struct keymgr_call {
@@ -156,4 +167,115 @@ keymgr_client_answer(struct keymgr_client *c, const void *msg, size_t len)
 			return 0;
 		}
 	return 0;	/* cancelled or timed out meanwhile */
+}
+
+/*
+ * Handshake signatures.
+ */
+static struct keymgr_tls_client	 keymgr_tls_cl = { .fd = -1 };
+
+void
+keymgr_tls_client_set(int fd, int deadline_ms)
+{
+	int	 fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) != -1)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	keymgr_tls_cl.fd = fd;
+	keymgr_tls_cl.deadline_ms = deadline_ms;
+	keymgr_tls_cl.next_id = 1;
+	keymgr_tls_cl.pause_until = 0;
+	tlskey_set_transport(keymgr_tls_call, &keymgr_tls_cl);
+}
+
+static int
+keymgr_tls_send(struct keymgr_tls_client *c, const struct tlskey_op *op,
+    const unsigned char *in, size_t inlen, uint64_t *id)
+{
+	struct keymgr_tls_sign_hdr	 sh;
+	unsigned char			 buf[sizeof(sh) + TLSKEY_INPUT_MAX];
+
+	if (inlen > TLSKEY_INPUT_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	memset(&sh, 0, sizeof(sh));
+	sh.id = *id = c->next_id++;
+	sh.op = *op;
+	memcpy(buf, &sh, sizeof(sh));
+	memcpy(buf + sizeof(sh), in, inlen);
+	return chan_send(c->fd, CHAN_TLS_SIGN, buf, sizeof(sh) + inlen);
+}
+
+/*
+ * The answer to id: 1 with the signature, 0 for another id (dropped),
+ * -1 when malformed or refused.
+ */
+static int
+keymgr_tls_answer(const unsigned char *msg, size_t len, uint64_t id,
+    unsigned char *sig, size_t sigsize, size_t *siglen)
+{
+	struct keymgr_sig_hdr	 gh;
+	size_t			 n;
+
+	if (len < sizeof(gh)) {
+		log_warnx("TLS: malformed answer from the key manager");
+		return -1;
+	}
+	memcpy(&gh, msg, sizeof(gh));
+	if (gh.id != id)
+		return 0;
+	n = len - sizeof(gh);
+	if (gh.status != KEYMGR_OK || n == 0 || n > sigsize) {
+		log_warnx("TLS: handshake signature: %s", gh.status ==
+		    KEYMGR_OK ? "malformed answer" :
+		    keymgr_status_text((enum keymgr_status)gh.status));
+		return -1;
+	}
+	memcpy(sig, msg + sizeof(gh), n);
+	*siglen = n;
+	return 1;
+}
+
+int
+keymgr_tls_call(void *client, const struct tlskey_op *op,
+    const unsigned char *in, size_t inlen, unsigned char *sig,
+    size_t sigsize, size_t *siglen)
+{
+	struct keymgr_tls_client *c = client;
+	unsigned char		 msg[sizeof(struct keymgr_sig_hdr) +
+				    TLSKEY_SIG_MAX];
+	struct pollfd		 pfd = { .fd = c->fd, .events = POLLIN };
+	enum chan_type		 type;
+	int64_t			 end = bw_now_ms() + c->deadline_ms, left;
+	uint64_t		 id;
+	size_t			 len;
+	int			 rv;
+
+	if (bw_now_ms() < c->pause_until)
+		return -1;
+	if (keymgr_tls_send(c, op, in, inlen, &id) == -1) {
+		log_warnx("TLS: cannot ask the key manager: %s",
+		    strerror(errno));
+		return -1;
+	}
+	while ((left = end - bw_now_ms()) > 0) {
+		rv = chan_recv(c->fd, &type, msg, sizeof(msg), &len);
+		if (rv == 1 && type == CHAN_TLS_SIGNATURE) {
+			if ((rv = keymgr_tls_answer(msg, len, id, sig, sigsize,
+			    siglen)) != 0)
+				return rv == 1 ? 0 : -1;
+			continue;
+		}
+		if (rv == 1 || rv == 0 || (errno != EAGAIN && errno != EINTR)) {
+			log_warnx("TLS: the signing channel failed");
+			return -1;
+		}
+		(void)poll(&pfd, 1, (int)left);
+	}
+	c->pause_until = bw_now_ms() + KEYMGR_TLS_PAUSE_MS;
+	log_warnx("TLS: the key manager did not answer within %d ms: "
+	    "handshake failed, full handshakes fail for %d ms", c->deadline_ms,
+	    KEYMGR_TLS_PAUSE_MS);
+	return -1;
 }

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -24,13 +25,26 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/evp.h>
 
 #include "conf.h"
 #include "keymgr.h"
 #include "keys.h"
 #include "log.h"
 #include "master.h"
+#include "tlskey.h"
 #include "util.h"
+
+/*
+ * A TLS key handed to the key manager: what a restarted key manager gets
+ * again, under the same handle, and the public key it must answer.
+ */
+struct keymgr_tls_entry {
+	uint32_t	 handle;		/* 0: free */
+	char		*path;
+	unsigned char	*spki;
+	size_t		 spkilen;
+};
 
 static struct {
 	int			 fd;
@@ -43,6 +57,8 @@ static struct {
 	const struct conf	*conf;
 	bool			 stopping;
 	char			 err[KEYMGR_ERR_MAX];
+	uint32_t		 tls_next;	/* the last handle given */
+	struct keymgr_tls_entry	 tls[KEYMGR_TLS_KEEP];	/* newest first */
 	unsigned char		 msg[CHAN_MAX_PAYLOAD];
 } keymgr_sup = { .fd = -1, .pid = -1 };
 
@@ -111,25 +127,34 @@ keymgr_fork(enum conf_seccomp mode)
 	return 0;
 }
 
+/* The key manager, started under conf's security.seccomp if none runs. */
+static int
+keymgr_start(const struct conf *conf)
+{
+	if (keymgr_sup.fd == -1 && keymgr_fork(conf->seccomp) == -1)
+		return -1;
+	return 0;
+}
+
 static void
-keymgr_relay(size_t len)
+keymgr_relay(enum chan_type type, size_t len)
 {
 	struct keymgr_sig_hdr	 gh;
 
 	if (len < sizeof(gh) || keymgr_sup.reply == NULL)
 		return;
 	memcpy(&gh, keymgr_sup.msg, sizeof(gh));
-	keymgr_sup.reply(keymgr_sup.arg, (pid_t)gh.origin, keymgr_sup.msg,
-	    len);
+	keymgr_sup.reply(keymgr_sup.arg, (pid_t)gh.origin, type,
+	    keymgr_sup.msg, len);
 }
 
 /*
  * One message from the key manager, waiting up to ms (0: not at all).
- * Signatures met meanwhile are relayed.  1 with a CHAN_KEY_PUBLIC in msg,
- * 0 when none came, -1 when the key manager is gone.
+ * Signatures met meanwhile are relayed.  1 with a message of type want
+ * in msg, 0 when none came, -1 when the key manager is gone.
  */
 static int
-keymgr_recv(int ms, size_t *len)
+keymgr_recv(int ms, enum chan_type want, size_t *len)
 {
 	struct pollfd	 pfd = { .fd = keymgr_sup.fd, .events = POLLIN };
 	int64_t		 end = bw_now_ms() + ms;
@@ -139,11 +164,12 @@ keymgr_recv(int ms, size_t *len)
 	for (;;) {
 		rv = chan_recv(keymgr_sup.fd, &type, keymgr_sup.msg,
 		    sizeof(keymgr_sup.msg), len);
-		if (rv == 1 && type == CHAN_SIGNATURE) {
-			keymgr_relay(*len);
+		if (rv == 1 && (type == CHAN_SIGNATURE ||
+		    type == CHAN_TLS_SIGNATURE)) {
+			keymgr_relay(type, *len);
 			continue;
 		}
-		if (rv == 1 && type == CHAN_KEY_PUBLIC)
+		if (rv == 1 && type == want && ms > 0)
 			return 1;
 		if (rv == 1)
 			return -1;
@@ -163,7 +189,7 @@ keymgr_read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	if (keymgr_recv(0, &len) != 0) {
+	if (keymgr_recv(0, CHAN_KEY_PUBLIC, &len) != 0) {
 		/* Gone, or out of turn: its exit is reaped. */
 		log_errorx("key manager: channel closed");
 		keymgr_close();
@@ -204,31 +230,48 @@ keymgr_public(size_t index, size_t len, const char **err)
 	return k;
 }
 
+/*
+ * A key file's bytes after hdr (hdrlen bytes) to the key manager as type,
+ * wiped; then its answer of type want: 0 with *n bytes in msg, or -1.
+ */
+static int
+keymgr_file_call(const struct conf *conf, const char *path,
+    enum chan_type type, const void *hdr, size_t hdrlen, enum chan_type want,
+    size_t *n, const char **err)
+{
+	unsigned char	*buf, *msg;
+	size_t		 len;
+	int		 rv;
+
+	if (keys_file_read(conf, path, &buf, &len, err) == -1)
+		return -1;
+	msg = bw_malloc(hdrlen + len);
+	memcpy(msg, hdr, hdrlen);
+	memcpy(msg + hdrlen, buf, len);
+	bw_wipe(buf, KEYS_FILE_MAX + 1);
+	free(buf);
+	rv = chan_send(keymgr_sup.fd, type, msg, hdrlen + len);
+	bw_wipe(msg, hdrlen + len);
+	free(msg);
+	if (rv == -1 || (rv = keymgr_recv(KEYMGR_LOAD_MS, want, n)) != 1) {
+		*err = rv == 0 ? "the key manager did not answer" :
+		    "the key manager is gone";
+		return -1;
+	}
+	return 0;
+}
+
 /* One key file through the key manager. */
 static struct keys_key *
 keymgr_one(const struct conf *conf, const char *path, size_t index,
     size_t count, const char **err)
 {
 	struct keymgr_file_hdr	 fh = { (uint32_t)index, (uint32_t)count };
-	unsigned char		*buf, *msg;
-	size_t			 len, n;
-	int			 rv;
+	size_t			 n;
 
-	if (keys_file_read(conf, path, &buf, &len, err) == -1)
+	if (keymgr_file_call(conf, path, CHAN_KEY_FILE, &fh, sizeof(fh),
+	    CHAN_KEY_PUBLIC, &n, err) == -1)
 		return NULL;
-	msg = bw_malloc(sizeof(fh) + len);
-	memcpy(msg, &fh, sizeof(fh));
-	memcpy(msg + sizeof(fh), buf, len);
-	bw_wipe(buf, KEYS_FILE_MAX + 1);
-	free(buf);
-	rv = chan_send(keymgr_sup.fd, CHAN_KEY_FILE, msg, sizeof(fh) + len);
-	bw_wipe(msg, sizeof(fh) + len);
-	free(msg);
-	if (rv == -1 || (rv = keymgr_recv(KEYMGR_LOAD_MS, &n)) != 1) {
-		*err = rv == 0 ? "the key manager did not answer" :
-		    "the key manager is gone";
-		return NULL;
-	}
 	return keymgr_public(index, n, err);
 }
 
@@ -245,7 +288,7 @@ keymgr_keys(const struct conf *conf, const char **err, const char **errpath)
 		*err = "auth.signing_key_file is not set";
 		return NULL;
 	}
-	if (keymgr_sup.fd == -1 && keymgr_fork(conf->seccomp) == -1) {
+	if (keymgr_start(conf) == -1) {
 		*err = "cannot start the key manager";
 		return NULL;
 	}
@@ -269,10 +312,113 @@ keymgr_conf(const struct conf *conf)
 	keymgr_sup.conf = conf;
 }
 
+/*
+ * One TLS key file through the key manager under handle: its public key
+ * (SPKI DER) in msg + sizeof(struct keymgr_tls_public_hdr), *spkilen
+ * bytes; or -1 with *err set.
+ */
+static int
+keymgr_tls_send(const struct conf *conf, const char *path, uint32_t handle,
+    size_t *spkilen, const char **err)
+{
+	struct keymgr_tls_file_hdr	 fh = { handle, 0 };
+	struct keymgr_tls_public_hdr	 ph;
+	size_t				 n;
+
+	if (keymgr_start(conf) == -1) {
+		*err = "cannot start the key manager";
+		return -1;
+	}
+	if (keymgr_file_call(NULL, path, CHAN_TLS_KEY, &fh, sizeof(fh),
+	    CHAN_TLS_PUBLIC, &n, err) == -1)
+		return -1;
+	memcpy(&ph, keymgr_sup.msg, sizeof(ph));
+	if (n < sizeof(ph) || ph.handle != handle) {
+		*err = "the key manager answered out of turn";
+		return -1;
+	}
+	if (!ph.ok) {
+		ph.err[sizeof(ph.err) - 1] = '\0';
+		bw_strlcpy(keymgr_sup.err, ph.err, sizeof(keymgr_sup.err));
+		*err = keymgr_sup.err;
+		return -1;
+	}
+	*spkilen = n - sizeof(ph);
+	return 0;
+}
+
+/* Remembers a key handed over, the newest first; the oldest goes. */
+static void
+keymgr_tls_remember(uint32_t handle, const char *path,
+    const unsigned char *spki, size_t len)
+{
+	struct keymgr_tls_entry	*e = &keymgr_sup.tls[KEYMGR_TLS_KEEP - 1];
+
+	free(e->path);
+	free(e->spki);
+	memmove(&keymgr_sup.tls[1], &keymgr_sup.tls[0],
+	    (KEYMGR_TLS_KEEP - 1) * sizeof(keymgr_sup.tls[0]));
+	e = &keymgr_sup.tls[0];
+	e->handle = handle;
+	e->path = bw_strdup(path);
+	e->spki = bw_malloc(len);
+	memcpy(e->spki, spki, len);
+	e->spkilen = len;
+}
+
+EVP_PKEY *
+keymgr_tls_key(const struct conf *conf, const char *path, const char **err)
+{
+	struct keymgr_tls_public_hdr	 ph;
+	const unsigned char		*spki = keymgr_sup.msg + sizeof(ph);
+	EVP_PKEY			*pk;
+	uint32_t			 handle;
+	size_t				 n;
+
+	if (path == NULL) {
+		*err = "a certificate and a private key are required";
+		return NULL;
+	}
+	if (++keymgr_sup.tls_next == 0)
+		keymgr_sup.tls_next = 1;
+	handle = keymgr_sup.tls_next;
+	if (keymgr_tls_send(conf, path, handle, &n, err) == -1 ||
+	    (pk = tlskey_pkey_new(handle, spki, n, err)) == NULL)
+		return NULL;
+	keymgr_tls_remember(handle, path, spki, n);
+	return pk;
+}
+
+/*
+ * A restarted key manager gets the TLS keys of the generations that live
+ * again, from their files.  A file whose key changed since cannot serve
+ * its old handle: that is logged, and a reload loads the new pair.
+ */
+static void
+keymgr_tls_resend(void)
+{
+	struct keymgr_tls_entry	*e;
+	const char		*err = NULL;
+	size_t			 i, n;
+
+	for (i = 0; i < KEYMGR_TLS_KEEP; i++) {
+		e = &keymgr_sup.tls[i];
+		if (e->handle == 0)
+			continue;
+		if (keymgr_tls_send(keymgr_sup.conf, e->path, e->handle, &n,
+		    &err) == -1)
+			log_errorx("key manager: %s: %s", e->path, err);
+		else if (n != e->spkilen || memcmp(keymgr_sup.msg +
+		    sizeof(struct keymgr_tls_public_hdr), e->spki, n) != 0)
+			log_errorx("key manager: %s: the key changed since it "
+			    "was loaded: reload to serve it", e->path);
+	}
+}
+
 static void
 keymgr_restart_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct keys_set	*s;
+	struct keys_set	*s = NULL;
 	struct timeval	 tv;
 	const char	*err = NULL, *path = NULL;
 
@@ -282,11 +428,15 @@ keymgr_restart_cb(evutil_socket_t fd, short what, void *arg)
 	if (keymgr_sup.stopping || keymgr_sup.conf == NULL ||
 	    keymgr_sup.pid != -1)
 		return;
-	if ((s = keymgr_keys(keymgr_sup.conf, &err, &path)) != NULL) {
+	if (keymgr_start(keymgr_sup.conf) == 0 &&
+	    (keymgr_sup.conf->auth == NULL ||
+	    (s = keymgr_keys(keymgr_sup.conf, &err, &path)) != NULL)) {
 		keys_set_free(s);
+		keymgr_tls_resend();
 		return;
 	}
-	log_errorx("key manager: %s: %s", path, err);
+	log_errorx("key manager: %s: %s", path != NULL ? path : "start",
+	    err != NULL ? err : "cannot start");
 	bw_ms_to_tv(KEYMGR_RETRY_MS, &tv);
 	evtimer_add(keymgr_sup.restart_ev, &tv);
 }
@@ -304,38 +454,53 @@ keymgr_attach(struct event_base *base, keymgr_reply_fn reply, void *arg)
 	keymgr_watch();
 }
 
+_Static_assert(offsetof(struct keymgr_sign_hdr, origin) ==
+    offsetof(struct keymgr_tls_sign_hdr, origin), "one origin stamp");
+_Static_assert(offsetof(struct keymgr_sign_hdr, origin) ==
+    offsetof(struct keymgr_sig_hdr, origin), "one origin stamp");
+
 static void
-keymgr_unavailable(pid_t origin, const struct keymgr_sign_hdr *sh)
+keymgr_unavailable(pid_t origin, enum chan_type type, uint64_t id)
 {
 	struct keymgr_sig_hdr	 gh;
 
 	memset(&gh, 0, sizeof(gh));
-	gh.id = sh->id;
+	gh.id = id;
 	gh.origin = (uint32_t)origin;
 	gh.status = KEYMGR_UNAVAILABLE;
 	if (keymgr_sup.reply != NULL)
-		keymgr_sup.reply(keymgr_sup.arg, origin, &gh, sizeof(gh));
+		keymgr_sup.reply(keymgr_sup.arg, origin, type == CHAN_SIGN ?
+		    CHAN_SIGNATURE : CHAN_TLS_SIGNATURE, &gh, sizeof(gh));
 }
 
 int
-keymgr_forward(pid_t origin, const void *msg, size_t len)
+keymgr_forward(pid_t origin, enum chan_type type, const void *msg,
+    size_t len)
 {
-	static unsigned char	 buf[sizeof(struct keymgr_sign_hdr) +
+	static unsigned char	 buf[sizeof(struct keymgr_tls_sign_hdr) +
 				    KEYMGR_INPUT_MAX];
-	struct keymgr_sign_hdr	 sh;
+	size_t			 hdr, max;
+	uint32_t		 o = (uint32_t)origin;
+	uint64_t		 id;
 
-	if (len < sizeof(sh))
+	if (type == CHAN_SIGN) {
+		hdr = sizeof(struct keymgr_sign_hdr);
+		max = hdr + KEYMGR_INPUT_MAX;
+	} else if (type == CHAN_TLS_SIGN) {
+		hdr = sizeof(struct keymgr_tls_sign_hdr);
+		max = hdr + TLSKEY_INPUT_MAX;
+	} else
 		return -1;
-	memcpy(&sh, msg, sizeof(sh));
-	sh.origin = (uint32_t)origin;
-	if (len > sizeof(buf))
-		return -1;	/* a worker's client never sends it */
-	memcpy(buf, &sh, sizeof(sh));
-	memcpy(buf + sizeof(sh), (const unsigned char *)msg + sizeof(sh),
-	    len - sizeof(sh));
-	if (keymgr_sup.fd == -1 || chan_send(keymgr_sup.fd, CHAN_SIGN, buf,
+	/* A worker's client never sends more. */
+	if (len < hdr || len > max || len > sizeof(buf))
+		return -1;
+	memcpy(buf, msg, len);
+	memcpy(&id, buf, sizeof(id));
+	memcpy(buf + offsetof(struct keymgr_sign_hdr, origin), &o, sizeof(o));
+	if (keymgr_sup.fd == -1 || chan_send(keymgr_sup.fd, type, buf,
 	    len) == -1)
-		keymgr_unavailable(origin, &sh);
+		keymgr_unavailable(origin, type, id);
+	bw_wipe(buf, len);
 	return 0;
 }
 
@@ -378,9 +543,15 @@ keymgr_close_inherited(void)
 void
 keymgr_stop(void)
 {
+	size_t	 i;
 	int	 status;
 
 	keymgr_sup.stopping = true;
+	for (i = 0; i < KEYMGR_TLS_KEEP; i++) {
+		free(keymgr_sup.tls[i].path);
+		free(keymgr_sup.tls[i].spki);
+	}
+	memset(keymgr_sup.tls, 0, sizeof(keymgr_sup.tls));
 	if (keymgr_sup.restart_ev != NULL) {
 		event_free(keymgr_sup.restart_ev);
 		keymgr_sup.restart_ev = NULL;

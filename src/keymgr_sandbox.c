@@ -14,6 +14,8 @@
  * encodes its public part and signs with it as CHAN_SIGN does.  An HS256
  * secret needs nothing more: its parse computes the same SHA-256
  * thumbprint as theirs, and the key manager never signs with it.
+ * The TLS keys' paths (every type, every scheme) are warmed up by
+ * keymgr_tls_warm_up() the same way.
  * A kind added to keymgr_handle() must be added here, or its first use
  * kills the key manager (SIGSYS) under security.seccomp: enforce.
  *
@@ -82,7 +84,7 @@ keymgr_sandbox_warm_up(const char **err)
 		if (keymgr_sandbox_warm_kind(keymgr_sandbox_kinds[i],
 		    err) == -1)
 			return -1;
-	return 0;
+	return keymgr_tls_warm_up(err);
 }
 
 int

@@ -213,11 +213,13 @@ parse_args(int argc, char *argv[], struct options *o)
 
 /*
  * Loads the configuration and runs the checks that need no database:
- * certificates and keys load, file descriptor limits suffice.  Prints every
+ * (with check_tls, for -t and -T only) certificates and keys load, file
+ * descriptor limits suffice.  A serving master checks its TLS pair through
+ * the key manager instead (master_gen_build): it never parses the key.  Prints every
  * problem as FILE:LINE:COL and returns NULL when there was one.
  */
 static struct conf *
-load_checked(const char *path)
+load_checked(const char *path, bool check_tls)
 {
 	struct bw_diag	 diag = { 0 };
 	struct conf	*conf;
@@ -225,7 +227,7 @@ load_checked(const char *path)
 	SSL_CTX		*ctx;
 
 	conf = conf_load(path, &diag);
-	if (conf != NULL && !conf->server.plaintext) {
+	if (conf != NULL && !conf->server.plaintext && check_tls) {
 		ctx = tls_ctx_new(&conf->server.tls, conf->server.hostnames,
 		    conf->server.nhostnames, &err);
 		if (ctx == NULL)
@@ -261,7 +263,7 @@ run_check(const struct options *o)
 	enum dbconf_check	 db = DBCONF_OK;
 	int			 rv = EXIT_OK;
 
-	if ((conf = load_checked(o->config)) == NULL)
+	if ((conf = load_checked(o->config, true)) == NULL)
 		return EXIT_CONFIG;
 	if (conf->auth != NULL &&
 	    (keys = keys_set_load(conf, &err, &errpath)) == NULL) {
@@ -296,7 +298,8 @@ run_serve(const struct options *o)
 	enum log_format	 format;
 	int		 rv;
 
-	if ((conf = load_checked(o->config)) == NULL)
+	/* The master never parses the TLS key: the key manager does. */
+	if ((conf = load_checked(o->config, false)) == NULL)
 		return EXIT_CONFIG;
 	if (!o->have_level && log_level_parse(conf->logging.level,
 	    &level) == 0)

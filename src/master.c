@@ -49,6 +49,7 @@
 #include "notify.h"
 #include "ratelimit.h"
 #include "tls.h"
+#include "tlskey.h"
 #include "util.h"
 
 int	 master_ready_fd = -1;
@@ -453,6 +454,10 @@ master_setup(struct master *m, struct conf *conf)
 	struct metrics		*mt;
 	size_t			 s;
 
+	if (tlskey_init() == -1) {
+		log_errorx("cannot load the TLS key provider");
+		return 3;
+	}
 	if (master_gen_build(conf, &m->gen) == -1)
 		return 1;
 	/* Per-process tables would multiply every limit by the workers. */

@@ -17,7 +17,11 @@
  * descriptors are closed right after fork, and the ticket keys are wiped
  * once installed.  A worker's CHAN_SIGN goes on to the key manager
  * (keymgr.c) stamped with the worker's pid; the signature comes back to
- * that worker only.
+ * that worker only.  Each child also has a second SOCK_SEQPACKET pair for
+ * its handshake signatures (CHAN_TLS_SIGN, tlskey.h): the child blocks on
+ * it during a full handshake, so nothing else may arrive there, and its
+ * main channel is left untouched meanwhile.  The master relays those
+ * requests the same way, stamped with the child's pid.
  *
  * Crash handling: an unexpected exit of a current-generation child is a
  * crash, counted per worker slot (and for the admin listener) so that many
@@ -51,6 +55,7 @@
 #include "master_int.h"
 #include "notify.h"
 #include "tls.h"
+#include "tlskey.h"
 #include "util.h"
 #include "worker.h"
 
@@ -103,9 +108,12 @@ master_child_close(struct master *m, const struct master_child *self)
 {
 	size_t			 i, own_lo = 0, own_hi = 0;
 
-	for (i = 0; i < m->nchildren; i++)
+	for (i = 0; i < m->nchildren; i++) {
 		if (m->children[i] != self && m->children[i]->chan_fd != -1)
 			close(m->children[i]->chan_fd);
+		if (m->children[i] != self && m->children[i]->sign_fd != -1)
+			close(m->children[i]->sign_fd);
+	}
 	if (self->kind == MASTER_WORKER) {
 		own_lo = (size_t)self->slot * m->nlisten;
 		own_hi = own_lo + m->nlisten;
@@ -140,6 +148,7 @@ master_run_worker(struct master *m, struct master_child *self, int chan)
 	wa.nlisten_fds = m->nlisten;
 	wa.chan_fd = chan;
 	wa.tls_ctx = m->gen.tls;
+	keymgr_tls_client_set(self->sign_fd, TLSKEY_DEADLINE_MS);
 	wa.api = m->gen.api;
 	wa.db = m->gen.have_db ? &m->gen.db : NULL;
 	wa.replicas = m->gen.replicas;
@@ -167,6 +176,7 @@ master_run_admin(struct master *m, struct master_child *self, int chan)
 	aa.listen_fd = m->admin_fd;
 	aa.chan_fd = chan;
 	aa.tls_ctx = m->gen.admin_tls;
+	keymgr_tls_client_set(self->sign_fd, TLSKEY_DEADLINE_MS);
 	return admin_main(&aa);
 }
 
@@ -215,6 +225,43 @@ master_child_run(struct master *m, struct master_child *self, int chan)
 }
 
 static void	 master_chan_cb(evutil_socket_t, short, void *);
+static void	 master_sign_cb(evutil_socket_t, short, void *);
+
+/* The master's end of a child's signing pair, watched. */
+static void
+master_sign_watch(struct master *m, struct master_child *c, int fd)
+{
+	int	 fl;
+
+	c->sign_fd = fd;
+	if ((fl = fcntl(fd, F_GETFL)) != -1)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	c->sign_ev = event_new(m->base, fd, EV_READ | EV_PERSIST,
+	    master_sign_cb, c);
+	if (c->sign_ev == NULL || event_add(c->sign_ev, NULL) == -1)
+		log_errorx("cannot watch the signing channel of pid %ld",
+		    (long)c->pid);
+}
+
+/* A watched descriptor of a child's, unwatched and closed. */
+static void
+master_fd_close(struct event **ev, int *fd)
+{
+	if (*ev != NULL) {
+		event_free(*ev);
+		*ev = NULL;
+	}
+	if (*fd != -1) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static void
+master_sign_close(struct master_child *c)
+{
+	master_fd_close(&c->sign_ev, &c->sign_fd);
+}
 
 /* The record of a child about to be forked: no process, no channel yet. */
 static struct master_child *
@@ -228,6 +275,7 @@ master_child_new(struct master *m, enum master_kind kind, int slot)
 		.slot = slot,
 		.generation = m->generation,
 		.chan_fd = -1,
+		.sign_fd = -1,
 		.m = m,
 		/* In a reload the old worker holds the slot until take-over. */
 		.accepting = kind != MASTER_WORKER ||
@@ -247,7 +295,7 @@ master_spawn(struct master *m, enum master_kind kind, int slot)
 {
 	struct master_child	*c;
 	sigset_t		 all, old;
-	int			 fds[2], fl;
+	int			 fds[2], sfds[2], fl;
 	pid_t			 pid;
 
 	if (m->nchildren >= m->maxchildren) {
@@ -258,23 +306,35 @@ master_spawn(struct master *m, enum master_kind kind, int slot)
 		log_errorx("channel: %s", strerror(errno));
 		return NULL;
 	}
+	if (chan_pair(sfds) == -1) {
+		log_errorx("channel: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return NULL;
+	}
 	c = master_child_new(m, kind, slot);
+	c->sign_fd = sfds[1];
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	pid = fork();
 	if (pid == 0) {
 		close(fds[0]);
+		close(sfds[0]);
 		master_child_run(m, c, fds[1]);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(fds[1]);
+	close(sfds[1]);
+	c->sign_fd = -1;
 	if (pid == -1) {
 		log_errorx("fork: %s", strerror(errno));
 		close(fds[0]);
+		close(sfds[0]);
 		master_child_free(c);
 		return NULL;
 	}
 	c->pid = pid;
+	master_sign_watch(m, c, sfds[0]);
 	c->chan_fd = fds[0];
 	if ((fl = fcntl(fds[0], F_GETFL)) != -1)
 		fcntl(fds[0], F_SETFL, fl | O_NONBLOCK);
@@ -332,6 +392,7 @@ void
 master_child_free(struct master_child *c)
 {
 	master_chan_close(c);
+	master_sign_close(c);
 	if (c->wait_ev != NULL)
 		event_free(c->wait_ev);
 	free(c);
@@ -340,14 +401,7 @@ master_child_free(struct master_child *c)
 void
 master_chan_close(struct master_child *c)
 {
-	if (c->chan_ev != NULL) {
-		event_free(c->chan_ev);
-		c->chan_ev = NULL;
-	}
-	if (c->chan_fd != -1) {
-		close(c->chan_fd);
-		c->chan_fd = -1;
-	}
+	master_fd_close(&c->chan_ev, &c->chan_fd);
 }
 
 /*
@@ -386,7 +440,7 @@ master_chan_msg(struct master *m, struct master_child *c,
 	case CHAN_SIGN:
 		if (c->kind != MASTER_WORKER)
 			return -1;
-		return keymgr_forward(c->pid, m->msg, len);
+		return keymgr_forward(c->pid, CHAN_SIGN, m->msg, len);
 	case CHAN_AUDIT_FD:
 		if (c->kind != MASTER_WORKER || len != 0)
 			return -1;
@@ -403,19 +457,82 @@ master_chan_msg(struct master *m, struct master_child *c,
 	}
 }
 
-/* A signature from the key manager, for the worker that asked. */
+/*
+ * A signature from the key manager, for the child that asked: a token's
+ * to a worker's channel, a handshake's to the child's signing pair.
+ */
 void
-master_keymgr_reply(void *arg, pid_t pid, const void *msg, size_t len)
+master_keymgr_reply(void *arg, pid_t pid, enum chan_type type,
+    const void *msg, size_t len)
 {
-	struct master	*m = arg;
-	size_t		 i;
+	struct master		*m = arg;
+	struct master_child	*c;
+	size_t			 i;
 
-	for (i = 0; i < m->nchildren; i++)
-		if (m->children[i]->pid == pid &&
-		    m->children[i]->kind == MASTER_WORKER) {
-			master_send(m->children[i], CHAN_SIGNATURE, msg, len);
+	for (i = 0; i < m->nchildren; i++) {
+		c = m->children[i];
+		if (c->pid != pid)
+			continue;
+		if (type == CHAN_SIGNATURE && c->kind == MASTER_WORKER)
+			master_send(c, CHAN_SIGNATURE, msg, len);
+		else if (type == CHAN_TLS_SIGNATURE && c->sign_fd != -1 &&
+		    chan_send(c->sign_fd, type, msg, len) == -1 &&
+		    errno != EPIPE && errno != ECONNRESET)
+			log_warnx("signing channel to pid %ld: %s",
+			    (long)c->pid, strerror(errno));
+		return;
+	}
+}
+
+/*
+ * One message from a child's descriptor into m->msg: 1, 0 when none is
+ * waiting, -1 when the child is gone (or going: its exit is reaped), -2
+ * when the message is malformed (errno says how).
+ */
+static int
+master_child_recv(struct master *m, int fd, enum chan_type *type,
+    size_t *len)
+{
+	int	 rv = chan_recv(fd, type, m->msg, sizeof(m->msg), len);
+
+	if (rv == 1)
+		return 1;
+	if (rv == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (rv == 0 || (errno != EBADMSG && errno != EMSGSIZE))
+		return -1;
+	return -2;
+}
+
+/*
+ * A child's handshake signature request: on to the key manager.  A child
+ * that sends anything else, or a malformed request, is killed.
+ */
+static void
+master_sign_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct master_child	*c = arg;
+	enum chan_type		 type;
+	size_t			 len;
+	int			 rv, i;
+
+	(void)what;
+	for (i = 0; i < 64; i++) {
+		if ((rv = master_child_recv(c->m, fd, &type, &len)) == 0)
+			return;
+		if (rv == -1) {
+			master_sign_close(c);
 			return;
 		}
+		if (rv == -2 || type != CHAN_TLS_SIGN ||
+		    keymgr_forward(c->pid, type, c->m->msg, len) == -1) {
+			log_errorx("pid %ld sent a malformed signing request: "
+			    "killed", (long)c->pid);
+			master_sign_close(c);
+			kill(c->pid, SIGKILL);
+			return;
+		}
+	}
 }
 
 static void
@@ -431,16 +548,13 @@ master_chan_cb(evutil_socket_t fd, short what, void *arg)
 	if ((c = master_child_by_fd(m, fd)) == NULL)
 		return;
 	for (i = 0; i < 64; i++) {
-		rv = chan_recv(fd, &type, m->msg, sizeof(m->msg), &len);
-		if (rv == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if ((rv = master_child_recv(m, fd, &type, &len)) == 0)
 			return;
-		if (rv == 0 || (rv == -1 && errno != EBADMSG &&
-		    errno != EMSGSIZE)) {
-			/* The child is gone (or going): its exit is reaped. */
+		if (rv == -1) {
 			master_chan_close(c);
 			return;
 		}
-		if (rv == -1) {
+		if (rv == -2) {
 			log_errorx("pid %ld sent a malformed message (%s): "
 			    "killed", (long)c->pid, strerror(errno));
 			master_chan_close(c);

@@ -294,6 +294,26 @@ master_keep_restart_keys(struct conf *cur, struct conf *next)
 /*
  * Reload.
  */
+
+/*
+ * A TLS context whose private key stays in the key manager: the master
+ * sends the key file's bytes there and builds the context from the
+ * certificate chain and the provider-backed key (tlskey.h).
+ */
+static SSL_CTX *
+master_tls_ctx(const struct conf *conf, const struct conf_tls *t,
+    char *const *hostnames, size_t n, const char **err)
+{
+	EVP_PKEY	*key;
+	SSL_CTX		*ctx;
+
+	if ((key = keymgr_tls_key(conf, t->private_key, err)) == NULL)
+		return NULL;
+	ctx = tls_ctx_new_key(t, key, hostnames, n, err);
+	EVP_PKEY_free(key);
+	return ctx;
+}
+
 static SSL_CTX *
 master_admin_tls(const struct conf *conf, const char **err)
 {
@@ -307,7 +327,7 @@ master_admin_tls(const struct conf *conf, const char **err)
 	t.profile = TLS_PROFILE_INTERMEDIATE;
 	t.client_ca = conf->admin->client_ca;
 	t.client_verify = CLIENT_VERIFY_REQUIRED;
-	return tls_ctx_new(&t, NULL, 0, err);
+	return master_tls_ctx(conf, &t, NULL, 0, err);
 }
 
 void
@@ -368,8 +388,9 @@ master_gen_build(struct conf *conf, struct master_gen *g)
 
 	memset(g, 0, sizeof(*g));
 	g->conf = conf;
-	if (!conf->server.plaintext && (g->tls = tls_ctx_new(&conf->server.tls,
-	    conf->server.hostnames, conf->server.nhostnames, &err)) == NULL)
+	if (!conf->server.plaintext && (g->tls = master_tls_ctx(conf,
+	    &conf->server.tls, conf->server.hostnames,
+	    conf->server.nhostnames, &err)) == NULL)
 		bw_diag_add(&diag, conf->file, 1, 1, "TLS: %s", err);
 	if (conf->admin != NULL && conf->admin->tls &&
 	    (g->admin_tls = master_admin_tls(conf, &err)) == NULL)

@@ -41,6 +41,9 @@ struct master_child {
 	unsigned		 generation;
 	int			 chan_fd;
 	struct event		*chan_ev;
+	int			 sign_fd;	/* TLS signatures (tlskey.h);
+						   the child's end in it */
+	struct event		*sign_ev;
 	struct master		*m;
 	bool			 up;		/* CHAN_READY received */
 	bool			 accepting;	/* on its slot's sockets */
@@ -140,7 +143,8 @@ void	 master_child_free(struct master_child *);
 void	 master_reap(struct master *, pid_t, int status);
 void	 master_restart_cb(evutil_socket_t, short, void *);
 void	 master_admin_restart_cb(evutil_socket_t, short, void *);
-void	 master_keymgr_reply(void *arg, pid_t, const void *, size_t);
+void	 master_keymgr_reply(void *arg, pid_t, enum chan_type, const void *,
+	    size_t);
 
 /* master_gen.c */
 void	 master_addr_text(const struct sockaddr *, char *buf, size_t bufsz);

@@ -85,7 +85,9 @@
  * access log the master passed, stderr).  Calls admitted only in a narrow
  * form (openat, socket, ioctl, prlimit64, clone, mmap, mprotect, tgkill,
  * prctl) are in sandbox_filter_worker_args() and
- * sandbox_filter_worker_strict().
+ * sandbox_filter_worker_strict().  A full TLS handshake's signature
+ * (tlskey.h) adds nothing: sendmsg, recvmsg and poll, in the list already,
+ * on the signing pair the worker was handed before its filter went on.
  */
 static const char *const sandbox_filter_worker[] = {
 	"read", "write", "readv", "writev", "pread64", "close", "lseek",

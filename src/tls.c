@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -263,6 +264,23 @@ tls_no_passphrase(char *buf, int size, int rwflag, void *arg)
 	return -1;
 }
 
+EVP_PKEY *
+tls_key_parse(const unsigned char *pem, size_t len, const char **err)
+{
+	EVP_PKEY	*pkey = NULL;
+	BIO		*bio;
+
+	*err = "cannot read the private key (PEM, unencrypted)";
+	if (len > INT_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return NULL;
+	pkey = PEM_read_bio_PrivateKey(bio, NULL, tls_no_passphrase, NULL);
+	BIO_free(bio);
+	if (pkey == NULL)
+		*err = tls_err("cannot read the private key (PEM, "
+		    "unencrypted)");
+	return pkey;
+}
+
 /*
  * The private key is read from the descriptor secret_open() checked (no
  * symbolic link, regular file, owner and mode), into memory that is wiped
@@ -272,7 +290,6 @@ static EVP_PKEY *
 tls_load_key(const char *path, const char **err)
 {
 	EVP_PKEY	*pkey = NULL;
-	BIO		*bio;
 	unsigned char	*buf;
 	size_t		 len;
 	int		 fd;
@@ -282,14 +299,8 @@ tls_load_key(const char *path, const char **err)
 	buf = bw_malloc(TLS_KEY_MAX);
 	if (secret_read(fd, buf, TLS_KEY_MAX, &len, err) == -1)
 		*err = "the private key is unreadable or larger than 64 KiB";
-	else if ((bio = BIO_new_mem_buf(buf, (int)len)) != NULL) {
-		pkey = PEM_read_bio_PrivateKey(bio, NULL, tls_no_passphrase,
-		    NULL);
-		BIO_free(bio);
-		if (pkey == NULL)
-			*err = tls_err("cannot read the private key (PEM, "
-			    "unencrypted)");
-	}
+	else
+		pkey = tls_key_parse(buf, len, err);
 	close(fd);
 	bw_wipe(buf, TLS_KEY_MAX);
 	free(buf);
@@ -398,9 +409,10 @@ tls_ctx_params(SSL_CTX *ctx, enum conf_tls_profile profile, const char **err)
 }
 
 static int
-tls_ctx_cert(SSL_CTX *ctx, const struct conf_tls *c, const char **err)
+tls_ctx_cert(SSL_CTX *ctx, const struct conf_tls *c, EVP_PKEY *key,
+    const char **err)
 {
-	EVP_PKEY	*pkey;
+	EVP_PKEY	*pkey = key;
 	int		 ok;
 
 	if (c->certificate == NULL || c->private_key == NULL) {
@@ -409,10 +421,11 @@ tls_ctx_cert(SSL_CTX *ctx, const struct conf_tls *c, const char **err)
 	}
 	if (tls_load_chain(ctx, c->certificate, err) == -1)
 		return -1;
-	if ((pkey = tls_load_key(c->private_key, err)) == NULL)
+	if (pkey == NULL && (pkey = tls_load_key(c->private_key, err)) == NULL)
 		return -1;
 	ok = SSL_CTX_use_PrivateKey(ctx, pkey);
-	EVP_PKEY_free(pkey);
+	if (pkey != key)
+		EVP_PKEY_free(pkey);
 	if (ok != 1 || SSL_CTX_check_private_key(ctx) != 1) {
 		*err = tls_err("the private key does not match the certificate");
 		return -1;
@@ -461,6 +474,13 @@ SSL_CTX *
 tls_ctx_new(const struct conf_tls *c, char *const *hostnames, size_t n,
     const char **err)
 {
+	return tls_ctx_new_key(c, NULL, hostnames, n, err);
+}
+
+SSL_CTX *
+tls_ctx_new_key(const struct conf_tls *c, EVP_PKEY *key,
+    char *const *hostnames, size_t n, const char **err)
+{
 	SSL_CTX			*ctx;
 	struct tls_state	*st;
 
@@ -480,7 +500,7 @@ tls_ctx_new(const struct conf_tls *c, char *const *hostnames, size_t n,
 		return NULL;
 	}
 	if (tls_ctx_params(ctx, c->profile, err) == -1 ||
-	    tls_ctx_cert(ctx, c, err) == -1 ||
+	    tls_ctx_cert(ctx, c, key, err) == -1 ||
 	    tls_ctx_client_ca(ctx, c, err) == -1) {
 		SSL_CTX_free(ctx);
 		return NULL;

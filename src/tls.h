@@ -32,7 +32,22 @@ struct chan_ticket_keys;
  */
 SSL_CTX	*tls_ctx_new(const struct conf_tls *, char *const *hostnames,
 	    size_t n, const char **err);
+/*
+ * The same with the private key given (not read from c->private_key): the
+ * master's, whose key lives in the key manager (tlskey.h).  The context
+ * takes a reference of its own.  SSL_CTX_check_private_key still refuses a
+ * key that does not match the certificate.
+ */
+SSL_CTX	*tls_ctx_new_key(const struct conf_tls *, EVP_PKEY *key,
+	    char *const *hostnames, size_t n, const char **err);
 void	 tls_ctx_free(SSL_CTX *);
+
+/*
+ * A private key from PEM text (unencrypted; no passphrase is asked for):
+ * the key, or NULL with *err set.  The caller wipes pem.
+ */
+EVP_PKEY *tls_key_parse(const unsigned char *pem, size_t len,
+	    const char **err);
 
 /* Install (copy) current and previous ticket keys; older ones are wiped. */
 int	 tls_ticket_keys_set(SSL_CTX *, const struct chan_ticket_keys *);

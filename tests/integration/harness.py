@@ -916,10 +916,26 @@ class Daemon:
     def pid(self):
         return self.proc.pid
 
+    def keymgr_pids(self):
+        """The key managers the master started (it always has one: the
+        TLS key lives there), from its log."""
+        pids = []
+        for line in self.stderr_text().splitlines():
+            try:
+                msg = json.loads(line).get("message", "")
+            except (ValueError, AttributeError):
+                continue
+            m = re.match(r"key manager started \(pid (\d+)\)", msg)
+            if m:
+                pids.append(int(m.group(1)))
+        return pids
+
     def worker_pids(self):
+        """The master's children but the key manager."""
         if self.proc is None:
             return []
-        return _read_children(self.proc.pid)
+        km = set(self.keymgr_pids())
+        return [p for p in _read_children(self.proc.pid) if p not in km]
 
     def stderr_text(self):
         try:

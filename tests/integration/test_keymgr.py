@@ -11,7 +11,10 @@ master), and still signs; the key manager killed with SIGKILL is replaced,
 filtered again, and logins work again; the raw private key (the Ed25519 seed, the P-256
 scalar, also byte-reversed) is found in no worker's memory and not in the
 master's, after start-up and after a login, but is found in the key
-manager's (the positive control).  The memory test reads /proc/PID/mem
+manager's (the positive control).  The same holds for the TLS private key
+(tlskey.c): the daemons' own P-256 key, and one daemon per other key type
+(P-384 scalar, Ed25519 seed, RSA-2048 private exponent and first prime,
+also byte-reversed), after start-up and after full handshakes.  The memory test reads /proc/PID/mem
 through /proc/PID/maps and needs root (CAP_SYS_PTRACE: the processes are
 not dumpable); it is skipped with the reason otherwise.
 
@@ -33,6 +36,7 @@ import unittest
 
 import harness
 import pg
+import test_tlskey
 
 CLUSTER = None
 DAEMONS = {}
@@ -59,9 +63,32 @@ def raw_private(keyfile, kind):
                          timeout=30).stdout
     if kind == "ed25519":
         return der[-32:]
-    # ECPrivateKey: INTEGER 1, OCTET STRING of 32 bytes (the scalar).
-    i = der.index(b"\x02\x01\x01\x04\x20")
-    return der[i + 5:i + 37]
+    # ECPrivateKey: INTEGER 1, OCTET STRING of the scalar (32 or 48 bytes).
+    n = 48 if kind == "p384" else 32
+    i = der.index(b"\x02\x01\x01\x04" + bytes([n]))
+    return der[i + 5:i + 5 + n]
+
+
+def rsa_secrets(keyfile):
+    """An RSA key's private exponent and first prime (big-endian)."""
+    text = subprocess.run(["openssl", "pkey", "-in", keyfile, "-text",
+                           "-noout"], stdout=subprocess.PIPE, check=True,
+                          timeout=30).stdout.decode()
+    out = []
+    for field in ("privateExponent", "prime1"):
+        m = re.search(field + r":\s*\n((?:\s+[0-9a-f:]+\n)+)", text)
+        out.append(bytes.fromhex(re.sub(r"[\s:]", "", m.group(1)))
+                   .lstrip(b"\0"))
+    return out
+
+
+def tls_needles(keyfile, kind):
+    """The TLS key's raw secrets, as they may lie in memory."""
+    raws = rsa_secrets(keyfile) if kind == "rsa2048" else \
+        [raw_private(keyfile, kind)]
+    if kind == "ed25519":
+        return raws
+    return raws + [r[::-1] for r in raws]
 
 
 def setUpModule():
@@ -128,13 +155,7 @@ def log_records(d):
 
 
 def keymgr_pids(d):
-    pids = []
-    for rec in log_records(d):
-        m = re.match(r"key manager started \(pid (\d+)\)",
-                     rec.get("message", ""))
-        if m:
-            pids.append(int(m.group(1)))
-    return pids
+    return d.keymgr_pids()
 
 
 def worker_pids(d):
@@ -247,13 +268,19 @@ class TestSigning(unittest.TestCase):
         again once the key manager answers."""
         d = DAEMONS["ed25519"]
         pid = keymgr_pids(d)[-1]
-        os.kill(pid, signal.SIGSTOP)
-        try:
-            t0 = time.monotonic()
-            r = pg.login(d, "alice", PASSWORD)
-            took = time.monotonic() - t0
-        finally:
-            os.kill(pid, signal.SIGCONT)
+        # The handshake needs the key manager too (its TLS key): first.
+        with d.connect() as conn:
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                t0 = time.monotonic()
+                r = conn.roundtrip(
+                    "POST", LOGIN, headers=pg.json_headers(),
+                    body=json.dumps({"username": "alice",
+                                     "password": PASSWORD}).encode(),
+                    timeout=10.0)
+                took = time.monotonic() - t0
+            finally:
+                os.kill(pid, signal.SIGCONT)
         self.assertEqual(r.status, 503, r)
         self.assertEqual(r.header("Content-Type"),
                          "application/problem+json")
@@ -343,9 +370,13 @@ class TestWorkerMemory(unittest.TestCase):
         d = DAEMONS[kind]
         raw = raw_private(KEYS[kind], kind)
         needles = [raw] if kind == "ed25519" else [raw, raw[::-1]]
+        tls = tls_needles(d.key, "p256")
 
         def found(pid):
             return memory_holds(pid, needles)
+
+        def found_tls(pid):
+            return memory_holds(pid, tls)
 
         for phase in ("start-up", "login"):
             if phase == "login":
@@ -361,12 +392,60 @@ class TestWorkerMemory(unittest.TestCase):
                              "%s key in the master (%s)" % (kind, phase))
             self.assertTrue(found(keymgr_pids(d)[-1]),
                             "positive control: the key manager holds it")
+            for pid in workers + [d.proc.pid]:
+                self.assertFalse(found_tls(pid), "TLS key in pid %d (%s)" %
+                                 (pid, phase))
+            self.assertTrue(found_tls(keymgr_pids(d)[-1]),
+                            "positive control: the key manager holds the "
+                            "TLS key")
 
     def test_no_eddsa_key_in_workers(self):
         self.check("ed25519")
 
     def test_no_es256_key_in_workers(self):
         self.check("es256")
+
+
+class TestTlsKeyMemory(unittest.TestCase):
+    """The TLS private key of each type the server accepts: in the key
+    manager only, after start-up and after full handshakes."""
+
+    setUp = TestWorkerMemory.setUp
+
+    def check(self, kind):
+        d = test_tlskey.tls_daemon(kind, "tlsmem-" + kind)
+        try:
+            d.start(wait=False)
+            test_tlskey.wait_handshakes(d, self)
+            needles = tls_needles(d.config["server"]["tls"]["private_key"],
+                                  kind)
+            for phase in ("start-up", "handshakes"):
+                if phase == "handshakes":
+                    for v in (test_tlskey.ssl.TLSVersion.TLSv1_3,
+                              test_tlskey.ssl.TLSVersion.TLSv1_2):
+                        for _ in range(2 * d.workers):
+                            test_tlskey.handshake(d.port, d.cert_file, v)
+                workers = worker_pids(d)
+                self.assertEqual(len(workers), d.workers, d.stderr_tail())
+                for pid in workers + [d.proc.pid]:
+                    self.assertFalse(memory_holds(pid, needles),
+                                     "%s TLS key in pid %d (%s)" %
+                                     (kind, pid, phase))
+                self.assertTrue(memory_holds(keymgr_pids(d)[-1], needles),
+                                "positive control: the key manager holds "
+                                "the %s key" % kind)
+        finally:
+            d.stop_and_check(self)
+            d.cleanup()
+
+    def test_p384(self):
+        self.check("p384")
+
+    def test_ed25519(self):
+        self.check("ed25519")
+
+    def test_rsa2048(self):
+        self.check("rsa2048")
 
 
 if __name__ == "__main__":

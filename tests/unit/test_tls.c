@@ -24,31 +24,13 @@
 #include "tls.h"
 #include "util.h"
 #include "unit.h"
+#include "unit_cert.h"
 
 static char	 dir[64];
 static char	 cert_path[PATH_MAX], key_path[PATH_MAX];
 static char	 cert2_path[PATH_MAX], key2_path[PATH_MAX];
 static EVP_PKEY	*key1, *key2;
 static X509	*cert1, *cert2;
-
-static X509 *
-make_cert(EVP_PKEY *pk, const char *cn)
-{
-	X509		*x = X509_new();
-	X509_NAME	*name;
-
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-	X509_gmtime_adj(X509_getm_notBefore(x), -60);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, pk);
-	name = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)cn, -1, -1, 0);
-	X509_set_issuer_name(x, name);
-	ck_assert_int_gt(X509_sign(x, pk, EVP_sha256()), 0);
-	return x;
-}
 
 static void
 write_pem(const char *path, X509 *x, EVP_PKEY *pk)
@@ -74,8 +56,8 @@ setup(void)
 	key2 = EVP_EC_gen("P-256");
 	ck_assert_ptr_nonnull(key1);
 	ck_assert_ptr_nonnull(key2);
-	cert1 = make_cert(key1, "localhost");
-	cert2 = make_cert(key2, "intruder");
+	cert1 = unit_cert(key1, "localhost");
+	cert2 = unit_cert(key2, "intruder");
 	snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", dir);
 	snprintf(key_path, sizeof(key_path), "%s/key.pem", dir);
 	snprintf(cert2_path, sizeof(cert2_path), "%s/cert2.pem", dir);
