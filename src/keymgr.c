@@ -85,8 +85,7 @@ _Static_assert(KEYMGR_KEEP <= KEYS_SET_MAX, "kept keys fit a key set");
 struct keymgr_state {
 	struct keys_set	*set;			/* the newest first */
 	struct keymgr_tls *tls;			/* keymgr_tls.c */
-	int64_t		 window;		/* second of the count */
-	uint32_t	 count;
+	struct keymgr_rate	 rate;
 };
 
 struct keymgr_state *
@@ -130,6 +129,30 @@ keymgr_keep(struct keymgr_state *s, struct keys_key *k)
 		set->nkeys++;
 }
 
+int
+keymgr_file_open(const unsigned char *msg, size_t len,
+    struct keymgr_file_hdr *fh, struct keymgr_public_hdr *ph)
+{
+	if (len < sizeof(*fh))
+		return -1;
+	memcpy(fh, msg, sizeof(*fh));
+	memset(ph, 0, sizeof(*ph));
+	ph->id = fh->id;
+	return 0;
+}
+
+void
+keymgr_file_answer(struct keymgr_public_hdr *ph, const char *err, size_t n,
+    unsigned char *out, size_t *outlen)
+{
+	if (!ph->ok) {
+		bw_strlcpy(ph->err, err, sizeof(ph->err));
+		n = 0;
+	}
+	memcpy(out, ph, sizeof(*ph));
+	*outlen = sizeof(*ph) + n;
+}
+
 static int
 keymgr_file(struct keymgr_state *s, const unsigned char *msg, size_t len,
     unsigned char *out, size_t *outlen)
@@ -140,11 +163,8 @@ keymgr_file(struct keymgr_state *s, const unsigned char *msg, size_t len,
 	const char		*err = "malformed key";
 	size_t			 n = 0;
 
-	if (len < sizeof(fh))
+	if (keymgr_file_open(msg, len, &fh, &ph) == -1)
 		return -1;
-	memcpy(&fh, msg, sizeof(fh));
-	memset(&ph, 0, sizeof(ph));
-	ph.index = fh.index;
 	if ((k = keys_key_parse(msg + sizeof(fh), len - sizeof(fh),
 	    &err)) != NULL) {
 		ph.alg = k->alg;
@@ -159,11 +179,8 @@ keymgr_file(struct keymgr_state *s, const unsigned char *msg, size_t len,
 		else
 			err = "cannot encode the public key";
 	}
-	if (!ph.ok)
-		bw_strlcpy(ph.err, err, sizeof(ph.err));
-	memcpy(out, &ph, sizeof(ph));
-	*outlen = sizeof(ph) + n;
-	if (k != NULL && ph.ok && fh.index == 0 && k->can_sign &&
+	keymgr_file_answer(&ph, err, n, out, outlen);
+	if (k != NULL && ph.ok && fh.id == 0 && k->can_sign &&
 	    k->alg != KEYS_ALG_HS256)
 		keymgr_keep(s, k);
 	else
@@ -175,6 +192,33 @@ static const struct keys_key *
 keymgr_find(const struct keymgr_state *s, const char *kid)
 {
 	return keys_set_find(s->set, kid, strlen(kid));
+}
+
+bool
+keymgr_rate_take(struct keymgr_rate *r, uint32_t max, int64_t now_ms)
+{
+	if (now_ms / 1000 != r->window) {
+		r->window = now_ms / 1000;
+		r->count = 0;
+	}
+	if (r->count >= max)
+		return false;
+	r->count++;
+	return true;
+}
+
+void
+keymgr_sig_answer(const struct keymgr_sig_hdr *call, enum keymgr_status st,
+    size_t siglen, unsigned char *out, size_t *outlen)
+{
+	struct keymgr_sig_hdr	 gh;
+
+	memset(&gh, 0, sizeof(gh));
+	gh.id = call->id;
+	gh.origin = call->origin;
+	gh.status = st;
+	memcpy(out, &gh, sizeof(gh));
+	*outlen = sizeof(gh) + (st == KEYMGR_OK ? siglen : 0);
 }
 
 static enum keymgr_status
@@ -189,13 +233,8 @@ keymgr_do_sign(struct keymgr_state *s, const struct keymgr_sign_hdr *sh,
 	if (memchr(sh->kid, '\0', sizeof(sh->kid)) == NULL ||
 	    (k = keymgr_find(s, sh->kid)) == NULL)
 		return KEYMGR_UNKNOWN_KID;
-	if (now_ms / 1000 != s->window) {
-		s->window = now_ms / 1000;
-		s->count = 0;
-	}
-	if (s->count >= KEYMGR_RATE_MAX)
+	if (!keymgr_rate_take(&s->rate, KEYMGR_RATE_MAX, now_ms))
 		return KEYMGR_BUSY;
-	s->count++;
 	if (jwt_sign_bytes(k, (const char *)in, inlen, sig, siglen) == -1) {
 		ERR_clear_error();
 		return KEYMGR_FAILED;
@@ -209,7 +248,7 @@ keymgr_handle(struct keymgr_state *s, enum chan_type type,
     unsigned char *out, size_t *outlen, int64_t now_ms)
 {
 	struct keymgr_sign_hdr	 sh;
-	struct keymgr_sig_hdr	 gh;
+	enum keymgr_status	 st;
 	size_t			 siglen = 0;
 
 	switch (type) {
@@ -220,15 +259,9 @@ keymgr_handle(struct keymgr_state *s, enum chan_type type,
 		if (len < sizeof(sh))
 			return -1;
 		memcpy(&sh, msg, sizeof(sh));
-		memset(&gh, 0, sizeof(gh));
-		gh.id = sh.id;
-		gh.origin = sh.origin;
-		gh.status = keymgr_do_sign(s, &sh, msg + sizeof(sh),
-		    len - sizeof(sh), out + sizeof(gh), &siglen, now_ms);
-		if (gh.status != KEYMGR_OK)
-			siglen = 0;
-		memcpy(out, &gh, sizeof(gh));
-		*outlen = sizeof(gh) + siglen;
+		st = keymgr_do_sign(s, &sh, msg + sizeof(sh), len - sizeof(sh),
+		    out + sizeof(struct keymgr_sig_hdr), &siglen, now_ms);
+		keymgr_sig_answer(&sh.call, st, siglen, out, outlen);
 		*rtype = CHAN_SIGNATURE;
 		return 1;
 	case CHAN_TLS_KEY:

@@ -68,60 +68,53 @@ enum keymgr_status {
 	KEYMGR_TIMEOUT,		/* no answer in time (worker) */
 };
 
-/* CHAN_KEY_FILE: this header, then the file's bytes. */
+/*
+ * CHAN_KEY_FILE and CHAN_TLS_KEY: this header, then the file's bytes.
+ * id: a JWT key's index (0: the signing key) of count; a TLS key's handle,
+ * chosen by the master and never 0 (count unused).
+ */
 struct keymgr_file_hdr {
-	uint32_t	 index;		/* 0: the signing key */
+	uint32_t	 id;
 	uint32_t	 count;
 };
 
-/* CHAN_KEY_PUBLIC: this header, then SPKI DER or an HS256 secret. */
+/*
+ * CHAN_KEY_PUBLIC and CHAN_TLS_PUBLIC: this header, then SPKI DER (or an
+ * HS256 secret).  alg and can_sign describe JWT keys only.
+ */
 #define KEYMGR_ERR_MAX		96
 struct keymgr_public_hdr {
-	uint32_t	 index;
+	uint32_t	 id;		/* the file's */
 	uint32_t	 ok;
 	uint32_t	 alg;		/* enum keys_alg */
 	uint32_t	 can_sign;
 	char		 err[KEYMGR_ERR_MAX];
 };
 
-/* CHAN_SIGN: this header, then the signing input. */
-struct keymgr_sign_hdr {
-	uint64_t	 id;		/* the worker's */
-	uint32_t	 origin;	/* set by the master: the worker's pid */
-	uint32_t	 pad;
-	char		 kid[KEYS_KID_LEN + 5];	/* NUL-terminated */
-};
-
-/* CHAN_SIGNATURE: this header, then the signature. */
+/*
+ * CHAN_SIGNATURE and CHAN_TLS_SIGNATURE: this header, then the signature.
+ * Every request starts with one too (status unused): the master stamps
+ * origin in place whatever the request.
+ */
 struct keymgr_sig_hdr {
-	uint64_t	 id;
-	uint32_t	 origin;
+	uint64_t	 id;		/* the worker's call */
+	uint32_t	 origin;	/* set by the master: the worker's pid */
 	uint32_t	 status;	/* enum keymgr_status */
 };
 
-/* CHAN_TLS_KEY: this header, then the TLS key file's bytes (PEM). */
-struct keymgr_tls_file_hdr {
-	uint32_t	 handle;	/* chosen by the master, never 0 */
-	uint32_t	 pad;
-};
-
-/* CHAN_TLS_PUBLIC: this header, then SPKI DER. */
-struct keymgr_tls_public_hdr {
-	uint32_t	 handle;
-	uint32_t	 ok;
-	char		 err[KEYMGR_ERR_MAX];
+/* CHAN_SIGN: this header, then the signing input. */
+struct keymgr_sign_hdr {
+	struct keymgr_sig_hdr	 call;
+	char			 kid[KEYS_KID_LEN + 5];	/* NUL-terminated */
 };
 
 /*
  * CHAN_TLS_SIGN: this header, then the input (a digest, or an Ed25519
- * message).  CHAN_TLS_SIGNATURE: struct keymgr_sig_hdr, then the
- * signature.
+ * message).
  */
 struct keymgr_tls_sign_hdr {
-	uint64_t	 id;		/* the worker's */
-	uint32_t	 origin;	/* set by the master: the worker's pid */
-	uint32_t	 pad;
-	struct tlskey_op op;
+	struct keymgr_sig_hdr	 call;
+	struct tlskey_op	 op;
 };
 
 const char	*keymgr_status_text(enum keymgr_status);
@@ -138,6 +131,33 @@ int			 keymgr_handle(struct keymgr_state *, enum chan_type,
 			    const unsigned char *msg, size_t len,
 			    enum chan_type *rtype, unsigned char *out,
 			    size_t *outlen, int64_t now_ms);
+/*
+ * A key file's message (CHAN_KEY_FILE, CHAN_TLS_KEY) and its answer, for
+ * both kinds of key: keymgr_file_open() reads the header (-1: too short)
+ * and starts the answer's; keymgr_file_answer() completes it, ok or with
+ * err, in front of the n bytes of public part already at out + sizeof(*ph).
+ */
+int			 keymgr_file_open(const unsigned char *msg, size_t len,
+			    struct keymgr_file_hdr *, struct keymgr_public_hdr *);
+void			 keymgr_file_answer(struct keymgr_public_hdr *,
+			    const char *err, size_t n, unsigned char *out,
+			    size_t *outlen);
+/*
+ * What the key manager's two signers share: a per-second rate bound
+ * (keymgr_rate_take: false once max were taken this second) and the
+ * answer to a signing request, its header in front of the siglen bytes
+ * of signature already at out + sizeof(struct keymgr_sig_hdr) (none
+ * unless KEYMGR_OK).
+ */
+struct keymgr_rate {
+	int64_t		 window;	/* second of the count */
+	uint32_t	 count;
+};
+bool			 keymgr_rate_take(struct keymgr_rate *, uint32_t max,
+			    int64_t now_ms);
+void			 keymgr_sig_answer(const struct keymgr_sig_hdr *call,
+			    enum keymgr_status, size_t siglen,
+			    unsigned char *out, size_t *outlen);
 /*
  * The key manager's TLS keys (keymgr_tls.c): CHAN_TLS_KEY keeps a key
  * under the master's handle and answers CHAN_TLS_PUBLIC; CHAN_TLS_SIGN is

@@ -116,7 +116,7 @@ keymgr_sign(struct keymgr_client *c, const char *kid, const void *input,
 	    strlen(kid) >= sizeof(sh.kid))
 		return -1;
 	memset(&sh, 0, sizeof(sh));
-	sh.id = c->next_id++;
+	sh.call.id = c->next_id++;
 	bw_strlcpy(sh.kid, kid, sizeof(sh.kid));
 	buf = bw_malloc(sizeof(sh) + len);
 	memcpy(buf, &sh, sizeof(sh));
@@ -125,12 +125,12 @@ keymgr_sign(struct keymgr_client *c, const char *kid, const void *input,
 	free(buf);
 	if (rv == -1)
 		return -1;
-	k->id = sh.id;
+	k->id = sh.call.id;
 	k->cb = cb;
 	k->arg = arg;
 	bw_ms_to_tv(c->deadline_ms, &tv);
 	evtimer_add(k->timer, &tv);
-	*handle = sh.id;
+	*handle = sh.call.id;
 	return 0;
 }
 
@@ -200,7 +200,7 @@ keymgr_tls_send(struct keymgr_tls_client *c, const struct tlskey_op *op,
 		return -1;
 	}
 	memset(&sh, 0, sizeof(sh));
-	sh.id = *id = c->next_id++;
+	sh.call.id = *id = c->next_id++;
 	sh.op = *op;
 	memcpy(buf, &sh, sizeof(sh));
 	memcpy(buf + sizeof(sh), in, inlen);

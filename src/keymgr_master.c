@@ -206,7 +206,7 @@ keymgr_public(size_t index, size_t len, const char **err)
 	const unsigned char	*p = keymgr_sup.msg + sizeof(ph);
 
 	memcpy(&ph, keymgr_sup.msg, sizeof(ph));
-	if (len < sizeof(ph) || ph.index != index) {
+	if (len < sizeof(ph) || ph.id != index) {
 		*err = "the key manager answered out of turn";
 		return NULL;
 	}
@@ -314,15 +314,15 @@ keymgr_conf(const struct conf *conf)
 
 /*
  * One TLS key file through the key manager under handle: its public key
- * (SPKI DER) in msg + sizeof(struct keymgr_tls_public_hdr), *spkilen
+ * (SPKI DER) in msg + sizeof(struct keymgr_public_hdr), *spkilen
  * bytes; or -1 with *err set.
  */
 static int
 keymgr_tls_send(const struct conf *conf, const char *path, uint32_t handle,
     size_t *spkilen, const char **err)
 {
-	struct keymgr_tls_file_hdr	 fh = { handle, 0 };
-	struct keymgr_tls_public_hdr	 ph;
+	struct keymgr_file_hdr	 fh = { handle, 0 };
+	struct keymgr_public_hdr	 ph;
 	size_t				 n;
 
 	if (keymgr_start(conf) == -1) {
@@ -333,7 +333,7 @@ keymgr_tls_send(const struct conf *conf, const char *path, uint32_t handle,
 	    CHAN_TLS_PUBLIC, &n, err) == -1)
 		return -1;
 	memcpy(&ph, keymgr_sup.msg, sizeof(ph));
-	if (n < sizeof(ph) || ph.handle != handle) {
+	if (n < sizeof(ph) || ph.id != handle) {
 		*err = "the key manager answered out of turn";
 		return -1;
 	}
@@ -369,7 +369,7 @@ keymgr_tls_remember(uint32_t handle, const char *path,
 EVP_PKEY *
 keymgr_tls_key(const struct conf *conf, const char *path, const char **err)
 {
-	struct keymgr_tls_public_hdr	 ph;
+	struct keymgr_public_hdr	 ph;
 	const unsigned char		*spki = keymgr_sup.msg + sizeof(ph);
 	EVP_PKEY			*pk;
 	uint32_t			 handle;
@@ -409,7 +409,7 @@ keymgr_tls_resend(void)
 		    &err) == -1)
 			log_errorx("key manager: %s: %s", e->path, err);
 		else if (n != e->spkilen || memcmp(keymgr_sup.msg +
-		    sizeof(struct keymgr_tls_public_hdr), e->spki, n) != 0)
+		    sizeof(struct keymgr_public_hdr), e->spki, n) != 0)
 			log_errorx("key manager: %s: the key changed since it "
 			    "was loaded: reload to serve it", e->path);
 	}
@@ -454,11 +454,6 @@ keymgr_attach(struct event_base *base, keymgr_reply_fn reply, void *arg)
 	keymgr_watch();
 }
 
-_Static_assert(offsetof(struct keymgr_sign_hdr, origin) ==
-    offsetof(struct keymgr_tls_sign_hdr, origin), "one origin stamp");
-_Static_assert(offsetof(struct keymgr_sign_hdr, origin) ==
-    offsetof(struct keymgr_sig_hdr, origin), "one origin stamp");
-
 static void
 keymgr_unavailable(pid_t origin, enum chan_type type, uint64_t id)
 {
@@ -496,7 +491,7 @@ keymgr_forward(pid_t origin, enum chan_type type, const void *msg,
 		return -1;
 	memcpy(buf, msg, len);
 	memcpy(&id, buf, sizeof(id));
-	memcpy(buf + offsetof(struct keymgr_sign_hdr, origin), &o, sizeof(o));
+	memcpy(buf + offsetof(struct keymgr_sig_hdr, origin), &o, sizeof(o));
 	if (keymgr_sup.fd == -1 || chan_send(keymgr_sup.fd, type, buf,
 	    len) == -1)
 		keymgr_unavailable(origin, type, id);

@@ -45,8 +45,7 @@ struct keymgr_tls_key {
 struct keymgr_tls {
 	struct keymgr_tls_key	 keys[KEYMGR_TLS_KEEP];	/* newest first */
 	size_t			 nkeys;
-	int64_t			 window;	/* second of the count */
-	uint32_t		 count;
+	struct keymgr_rate	 rate;
 };
 
 struct keymgr_tls *
@@ -113,38 +112,30 @@ int
 keymgr_tls_load(struct keymgr_tls *t, const unsigned char *msg, size_t len,
     unsigned char *out, size_t *outlen)
 {
-	struct keymgr_tls_file_hdr	 fh;
-	struct keymgr_tls_public_hdr	 ph;
+	struct keymgr_file_hdr	 fh;
+	struct keymgr_public_hdr	 ph;
 	EVP_PKEY			*pk;
 	unsigned char			*p = out + sizeof(ph);
 	const char			*err;
 	int				 n = 0;
 
-	if (len < sizeof(fh))
+	if (keymgr_file_open(msg, len, &fh, &ph) == -1)
 		return -1;
-	memcpy(&fh, msg, sizeof(fh));
-	memset(&ph, 0, sizeof(ph));
-	ph.handle = fh.handle;
 	if ((pk = keymgr_tls_parse(msg + sizeof(fh), len - sizeof(fh),
-	    &err)) != NULL && fh.handle == 0)
+	    &err)) != NULL && fh.id == 0)
 		err = "no handle";
 	else if (pk != NULL && ((n = i2d_PUBKEY(pk, NULL)) <= 0 ||
 	    n > KEYMGR_TLS_SPKI_MAX ||
 	    i2d_PUBKEY(pk, &p) != n))
 		err = "cannot encode the public key";
 	else if (pk != NULL) {
-		keymgr_tls_keep(t, fh.handle, pk);
+		keymgr_tls_keep(t, fh.id, pk);
 		pk = NULL;
 		ph.ok = 1;
 	}
 	EVP_PKEY_free(pk);
 	ERR_clear_error();
-	if (!ph.ok) {
-		bw_strlcpy(ph.err, err, sizeof(ph.err));
-		n = 0;
-	}
-	memcpy(out, &ph, sizeof(ph));
-	*outlen = sizeof(ph) + (size_t)n;
+	keymgr_file_answer(&ph, err, (size_t)n, out, outlen);
 	return 1;
 }
 
@@ -252,13 +243,8 @@ keymgr_tls_do_sign(struct keymgr_tls *t, const struct tlskey_op *op,
 	    (md = keymgr_tls_md(op, inlen)) == NULL) ||
 	    (size_t)EVP_PKEY_get_size(pk) > *siglen)
 		return KEYMGR_FAILED;
-	if (now_ms / 1000 != t->window) {
-		t->window = now_ms / 1000;
-		t->count = 0;
-	}
-	if (t->count >= KEYMGR_TLS_RATE_MAX)
+	if (!keymgr_rate_take(&t->rate, KEYMGR_TLS_RATE_MAX, now_ms))
 		return KEYMGR_BUSY;
-	t->count++;
 	rv = md == NULL ? keymgr_tls_ed25519(pk, in, inlen, sig, siglen) :
 	    keymgr_tls_digest(pk, op, md, in, inlen, sig, siglen);
 	ERR_clear_error();
@@ -270,21 +256,15 @@ keymgr_tls_sign(struct keymgr_tls *t, const unsigned char *msg, size_t len,
     unsigned char *out, size_t *outlen, int64_t now_ms)
 {
 	struct keymgr_tls_sign_hdr	 sh;
-	struct keymgr_sig_hdr		 gh;
+	enum keymgr_status		 st;
 	size_t				 siglen = TLSKEY_SIG_MAX;
 
 	if (len < sizeof(sh))
 		return -1;
 	memcpy(&sh, msg, sizeof(sh));
-	memset(&gh, 0, sizeof(gh));
-	gh.id = sh.id;
-	gh.origin = sh.origin;
-	gh.status = keymgr_tls_do_sign(t, &sh.op, msg + sizeof(sh),
-	    len - sizeof(sh), out + sizeof(gh), &siglen, now_ms);
-	if (gh.status != KEYMGR_OK)
-		siglen = 0;
-	memcpy(out, &gh, sizeof(gh));
-	*outlen = sizeof(gh) + siglen;
+	st = keymgr_tls_do_sign(t, &sh.op, msg + sizeof(sh), len - sizeof(sh),
+	    out + sizeof(struct keymgr_sig_hdr), &siglen, now_ms);
+	keymgr_sig_answer(&sh.call, st, siglen, out, outlen);
 	return 1;
 }
 

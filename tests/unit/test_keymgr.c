@@ -103,8 +103,8 @@ sign(struct keymgr_state *s, const char *kid, const void *in, size_t len,
 	enum chan_type		 rt;
 
 	memset(&sh, 0, sizeof(sh));
-	sh.id = 42;
-	sh.origin = 7;
+	sh.call.id = 42;
+	sh.call.origin = 7;
 	memcpy(sh.kid, kid, strlen(kid) < sizeof(sh.kid) ? strlen(kid) + 1 :
 	    sizeof(sh.kid));
 	memcpy(msg, &sh, sizeof(sh));
@@ -339,7 +339,7 @@ START_TEST(test_client_answer)
 	    0);
 	ck_assert_uint_eq(peer_read(fds[1], &sh), 3);
 	ck_assert_str_eq(sh.kid, "kid1");
-	ck_assert_uint_eq(sh.id, h);
+	ck_assert_uint_eq(sh.call.id, h);
 	/* Malformed answers: refused, the call still waits. */
 	answer(c, h, KEYMGR_OK, 0, -1);
 	answer(c, h, KEYMGR_OK, KEYMGR_SIG_MAX + 1, -1);
@@ -454,7 +454,7 @@ START_TEST(test_main_loop)
 	pub = keys_key_public(out + sizeof(ph), outlen - sizeof(ph), &err);
 	ck_assert_ptr_nonnull(pub);
 	memset(&sh, 0, sizeof(sh));
-	sh.id = 9;
+	sh.call.id = 9;
 	memcpy(sh.kid, pub->kid, strlen(pub->kid) + 1);
 	ck_assert_int_eq(chan_send(fds[0], CHAN_SIGN, &sh, sizeof(sh)), 0);
 	ck_assert_int_eq(chan_recv(fds[0], &t, out, sizeof(out), &outlen), 1);

@@ -59,11 +59,11 @@ keygen(const char *kind)
 }
 
 /* CHAN_TLS_KEY with pk's PEM under handle; the answer's header. */
-static struct keymgr_tls_public_hdr
+static struct keymgr_public_hdr
 load_pem(uint32_t handle, const void *pem, size_t len)
 {
-	struct keymgr_tls_file_hdr	 fh = { handle, 0 };
-	struct keymgr_tls_public_hdr	 ph;
+	struct keymgr_file_hdr	 fh = { handle, 0 };
+	struct keymgr_public_hdr	 ph;
 	unsigned char			*msg = malloc(sizeof(fh) + len);
 	enum chan_type			 rt;
 
@@ -82,7 +82,7 @@ load_pem(uint32_t handle, const void *pem, size_t len)
 static EVP_PKEY *
 load_key(EVP_PKEY *pk, uint32_t handle)
 {
-	struct keymgr_tls_public_hdr	 ph;
+	struct keymgr_public_hdr	 ph;
 	BIO				*bio = BIO_new(BIO_s_mem());
 	EVP_PKEY			*key;
 	const char			*err = NULL;
@@ -95,7 +95,7 @@ load_key(EVP_PKEY *pk, uint32_t handle)
 	ph = load_pem(handle, pem, (size_t)n);
 	BIO_free(bio);
 	ck_assert_msg(ph.ok, "%s", ph.err);
-	ck_assert_uint_eq(ph.handle, handle);
+	ck_assert_uint_eq(ph.id, handle);
 	key = tlskey_pkey_new(handle, out + sizeof(ph), outlen - sizeof(ph),
 	    &err);
 	ck_assert_msg(key != NULL, "%s", err ? err : "?");
@@ -115,7 +115,7 @@ transport(void *arg, const struct tlskey_op *op, const unsigned char *in,
 	(void)arg;
 	calls++;
 	memset(&sh, 0, sizeof(sh));
-	sh.id = 7;
+	sh.call.id = 7;
 	sh.op = *op;
 	ck_assert_uint_le(inlen, TLSKEY_INPUT_MAX + 1);
 	memcpy(msg, &sh, sizeof(sh));
@@ -500,7 +500,7 @@ END_TEST
 START_TEST(test_keymgr_bad_files)
 {
 	EVP_PKEY			*pk;
-	struct keymgr_tls_public_hdr	 ph;
+	struct keymgr_public_hdr	 ph;
 	BIO				*bio;
 	char				*pem;
 	long				 n;
