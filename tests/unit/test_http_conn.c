@@ -38,6 +38,7 @@
 #include "chan.h"
 #include "conf.h"
 #include "http.h"
+#include "unit_cert.h"
 #include "log.h"
 #include "router.h"
 #include "tls.h"
@@ -1454,7 +1455,6 @@ tls_pair(struct h *h, const char *sni)
 	struct sockaddr_in	 sin = inet4("192.0.2.50");
 	EVP_PKEY		*pk;
 	X509			*x;
-	X509_NAME		*nm;
 	FILE			*fp;
 	const char		*err = NULL;
 	int			 sv[2];
@@ -1465,17 +1465,7 @@ tls_pair(struct h *h, const char *sni)
 	snprintf(cp, sizeof(cp), "%s/c.pem", dir);
 	snprintf(kp, sizeof(kp), "%s/k.pem", dir);
 	pk = EVP_EC_gen("P-256");
-	x = X509_new();
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
-	X509_gmtime_adj(X509_getm_notBefore(x), -60);
-	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_set_pubkey(x, pk);
-	nm = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"localhost", -1, -1, 0);
-	X509_set_issuer_name(x, nm);
-	X509_sign(x, pk, EVP_sha256());
+	x = unit_cert(pk, "localhost");
 	fp = fopen(cp, "w");
 	PEM_write_X509(fp, x);
 	fclose(fp);

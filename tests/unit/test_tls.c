@@ -142,20 +142,13 @@ handshake(SSL_CTX *sctx, SSL_CTX *cctx, SSL_SESSION *resume,
     const char *sni, struct hs *out)
 {
 	SSL		*s, *c;
-	BIO		*sb, *cb;
 	char		 buf[16];
 	int		 i, rs = 0, rc = 0, es, ec;
 	bool		 ok = false;
 
 	memset(out, 0, sizeof(*out));
 	ERR_clear_error();
-	ck_assert_ptr_nonnull(s = SSL_new(sctx));
-	ck_assert_ptr_nonnull(c = SSL_new(cctx));
-	ck_assert_int_eq(BIO_new_bio_pair(&sb, 0, &cb, 0), 1);
-	SSL_set_bio(s, sb, sb);
-	SSL_set_bio(c, cb, cb);
-	SSL_set_accept_state(s);
-	SSL_set_connect_state(c);
+	unit_ssl_pair(sctx, cctx, &s, &c);
 	if (resume != NULL)
 		ck_assert_int_eq(SSL_set_session(c, resume), 1);
 	if (sni != NULL)

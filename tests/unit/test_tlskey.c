@@ -323,20 +323,13 @@ handshake(SSL_CTX *sctx, EVP_PKEY *pub, int version)
 {
 	SSL_CTX		*cctx = SSL_CTX_new(TLS_client_method());
 	SSL		*s, *c;
-	BIO		*sb, *cb;
 	int		 i, rs = 0, rc = 0;
 	bool		 ok = false;
 
 	SSL_CTX_set_min_proto_version(cctx, version);
 	SSL_CTX_set_max_proto_version(cctx, version);
 	SSL_CTX_set_options(cctx, SSL_OP_NO_TICKET);
-	ck_assert_ptr_nonnull(s = SSL_new(sctx));
-	ck_assert_ptr_nonnull(c = SSL_new(cctx));
-	ck_assert_int_eq(BIO_new_bio_pair(&sb, 0, &cb, 0), 1);
-	SSL_set_bio(s, sb, sb);
-	SSL_set_bio(c, cb, cb);
-	SSL_set_accept_state(s);
-	SSL_set_connect_state(c);
+	unit_ssl_pair(sctx, cctx, &s, &c);
 	for (i = 0; i < 64 && !ok; i++) {
 		if (rc != 1)
 			rc = SSL_do_handshake(c);
