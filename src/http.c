@@ -123,15 +123,16 @@ http_conn_flush(struct http_conn *c)
  * with one read(2), but bufferevent_openssl asks only SSL_pending(),
  * which counts the current record, before it waits for the socket again:
  * records already taken from the socket would wait for bytes that may
- * never come.  So whenever the connection wants more input and OpenSSL
- * holds some, the bufferevent's read event runs again in this pass.  A
- * partial record costs one read(2) that finds nothing, and no loop: only
- * new input brings the connection back here.
+ * never come.  So whenever the connection reads (not once it closes) and
+ * OpenSSL holds some, the bufferevent's read event runs again in this
+ * pass.  A partial record costs one read(2) that finds nothing, and no
+ * loop: only new input brings the connection back here.
  */
 static void
 http_conn_pending(struct http_conn *c)
 {
 	if (c->ssl == NULL || c->state == CONN_HANDSHAKE ||
+	    c->state == CONN_CLOSING || c->state == CONN_LINGER ||
 	    !SSL_has_pending(c->ssl))
 		return;
 	event_active(&c->bev->ev_read, EV_READ, 1);
