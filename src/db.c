@@ -16,7 +16,10 @@
  *   abandoned, staying in its connection's list until its results (a
  *   refusal by the context statement) are discarded;
  * - the event loop never blocks: libpq is non-blocking, PQflush is retried
- *   from a write event, PQsocket is re-read after every PQconnectPoll.
+ *   from a write event, PQsocket is re-read after every PQconnectPoll;
+ * - a READY connection over TCP is corked, and whatever libpq wrote to it
+ *   in a pass of the event loop is pushed at the end of that pass
+ *   (db_conn_cork, db_pool_push): one packet, one wake-up of its backend.
  *
  * The statement registry: the pool's statements (its two context
  * statements first, then those of db_pool_stmt_add(), in order) are
@@ -27,7 +30,12 @@
  * them alive; they may hold user data and are freed with the request.
  */
 #include <sys/queue.h>
+#include <sys/socket.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +155,8 @@ struct db_conn {
 	int64_t			 clock_offset;	/* the database's - ours, ms */
 	struct db_req_list	 inflight;
 	size_t			 ninflight;
+	bool			 corked;	/* TCP_CORK on its socket */
+	bool			 unpushed;	/* corked bytes not pushed */
 };
 
 struct db_pool {
@@ -163,6 +173,8 @@ struct db_pool {
 	int64_t			 start_ms;	/* db_pool_start() */
 	bool			 ever_ready;	/* a connection was ready */
 	struct event		*ev_queue;
+	struct event		*ev_push;	/* db_pool_push, once a pass */
+	bool			 push_armed;
 	/* A listener (db_listen_new): one connection, no statements. */
 	char			*listen_sql;
 	void			(*on_notify)(void *, const char *);
@@ -317,9 +329,52 @@ db_conn_close(struct db_conn *c)
 		event_free(c->ev_write);
 	c->ev_read = c->ev_write = NULL;
 	c->fd = -1;
+	c->corked = c->unpushed = false;
 	if (c->pg != NULL)
 		PQfinish(c->pg);
 	c->pg = NULL;
+}
+
+/*
+ * Segments of one pass leave in one packet.  libpq 15 writes to the socket
+ * at every Sync, so a ready connection's TCP socket is corked: what libpq
+ * writes during a pass of the event loop waits in the kernel, and one
+ * push per connection (db_pool_push, run once at the end of the pass)
+ * sends it.  PostgreSQL then wakes once for all of them instead of once
+ * per request.  Setting TCP_NODELAY pushes a corked socket's queue (tcp(7));
+ * the kernel's 200 ms ceiling on corked data bounds a push that went
+ * missing.  A socket that cannot be corked (a Unix socket) is left alone.
+ */
+static void
+db_conn_cork(struct db_conn *c)
+{
+	int	 one = 1;
+
+	c->corked = c->pool->ev_push != NULL && setsockopt(c->fd, IPPROTO_TCP,
+	    TCP_CORK, &one, sizeof(one)) == 0;
+	c->unpushed = false;
+}
+
+static void
+db_pool_push(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_pool	*pool = arg;
+	struct db_conn	*c;
+	int		 one = 1;
+	uint32_t	 i;
+
+	(void)fd;
+	(void)what;
+	pool->push_armed = false;
+	for (i = 0; i < pool->p.pool_size; i++) {
+		c = &pool->conns[i];
+		if (!c->unpushed || c->fd < 0)
+			continue;
+		c->unpushed = false;
+		if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one)) == -1)
+			log_warnx("database: push: %s", strerror(errno));
+	}
 }
 
 /* Flushes libpq's output buffer; arms the write event while it is not empty. */
@@ -332,6 +387,13 @@ db_conn_flush(struct db_conn *c)
 		return -1;
 	if (rv == 1)
 		event_add(c->ev_write, NULL);
+	if (c->corked && !c->unpushed) {
+		c->unpushed = true;
+		if (!c->pool->push_armed) {
+			c->pool->push_armed = true;
+			event_active(c->pool->ev_push, EV_TIMEOUT, 0);
+		}
+	}
 	return 0;
 }
 
@@ -728,6 +790,7 @@ db_conn_step_prepare(struct db_conn *c, PGresult *res)
 		c->state = DB_CONN_READY;
 		c->backoff_ms = DB_BACKOFF_MIN_MS;
 		c->pool->ever_ready = true;
+		db_conn_cork(c);
 		log_debug("database connection ready");
 		return 0;
 	default:
@@ -985,7 +1048,9 @@ db_pool_new(struct event_base *base, const struct db_pool_params *p)
 	pool->base = base;
 	pool->p = *p;
 	TAILQ_INIT(&pool->waitq);
-	if ((pool->ev_queue = evtimer_new(base, db_queue_expire, pool)) == NULL)
+	if ((pool->ev_queue = evtimer_new(base, db_queue_expire, pool)) ==
+	    NULL || (pool->ev_push = event_new(base, -1, 0, db_pool_push,
+	    pool)) == NULL)
 		fatal("db: cannot create timer");
 	pool->conns = bw_calloc(p->pool_size, sizeof(*pool->conns));
 	for (i = 0; i < p->pool_size; i++) {
@@ -1064,6 +1129,8 @@ db_pool_free(struct db_pool *pool)
 	while ((r = db_waitq_pop(pool)) != NULL)
 		db_req_finish(r, DB_UNAVAILABLE);
 	event_free(pool->ev_queue);
+	if (pool->ev_push != NULL)
+		event_free(pool->ev_push);
 	free(pool->listen_sql);
 	for (i = 0; i < pool->nstmts; i++)
 		free(pool->stmt_names[i]);

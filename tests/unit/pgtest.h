@@ -3,13 +3,18 @@
  *
  * pgtest_start() runs `tests/pg-tmp start DIR` (no shell) and reads the
  * KEY=VALUE lines it prints into the environment, so libpq connects there
- * by default; pgtest_stop() removes the cluster.  When PostgreSQL is not
+ * by default (its Unix socket; pgtest_start_tcp(): 127.0.0.1 with a
+ * password); pgtest_stop() removes the cluster.  When PostgreSQL is not
  * installed, pg-tmp exits 77 and the suite says so and skips its cases.
  */
 #ifndef BW_PGTEST_H
 #define BW_PGTEST_H
 
+#include <sys/socket.h>
 #include <sys/wait.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -52,12 +57,40 @@ pgtest_run(char *const argv[], char *out, size_t outsz)
 	return WEXITSTATUS(status);
 }
 
-static void
-pgtest_start(void)
+/* A port on 127.0.0.1 that nothing listens on now, or 0. */
+static int
+pgtest_free_port(void)
 {
-	char	 out[4096], *line, *save = NULL, *eq;
-	char	*argv[] = { "tests/pg-tmp", "start", pgtest_dir, NULL };
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof(sin);
+	int			 fd, port = 0;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return 0;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+/* tcp: the cluster also listens on 127.0.0.1, and libpq connects there. */
+static void
+pgtest_start_with(bool tcp)
+{
+	char	 out[4096], *line, *save = NULL, *eq, port[16];
+	char	*argv[] = { "tests/pg-tmp", "start", pgtest_dir, NULL, NULL,
+		    NULL };
 	int	 rv;
+
+	if (tcp) {
+		snprintf(port, sizeof(port), "%d", pgtest_free_port());
+		argv[3] = "--tcp";
+		argv[4] = port;
+	}
 
 	snprintf(pgtest_dir, sizeof(pgtest_dir), "/tmp/bw-pgtest-%ld",
 	    (long)getpid());
@@ -80,6 +113,18 @@ pgtest_start(void)
 		setenv(line, eq + 1, 1);
 	}
 	pgtest_up = true;
+}
+
+static void
+pgtest_start(void)
+{
+	pgtest_start_with(false);
+}
+
+static inline void
+pgtest_start_tcp(void)
+{
+	pgtest_start_with(true);
 }
 
 static void

@@ -3,6 +3,13 @@
  * segments, context settings, errors, timeouts, queue bounds, abandoned
  * requests, retries and reconnection.
  */
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <linux/sockios.h>
+#include <netinet/in.h>
+
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -642,6 +649,88 @@ START_TEST(listener_channel_checked)
 }
 END_TEST
 
+/*
+ * Bytes written to PostgreSQL's port that the kernel has not sent yet,
+ * over every socket of this process connected there (-1: none).
+ */
+static long
+unsent_to_pg(void)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len;
+	struct dirent		*de;
+	DIR			*d = opendir("/proc/self/fd");
+	long			 total = -1;
+	int			 fd, n, port = atoi(getenv("PGPORT"));
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL) {
+		fd = atoi(de->d_name);
+		len = sizeof(sin);
+		if (de->d_name[0] == '.' || getpeername(fd,
+		    (struct sockaddr *)&sin, &len) == -1 ||
+		    sin.sin_family != AF_INET || ntohs(sin.sin_port) != port)
+			continue;
+		ck_assert_int_eq(ioctl(fd, SIOCOUTQNSD, &n), 0);
+		total = (total < 0 ? 0 : total) + n;
+	}
+	closedir(d);
+	return total;
+}
+
+/*
+ * Over TCP, what the pool writes in a pass of the event loop waits in the
+ * kernel (TCP_CORK) and leaves when the pass ends: before the loop runs,
+ * the three segments are still unsent; after one pass, nothing is.
+ */
+START_TEST(tcp_segments_leave_at_end_of_pass)
+{
+	struct db_pool	*pool;
+	struct outcome	 o[3];
+	int		 i;
+
+	NEED_PG();
+	memset(o, 0, sizeof(o));
+	pool = pool_ready(1, 10, 5000);
+	ck_assert_int_eq(unsent_to_pg(), 0);
+	for (i = 0; i < 3; i++)
+		ck_assert_ptr_nonnull(submit(pool, ST_ECHO, "corked", "",
+		    "5s", &o[i]));
+	ck_assert_int_gt(unsent_to_pg(), 0);
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(unsent_to_pg(), 0);
+	RUN_UNTIL(o[0].done && o[1].done && o[2].done);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(o[i].how, DB_OK);
+		ck_assert_str_eq(o[i].first, "corked");
+	}
+	/* A later pass pushes again (the flag was re-armed). */
+	memset(o, 0, sizeof(o));
+	ck_assert_ptr_nonnull(submit(pool, ST_ECHO, "again", "", "5s", &o[0]));
+	event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(unsent_to_pg(), 0);
+	RUN_UNTIL(o[0].done);
+	ck_assert_str_eq(o[0].first, "again");
+	db_pool_free(pool);
+}
+END_TEST
+
+/* Over the Unix socket nothing is corked: a segment leaves at once. */
+START_TEST(unix_socket_not_corked)
+{
+	struct db_pool	*pool;
+	struct outcome	 o = { 0 };
+
+	NEED_PG();
+	pool = pool_ready(1, 10, 5000);
+	ck_assert_int_eq(unsent_to_pg(), -1);
+	ck_assert_ptr_nonnull(submit(pool, ST_ECHO, "plain", "", "5s", &o));
+	RUN_UNTIL(o.done);
+	ck_assert_str_eq(o.first, "plain");
+	db_pool_free(pool);
+}
+END_TEST
+
 Suite *
 unit_suite(void)
 {
@@ -669,6 +758,17 @@ unit_suite(void)
 	tcase_add_test(tc, starting_pool_waits_queue_timeout);
 	tcase_add_test(tc, listener_notifies_and_reconnects);
 	tcase_add_test(tc, listener_channel_checked);
+	tcase_add_test(tc, unix_socket_not_corked);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tcp");
+	tcase_set_timeout(tc, UNIT_TIMEOUT);
+	tcase_add_unchecked_fixture(tc, pgtest_start_tcp, pgtest_stop);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, tcp_segments_leave_at_end_of_pass);
+	tcase_add_test(tc, pipelined_in_order);
+	tcase_add_test(tc, sql_error_then_next);
+	tcase_add_test(tc, reconnects_after_termination);
 	suite_add_tcase(s, tc);
 	return s;
 }
