@@ -350,8 +350,8 @@ db_conn_cork(struct db_conn *c)
 {
 	int	 one = 1;
 
-	c->corked = c->pool->ev_push != NULL && setsockopt(c->fd, IPPROTO_TCP,
-	    TCP_CORK, &one, sizeof(one)) == 0;
+	c->corked = setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &one,
+	    sizeof(one)) == 0;
 	c->unpushed = false;
 }
 
@@ -1051,7 +1051,7 @@ db_pool_new(struct event_base *base, const struct db_pool_params *p)
 	if ((pool->ev_queue = evtimer_new(base, db_queue_expire, pool)) ==
 	    NULL || (pool->ev_push = event_new(base, -1, 0, db_pool_push,
 	    pool)) == NULL)
-		fatal("db: cannot create timer");
+		fatal("db: cannot create events");
 	pool->conns = bw_calloc(p->pool_size, sizeof(*pool->conns));
 	for (i = 0; i < p->pool_size; i++) {
 		c = &pool->conns[i];
@@ -1129,8 +1129,7 @@ db_pool_free(struct db_pool *pool)
 	while ((r = db_waitq_pop(pool)) != NULL)
 		db_req_finish(r, DB_UNAVAILABLE);
 	event_free(pool->ev_queue);
-	if (pool->ev_push != NULL)
-		event_free(pool->ev_push);
+	event_free(pool->ev_push);
 	free(pool->listen_sql);
 	for (i = 0; i < pool->nstmts; i++)
 		free(pool->stmt_names[i]);
