@@ -1056,10 +1056,10 @@ api_audit_record(struct api_call *call, int status)
 	ev.status = status;
 	detail = json_loads(call->audit_detail, 0, NULL);
 	ev.detail = detail;
-	ev.time_us = 0;
+	ev.row = call->audit_id;
 	wait = call->api->conf->audit->fsync == FSYNC_ALWAYS;
 	if (detail != NULL)
-		rv = audit_client_submit(call->api->audit, &ev, call->audit_id,
+		rv = audit_client_submit(call->api->audit, &ev,
 		    wait ? api_audit_answer : NULL, call);
 	json_decref(detail);
 	free(path);

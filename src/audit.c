@@ -306,7 +306,9 @@ audit_body(struct evbuffer *b, const struct audit_event *ev,
 	    ev->status) : evbuffer_add_printf(b, ",\"status\":null")) == -1 ||
 	    evbuffer_add(b, ",\"detail\":", 10) == -1 ||
 	    audit_detail(b, ev->detail) == -1 ||
-	    evbuffer_add_printf(b, ",\"prev\":\"%s\"", hex) == -1)
+	    (ev->row > 0 && evbuffer_add_printf(b, ",\"row\":%" PRId64,
+	    ev->row) == -1) ||
+	    evbuffer_add_printf(b, AUDIT_PREV_MARK "%s\"", hex) == -1)
 		return -1;
 	return 0;
 }
@@ -395,4 +397,48 @@ audit_line_ends(const char *line, size_t len, uint64_t *seq,
 		return -1;
 	*seq = n;
 	return 0;
+}
+
+/* The digits of ,"row":N ending at end (the start of ,"prev":); 0: none. */
+static int64_t
+audit_line_row_member(const char *line, size_t end)
+{
+	static const char	 mark[] = ",\"row\":";
+	size_t			 b = end;
+	uint64_t		 u;
+	char			 digits[20];
+
+	while (b > 0 && line[b - 1] >= '0' && line[b - 1] <= '9')
+		b--;
+	if (b == end || end - b >= sizeof(digits) || b < sizeof(mark) - 1 ||
+	    memcmp(line + b - (sizeof(mark) - 1), mark, sizeof(mark) - 1) != 0)
+		return 0;
+	memcpy(digits, line + b, end - b);
+	digits[end - b] = '\0';
+	if (bw_parse_uint(digits, INT64_MAX, &u) == -1)
+		return 0;
+	return (int64_t)u;
+}
+
+int
+audit_line_row(const char *line, size_t len, const struct audit_key *key,
+    uint64_t *seq, int64_t *row)
+{
+	unsigned char	 mac[AUDIT_MAC_LEN], prev[AUDIT_MAC_LEN];
+	unsigned char	 want[AUDIT_MAC_LEN];
+	size_t		 body, p;
+
+	*row = 0;
+	if (audit_line_ends(line, len, seq, want) == -1 ||
+	    (body = len - AUDIT_TAIL_LEN) < AUDIT_PREV_LEN)
+		return -1;
+	p = body - AUDIT_PREV_LEN;
+	if (memcmp(line + p, AUDIT_PREV_MARK, sizeof(AUDIT_PREV_MARK) - 1) !=
+	    0 || line[body - 1] != '"' ||
+	    audit_hex_decode(line + p + sizeof(AUDIT_PREV_MARK) - 1, prev) ==
+	    -1 || audit_mac(key, prev, line, body, mac) == -1 ||
+	    !bw_ct_equal(mac, want, AUDIT_MAC_LEN))
+		return -1;
+	*row = audit_line_row_member(line, p);
+	return *row != 0;
 }

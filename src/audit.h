@@ -6,13 +6,16 @@
  *   {"seq":N,"time":"YYYY-MM-DDTHH:MM:SS.ffffffZ","instance":S,
  *    "event":S,"request_id":S|null,"actor":{"user":S|null,"ip":S|null,
  *    "api_key":S|null},"route":S|null,"method":S|null,"path":S|null,
- *    "status":N|null,"detail":{...},"prev":HEX,"mac":HEX}
+ *    "status":N|null,"detail":{...},["row":N,]"prev":HEX,"mac":HEX}
  *
  * mac = HMAC-SHA256(key, previous mac (32 raw bytes) || the line up to,
  * not including, ,"mac":).  prev is the previous mac in lowercase hex;
  * the first record of a chain is event audit.genesis, seq 1, prev 64
  * zeros (its MAC input starts with 32 zero bytes).  seq grows by one per
- * record.  Strings are written by jsonw (escaped, at most AUDIT_STR_MAX
+ * record.  row, present only on the record of an audited write, is the id
+ * of its bulwark.audit row: recovery reads it back to tell the rows whose
+ * record is already in the file from those it must append.  Strings are
+ * written by jsonw (escaped, at most AUDIT_STR_MAX
  * input bytes, never split inside a code point).
  */
 #ifndef BW_AUDIT_H
@@ -40,6 +43,9 @@ struct evbuffer;
 /* The line's tail after the MAC input: ,"mac":"<64 hex>"} */
 #define AUDIT_MAC_MARK		",\"mac\":\""
 #define AUDIT_TAIL_LEN		(sizeof(AUDIT_MAC_MARK) - 1 + AUDIT_HEX_LEN + 2)
+/* Before it, ending the MAC input: ,"prev":"<64 hex>" */
+#define AUDIT_PREV_MARK		",\"prev\":\""
+#define AUDIT_PREV_LEN		(sizeof(AUDIT_PREV_MARK) - 1 + AUDIT_HEX_LEN + 1)
 
 /* What happened; NULL strings are written as null. */
 struct audit_event {
@@ -54,6 +60,7 @@ struct audit_event {
 	int		 status;	/* 0: null */
 	const json_t	*detail;	/* an object, or NULL for {} */
 	int64_t		 time_us;	/* since the epoch; 0: now */
+	int64_t		 row;		/* its bulwark.audit row; 0: none */
 };
 
 /* The end of a chain: the last record's seq and mac. */
@@ -115,6 +122,15 @@ int64_t	 audit_now_us(void);
  */
 int	 audit_line_ends(const char *line, size_t len, uint64_t *seq,
 	    unsigned char *mac);
+/*
+ * The seq of a complete line and the bulwark.audit row it records, when
+ * the line is a record whose mac holds under key against its own prev
+ * (it was written with that key; whether it links to the record before
+ * is for --verify-audit): 1 with *row, 0 when it records no row (*row 0),
+ * -1 when it is not such a record.
+ */
+int	 audit_line_row(const char *line, size_t len, const struct audit_key *,
+	    uint64_t *seq, int64_t *row);
 
 int	 audit_hex_decode(const char *hex, unsigned char *out);
 

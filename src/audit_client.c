@@ -259,7 +259,7 @@ audit_client_free(struct audit_client *c)
 
 int
 audit_client_submit(struct audit_client *c, const struct audit_event *ev,
-    int64_t row_id, audit_client_cb cb, void *arg)
+    audit_client_cb cb, void *arg)
 {
 	struct audit_out	*o;
 	char			*msg;
@@ -267,7 +267,7 @@ audit_client_submit(struct audit_client *c, const struct audit_event *ev,
 	int			 rv = 0;
 
 	if (c->fd == -1 || c->n == AUDIT_CLIENT_MAX_PENDING ||
-	    (msg = audit_msg_encode(ev, row_id, &len)) == NULL)
+	    (msg = audit_msg_encode(ev, &len)) == NULL)
 		return -1;
 	if (c->on == 0 && (rv = audit_client_send(c, msg, len)) == -1) {
 		free(msg);
@@ -335,5 +335,5 @@ audit_client_event(const struct audit_event *ev)
 {
 	if (audit_client_default == NULL)
 		return 0;
-	return audit_client_submit(audit_client_default, ev, 0, NULL, NULL);
+	return audit_client_submit(audit_client_default, ev, NULL, NULL);
 }

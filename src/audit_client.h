@@ -37,8 +37,8 @@ void			 audit_client_set_fd(struct audit_client *, int fd);
  * failed.
  */
 int			 audit_client_submit(struct audit_client *,
-			    const struct audit_event *, int64_t row_id,
-			    audit_client_cb, void *arg);
+			    const struct audit_event *, audit_client_cb,
+			    void *arg);
 bool			 audit_client_ok(const struct audit_client *);
 /* The writer answered on this connection (readiness: recovery done). */
 bool			 audit_client_answered(const struct audit_client *);

@@ -26,7 +26,7 @@ int	 audit_db_head_set(PGconn *, const char *instance,
  * in the transaction of its statement (SPEC 9): parameters $1 instance,
  * $2 event, $3 request_id, $4 actor_user, $5 actor_ip, $6 actor_api_key,
  * $7 route, $8 method, $9 path, $10 detail (JSON object text); returns
- * id, which goes with the record to the writer (row_id).
+ * id, which goes with the record to the writer (its row).
  */
 #define AUDIT_DB_INSERT_SQL						\
 	"INSERT INTO bulwark.audit (instance, event, request_id, "	\

@@ -93,25 +93,35 @@ audit_file_lock(int fd, int wait_ms, const char **err)
 	return 0;
 }
 
-/* Reads the last up to AUDIT_LINE_MAX + 1 bytes; their count, or -1. */
-static ssize_t
-audit_file_tail_read(int fd, off_t size, char *buf, off_t *start)
+/* Reads len bytes at off, all of them; 0 or -1. */
+static int
+audit_file_read_at(int fd, char *buf, size_t len, off_t off)
 {
-	size_t	 want = (uint64_t)size > AUDIT_LINE_MAX + 1 ?
-		    AUDIT_LINE_MAX + 1 : (size_t)size;
 	size_t	 got = 0;
 	ssize_t	 n;
 
-	*start = size - (off_t)want;
-	while (got < want) {
-		n = pread(fd, buf + got, want - got, *start + (off_t)got);
+	while (got < len) {
+		n = pread(fd, buf + got, len - got, off + (off_t)got);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return -1;
 		got += (size_t)n;
 	}
-	return (ssize_t)got;
+	return 0;
+}
+
+/* Reads the last up to AUDIT_LINE_MAX + 1 bytes; their count, or -1. */
+static ssize_t
+audit_file_tail_read(int fd, off_t size, char *buf, off_t *start)
+{
+	size_t	 want = (uint64_t)size > AUDIT_LINE_MAX + 1 ?
+		    AUDIT_LINE_MAX + 1 : (size_t)size;
+
+	*start = size - (off_t)want;
+	if (audit_file_read_at(fd, buf, want, *start) == -1)
+		return -1;
+	return (ssize_t)want;
 }
 
 /* Cuts a final line that lacks its newline; *len is the tail left. */
@@ -372,4 +382,67 @@ audit_file_sync_due(const struct audit_file *f, int64_t interval_ms,
 {
 	return f->dirty && (interval_ms == 0 ||
 	    now_ms - f->synced_ms >= interval_ms);
+}
+
+/*
+ * Backwards through buf[0, n), which ends with a newline: fn on each
+ * line whose start is in buf (the first one only when whole is set).
+ * 1 or -1 from fn, or 0 with *used the bytes of the lines done.
+ */
+static int
+audit_file_scan_chunk(const char *buf, size_t n, bool whole,
+    audit_file_line_fn fn, void *arg, size_t *used)
+{
+	size_t	 e = n - 1, b;
+	int	 rv;
+
+	*used = 0;
+	for (;;) {
+		for (b = e; b > 0 && buf[b - 1] != '\n'; b--)
+			;
+		if (b == 0 && !whole)
+			return 0;
+		if ((rv = fn(arg, buf + b, e - b)) != 0)
+			return rv;
+		*used = n - b;
+		if (b == 0)
+			return 0;
+		e = b - 1;
+	}
+}
+
+int
+audit_file_scan_back(struct audit_file *f, audit_file_line_fn fn, void *arg,
+    const char **err)
+{
+	struct stat	 st;
+	char		*buf;
+	off_t		 end, start;
+	size_t		 n, used = 0;
+	int		 rv = 0;
+
+	if (fstat(f->fd, &st) == -1) {
+		*err = strerror(errno);
+		return -1;
+	}
+	buf = bw_malloc(AUDIT_FILE_SCAN_CHUNK);
+	for (end = st.st_size; end > 0 && rv == 0; end -= (off_t)used) {
+		start = end > (off_t)AUDIT_FILE_SCAN_CHUNK ? end -
+		    (off_t)AUDIT_FILE_SCAN_CHUNK : 0;
+		n = (size_t)(end - start);
+		used = 0;
+		if (audit_file_read_at(f->fd, buf, n, start) == -1) {
+			*err = "cannot read the file";
+			rv = -1;
+		} else if (buf[n - 1] != '\n') {
+			*err = "the file does not end with a whole line";
+			rv = -1;
+		} else if ((rv = audit_file_scan_chunk(buf, n, start == 0, fn,
+		    arg, &used)) == 0 && used == 0) {
+			*err = "a line is longer than any record";
+			rv = -1;
+		}
+	}
+	free(buf);
+	return rv == -1 ? -1 : 0;
 }

@@ -82,4 +82,19 @@ int	 audit_file_sync(struct audit_file *, const char **err);
 bool	 audit_file_sync_due(const struct audit_file *, int64_t interval_ms,
 	    int64_t now_ms);
 
+/* Bytes read at a time by audit_file_scan_back: any line fits. */
+#define AUDIT_FILE_SCAN_CHUNK	(4 * (AUDIT_LINE_MAX + 2))
+
+/* Called on one line (without its newline): 0 go on, 1 stop, -1 fail. */
+typedef int (*audit_file_line_fn)(void *arg, const char *line, size_t len);
+/*
+ * Calls fn on the lines of the file from the last one backwards, until
+ * fn stops or fails or the first line is done.  A line longer than any
+ * record, or a file that does not end with a newline (an open cuts a
+ * torn one), fails.  0, or -1: *err set when reading failed, untouched
+ * when fn failed.
+ */
+int	 audit_file_scan_back(struct audit_file *, audit_file_line_fn,
+	    void *arg, const char **err);
+
 #endif

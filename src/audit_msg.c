@@ -56,7 +56,7 @@ audit_msg_string(const char *s)
 }
 
 char *
-audit_msg_encode(const struct audit_event *ev, int64_t row_id, size_t *len)
+audit_msg_encode(const struct audit_event *ev, size_t *len)
 {
 	struct audit_event	 e = *ev;
 	json_t			*o = json_object();
@@ -72,8 +72,8 @@ audit_msg_encode(const struct audit_event *ev, int64_t row_id, size_t *len)
 		json_object_set_new(o, "status", json_integer(ev->status));
 	if (ev->time_us != 0)
 		json_object_set_new(o, "time_us", json_integer(ev->time_us));
-	if (row_id != 0)
-		json_object_set_new(o, "row_id", json_integer(row_id));
+	if (ev->row != 0)
+		json_object_set_new(o, "row_id", json_integer(ev->row));
 	if (ev->detail != NULL)
 		json_object_set(o, "detail", (json_t *)ev->detail);
 	text = json_dumps(o, JSON_COMPACT);
@@ -103,7 +103,7 @@ audit_msg_int(json_t *root, const char *name, int64_t lo, int64_t hi,
 
 int
 audit_msg_decode(const char *buf, size_t len, json_t **root,
-    struct audit_event *ev, int64_t *row_id)
+    struct audit_event *ev)
 {
 	json_t	*o, *v;
 	int64_t	 status;
@@ -132,7 +132,7 @@ audit_msg_decode(const char *buf, size_t len, json_t **root,
 	if (ev->event == NULL || (v != NULL && !json_is_object(v)) ||
 	    audit_msg_int(o, "status", 100, 999, &status) == -1 ||
 	    audit_msg_int(o, "time_us", 0, INT64_MAX, &ev->time_us) == -1 ||
-	    audit_msg_int(o, "row_id", 0, INT64_MAX, row_id) == -1)
+	    audit_msg_int(o, "row_id", 0, INT64_MAX, &ev->row) == -1)
 		return -1;
 	ev->status = (int)status;
 	ev->detail = v;
@@ -140,13 +140,13 @@ audit_msg_decode(const char *buf, size_t len, json_t **root,
 }
 
 int
-audit_msg_send(int fd, const struct audit_event *ev, int64_t row_id)
+audit_msg_send(int fd, const struct audit_event *ev)
 {
 	char	*text;
 	size_t	 len;
 	ssize_t	 n;
 
-	if ((text = audit_msg_encode(ev, row_id, &len)) == NULL) {
+	if ((text = audit_msg_encode(ev, &len)) == NULL) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -228,7 +228,7 @@ audit_msg_call(int fd, const struct audit_event *ev, uint64_t *seq,
 	json_t	*o, *v;
 	int	 rv = -1;
 
-	if (audit_msg_send(fd, ev, 0) == -1) {
+	if (audit_msg_send(fd, ev) == -1) {
 		*err = strerror(errno);
 		return -1;
 	}

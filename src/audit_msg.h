@@ -6,10 +6,10 @@
  * "route", "method", "path": strings; "status", "time_us", "row_id":
  * integers; "detail": an object), at most AUDIT_MSG_MAX bytes, or
  * {"probe":true}, which asks whether the log can be written now.  row_id
- * names the bulwark.audit row of an audited write (0: none), whose seq the
- * writer stores once the record is in the file.  The writer answers each
- * message with {"seq":N} once the record is written (and synced under
- * fsync: always), or {"error":"..."}.
+ * (struct audit_event's row) names the bulwark.audit row of an audited
+ * write, whose seq the writer stores once the record is in the file.
+ * The writer answers each message with {"seq":N} once the record is
+ * written (and synced under fsync: always), or {"error":"..."}.
  *
  * Senders: workers over the descriptor the master connected for them
  * (audit_msg_send), administration modes over audit.control_socket
@@ -28,18 +28,17 @@
 #define AUDIT_MSG_TIMEOUT_MS	10000	/* wait for an answer */
 
 /* The message of ev; NULL when it does not fit AUDIT_MSG_MAX. */
-char	*audit_msg_encode(const struct audit_event *, int64_t row_id,
-	    size_t *len);
+char	*audit_msg_encode(const struct audit_event *, size_t *len);
 /*
  * Parses a message: ev's strings and detail point into *root (the
  * caller's to json_decref).  0, 1 for a probe, or -1 when it is not a
  * well-formed record.
  */
 int	 audit_msg_decode(const char *, size_t, json_t **root,
-	    struct audit_event *ev, int64_t *row_id);
+	    struct audit_event *ev);
 
 /* Sends ev on a connected socket without waiting; 0 or -1 (errno). */
-int	 audit_msg_send(int fd, const struct audit_event *, int64_t row_id);
+int	 audit_msg_send(int fd, const struct audit_event *);
 /*
  * Connects to the writer's control socket; -1 with errno (ENOENT or
  * ECONNREFUSED: no daemon runs).

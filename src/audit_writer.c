@@ -12,9 +12,20 @@
  * by the batch get their seq and bulwark.audit_head moves.
  *
  * Recovery, at every start: the appender cuts a torn last line; then the
- * rows of this instance without seq are appended in id order (their
- * time is the row's), each row's seq stored.  When the database cannot be
- * reached the writer serves anyway and retries every
+ * records after bulwark.audit_head's seq are read back from the end of
+ * the file, and the rows they name (the "row" member) get the seq they
+ * were written with: a writer killed before it stored them, or a
+ * database out of reach when it tried, leaves such rows without seq,
+ * and their records are not appended twice.  Then the rows of this
+ * instance still without seq are appended in id order (their time is the
+ * row's), each row's seq stored.  A worker's record of a row that
+ * recovery appended meanwhile (committed just before recovery read it) is
+ * answered with the seq recovery gave it, not appended again
+ * (AUDIT_WRITER_RECALL rows are remembered).  Invariant: every record
+ * up to the head's seq has its row's seq stored; the head moves only
+ * when every row appended so far has it (after a complete recovery; a
+ * seq that cannot be stored calls for another).  When the database
+ * cannot be reached the writer serves anyway and retries every
  * AUDIT_WRITER_RETRY_MS.  A write that fails (disk full, read-only, file
  * removed: st_nlink 0, I/O error) is answered with an error, logged once,
  * and retried by the timer, which reopens a removed file; the condition
@@ -24,16 +35,18 @@
  * own user or the service user only); workers reach the writer only
  * through descriptors the master connected for them before they dropped
  * privileges.  Every message is bounded and decoded strictly
- * (audit_msg.c).  The key is read after fork, by the writer alone, and
- * wiped at exit.  Once set up (key read, file open and locked, control
- * socket listening, event loop built, a first connection to the
- * database tried) the writer loads its own seccomp filter (SANDBOX_AUDIT,
- * sandbox_filter.c says what it admits and what it cannot bound): no
- * execve, fork or executable memory, no open but read-only ones and the
- * audit file's own two forms.  It keeps the master's identity and
- * capabilities: a writer run as root must still open and chown an audit
- * file that belongs to the service user.  Failing to load the filter is
- * fatal (exit 3; the master restarts it).
+ * (audit_msg.c).  Recovery trusts a line of the file to name a row only
+ * when the line's mac holds under the key, so a line planted in the file
+ * cannot pass a row off as recorded.  The key is read after fork, by the
+ * writer alone, and wiped at exit.  Once set up (key read, file open and
+ * locked, control socket listening, event loop built, a first connection
+ * to the database tried) the writer loads its own seccomp filter
+ * (SANDBOX_AUDIT, sandbox_filter.c says what it admits and what it cannot
+ * bound): no execve, fork or executable memory, no open but read-only
+ * ones and the audit file's own two forms.  It keeps the master's
+ * identity and capabilities: a writer run as root must still open and
+ * chown an audit file that belongs to the service user.  Failing to load
+ * the filter is fatal (exit 3; the master restarts it).
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -94,6 +107,8 @@ struct audit_writer {
 	size_t			 nconns;
 	struct audit_row	 rows[AUDIT_WRITER_MAX_PENDING];
 	size_t			 nrows;
+	struct audit_row	 recalled[AUDIT_WRITER_RECALL];	/* a ring */
+	uint64_t		 nrecalled;
 	PGconn			*pg;
 	bool			 recovered;
 	bool			 failing;	/* unwritable, logged */
@@ -148,8 +163,25 @@ audit_writer_head(struct audit_writer *w)
 	}
 }
 
-/* After a sync: rows get their seq, the head moves. */
+/*
+ * Rows appended whose seq could not be stored: a recovery finds them by
+ * their records, and the head waits for it.
+ */
 static void
+audit_writer_unpublished(struct audit_writer *w)
+{
+	struct timeval	 tv;
+
+	w->nrows = 0;
+	w->recovered = false;
+	if (!evtimer_pending(w->timer_ev, NULL)) {
+		bw_ms_to_tv(AUDIT_WRITER_RETRY_MS, &tv);
+		evtimer_add(w->timer_ev, &tv);
+	}
+}
+
+/* After a sync: rows get their seq, then the head moves; 0 or -1. */
+static int
 audit_writer_publish(struct audit_writer *w)
 {
 	int64_t		 ids[AUDIT_WRITER_MAX_PENDING];
@@ -157,18 +189,25 @@ audit_writer_publish(struct audit_writer *w)
 	const char	*err;
 	size_t		 i;
 
-	if (!audit_writer_db_ok(w))
-		return;
+	if (!audit_writer_db_ok(w)) {
+		if (w->nrows > 0)
+			audit_writer_unpublished(w);
+		return -1;
+	}
 	for (i = 0; i < w->nrows; i++) {
 		ids[i] = w->rows[i].id;
 		seqs[i] = w->rows[i].seq;
 	}
-	if (audit_db_rows_written(w->pg, ids, seqs, w->nrows, &err) == -1)
+	if (audit_db_rows_written(w->pg, ids, seqs, w->nrows, &err) == -1) {
 		log_warnx("audit: %s", err);
+		audit_writer_unpublished(w);
+		return -1;
+	}
 	w->nrows = 0;
-	if (w->f.known && audit_db_head_set(w->pg, w->instance, &w->f.chain,
-	    &err) == -1)
+	if (w->recovered && w->f.known && audit_db_head_set(w->pg,
+	    w->instance, &w->f.chain, &err) == -1)
 		log_warnx("audit: %s", err);
+	return 0;
 }
 
 /*
@@ -236,17 +275,16 @@ audit_writer_arm(struct audit_writer *w)
 
 /* Appends one record; its seq, or -1. */
 static int64_t
-audit_writer_append(struct audit_writer *w, const struct audit_event *ev,
-    int64_t row_id)
+audit_writer_append(struct audit_writer *w, const struct audit_event *ev)
 {
 	const char	*err;
 
-	if (row_id != 0 && w->nrows == BW_ARRAY_LEN(w->rows)) {
+	if (ev->row != 0 && w->nrows == BW_ARRAY_LEN(w->rows)) {
 		if (audit_file_sync(&w->f, &err) == -1) {
 			audit_writer_failed(w, err);
 			return -1;
 		}
-		audit_writer_publish(w);
+		(void)audit_writer_publish(w);	/* it empties rows */
 	}
 	if (audit_file_append(&w->f, ev, w->instance, &w->key, &err) == -1) {
 		audit_writer_failed(w, err);
@@ -254,8 +292,8 @@ audit_writer_append(struct audit_writer *w, const struct audit_event *ev,
 	}
 	if (w->failing)
 		audit_writer_works_again(w);
-	if (row_id != 0) {
-		w->rows[w->nrows].id = row_id;
+	if (ev->row != 0) {
+		w->rows[w->nrows].id = ev->row;
 		w->rows[w->nrows++].seq = w->f.chain.seq;
 	}
 	audit_writer_arm(w);
@@ -314,7 +352,7 @@ audit_writer_flush_cb(evutil_socket_t fd, short what, void *arg)
 	for (c = w->conns; c != NULL; c = c->next)
 		audit_writer_send_acks(c);
 	if (synced)
-		audit_writer_publish(w);
+		(void)audit_writer_publish(w);
 }
 
 /*
@@ -327,18 +365,110 @@ audit_writer_col(const PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
+/* A batch never fills the pending rows, whose overflow would publish. */
+_Static_assert(AUDIT_WRITER_RECOVER_BATCH < AUDIT_WRITER_MAX_PENDING,
+    "a recovery batch fits the pending rows");
+
+/* The lines after the head, read back: rows named by their records. */
+struct audit_writer_scan {
+	struct audit_writer	*w;
+	uint64_t		 after;		/* the head's seq */
+	int64_t			 ids[AUDIT_WRITER_RECOVER_BATCH];
+	uint64_t		 seqs[AUDIT_WRITER_RECOVER_BATCH];
+	size_t			 n;
+};
+
+static int
+audit_writer_scan_store(struct audit_writer_scan *s)
+{
+	const char	*err;
+
+	if (audit_db_rows_written(s->w->pg, s->ids, s->seqs, s->n, &err) ==
+	    -1) {
+		log_warnx("audit: recovery: %s", err);
+		return -1;
+	}
+	s->n = 0;
+	return 0;
+}
+
+static int
+audit_writer_scan_line(void *arg, const char *line, size_t len)
+{
+	struct audit_writer_scan	*s = arg;
+	uint64_t			 seq;
+	int64_t				 row;
+	int				 rv;
+
+	if ((rv = audit_line_row(line, len, &s->w->key, &seq, &row)) == -1) {
+		log_warnx("audit: recovery: %s: a line that is not a record "
+		    "under this key ends the search for appended rows",
+		    s->w->f.path);
+		return 1;
+	}
+	if (seq <= s->after)
+		return 1;
+	if (rv == 0)
+		return 0;
+	s->ids[s->n] = row;
+	s->seqs[s->n++] = seq;
+	return s->n == BW_ARRAY_LEN(s->ids) ? audit_writer_scan_store(s) : 0;
+}
+
+/*
+ * The rows whose records follow the head in the file get those records'
+ * seq (the file is synced).  0 or -1.
+ */
+static int
+audit_writer_reconcile(struct audit_writer *w)
+{
+	struct audit_writer_scan	*s = bw_calloc(1, sizeof(*s));
+	struct audit_chain		 head;
+	const char			*err = NULL;
+	int				 rv;
+
+	s->w = w;
+	if ((rv = audit_db_head_get(w->pg, w->instance, &head, &err)) == 1)
+		s->after = head.seq;
+	if (rv == -1 || audit_file_scan_back(&w->f, audit_writer_scan_line, s,
+	    &err) == -1 || audit_writer_scan_store(s) == -1) {
+		if (err != NULL)
+			log_warnx("audit: recovery: %s", err);
+		rv = -1;
+	}
+	free(s);
+	return rv == -1 ? -1 : 0;
+}
+
+/*
+ * The seq recovery gave row when it appended it before the worker's
+ * record arrived; 0 when it did not.
+ */
+static int64_t
+audit_writer_recalled(const struct audit_writer *w, int64_t row)
+{
+	size_t	 i, n = w->nrecalled < AUDIT_WRITER_RECALL ?
+		    (size_t)w->nrecalled : AUDIT_WRITER_RECALL;
+
+	for (i = 0; row != 0 && i < n; i++)
+		if (w->recalled[i].id == row)
+			return (int64_t)w->recalled[i].seq;
+	return 0;
+}
+
 static int
 audit_writer_recover_row(struct audit_writer *w, const PGresult *res, int i)
 {
+	struct audit_row	*r;
 	struct audit_event	 ev;
 	json_t			*detail;
 	uint64_t		 u;
-	int64_t			 id, seq;
+	int64_t			 seq;
 
 	memset(&ev, 0, sizeof(ev));
 	if (bw_parse_uint(PQgetvalue(res, i, 0), INT64_MAX, &u) == -1)
 		return -1;
-	id = (int64_t)u;
+	ev.row = (int64_t)u;
 	if (bw_parse_uint(PQgetvalue(res, i, 1), INT64_MAX, &u) == 0)
 		ev.time_us = (int64_t)u;
 	ev.event = PQgetvalue(res, i, 2);
@@ -354,45 +484,72 @@ audit_writer_recover_row(struct audit_writer *w, const PGresult *res, int i)
 		ev.status = (int)u;
 	detail = json_loads(PQgetvalue(res, i, 11), 0, NULL);
 	ev.detail = detail;
-	seq = audit_writer_append(w, &ev, id);
+	seq = audit_writer_append(w, &ev);
 	json_decref(detail);
-	return seq > 0 ? 0 : -1;
+	if (seq <= 0)
+		return -1;
+	r = &w->recalled[w->nrecalled++ % AUDIT_WRITER_RECALL];
+	r->id = ev.row;
+	r->seq = (uint64_t)seq;
+	return 0;
 }
 
-static void
-audit_writer_recover(struct audit_writer *w)
+/* Appends the rows still without seq, in id order: their count, or -1. */
+static int64_t
+audit_writer_append_unwritten(struct audit_writer *w)
 {
 	PGresult	*res;
 	const char	*err;
-	uint64_t	 n = 0;
+	int64_t		 n = 0;
 	int		 i, rows;
 
-	if (w->recovered || !audit_writer_db_ok(w))
-		return;
 	do {
 		if ((res = audit_db_unwritten(w->pg, w->instance,
 		    AUDIT_WRITER_RECOVER_BATCH, &err)) == NULL) {
 			log_warnx("audit: recovery: %s", err);
-			return;
+			return -1;
 		}
 		rows = PQntuples(res);
 		for (i = 0; i < rows; i++, n++)
 			if (audit_writer_recover_row(w, res, i) == -1) {
 				PQclear(res);
-				return;
+				return -1;
 			}
 		PQclear(res);
 		if (audit_file_sync(&w->f, &err) == -1) {
 			audit_writer_failed(w, err);
-			return;
+			return -1;
 		}
-		audit_writer_publish(w);
+		if (audit_writer_publish(w) == -1)
+			return -1;
 	} while (rows == AUDIT_WRITER_RECOVER_BATCH);
+	return n;
+}
+
+/*
+ * The file synced and the pending rows stored first: what the file holds
+ * is then what the rows are matched against.
+ */
+static void
+audit_writer_recover(struct audit_writer *w)
+{
+	const char	*err;
+	int64_t		 n;
+
+	if (w->recovered || w->failing || !audit_writer_db_ok(w))
+		return;
+	if (audit_file_sync(&w->f, &err) == -1) {
+		audit_writer_failed(w, err);
+		return;
+	}
+	if (audit_writer_publish(w) == -1 || audit_writer_reconcile(w) == -1 ||
+	    (n = audit_writer_append_unwritten(w)) == -1)
+		return;
 	if (n > 0)
-		log_notice("audit: recovery: %" PRIu64 " committed records "
+		log_notice("audit: recovery: %" PRId64 " committed records "
 		    "appended from bulwark.audit", n);
-	audit_writer_publish(w);
 	w->recovered = true;
+	(void)audit_writer_publish(w);
 }
 
 static void
@@ -412,7 +569,7 @@ audit_writer_timer_cb(evutil_socket_t fd, short what, void *arg)
 		if (audit_file_sync(&w->f, &err) == -1)
 			audit_writer_failed(w, err);
 		else
-			audit_writer_publish(w);
+			(void)audit_writer_publish(w);
 	}
 	audit_writer_recover(w);
 	bw_ms_to_tv(w->conf->audit->fsync == FSYNC_INTERVAL ?
@@ -447,11 +604,14 @@ audit_conn_message(struct audit_writer *w, struct audit_conn *c, size_t len)
 {
 	struct audit_event	 ev;
 	json_t			*root;
-	int64_t			 row_id, seq = -1;
+	int64_t			 seq = -1;
 	int			 rv;
 
-	if ((rv = audit_msg_decode(w->msg, len, &root, &ev, &row_id)) == 0)
-		seq = audit_writer_append(w, &ev, row_id);
+	rv = audit_msg_decode(w->msg, len, &root, &ev);
+	if (rv == 0 && (seq = audit_writer_recalled(w, ev.row)) > 0)
+		audit_writer_arm(w);	/* on disk already: answered next */
+	else if (rv == 0)
+		seq = audit_writer_append(w, &ev);
 	else if (rv == 1)
 		seq = audit_writer_check(w) == 0 ? 0 : -1;
 	else {
@@ -657,9 +817,9 @@ audit_writer_server_event(struct audit_writer *w, const char *event)
 	struct audit_event	 ev = { .event = event };
 	const char		*err;
 
-	if (audit_writer_append(w, &ev, 0) > 0 &&
+	if (audit_writer_append(w, &ev) > 0 &&
 	    audit_file_sync(&w->f, &err) == 0)
-		audit_writer_publish(w);
+		(void)audit_writer_publish(w);
 }
 
 static int

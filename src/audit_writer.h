@@ -27,7 +27,8 @@ struct event_base;
 #define AUDIT_WRITER_STOP_MS		10000	/* wait at stop, then SIGKILL */
 #define AUDIT_WRITER_MAX_CONNS		256
 #define AUDIT_WRITER_MAX_PENDING	1024	/* per connection */
-#define AUDIT_WRITER_RECOVER_BATCH	500
+#define AUDIT_WRITER_RECOVER_BATCH	500	/* < AUDIT_WRITER_MAX_PENDING */
+#define AUDIT_WRITER_RECALL		1024	/* rows recovery appended */
 
 /* Without an audit section: nothing, 0.  Else forks the writer; 0 or -1. */
 int	 audit_writer_start(const struct conf *, struct event_base *,

@@ -614,6 +614,106 @@ class TestDaemon(unittest.TestCase):
         self.start()
         self.assertEqual(self.events().count("request"), 1)
 
+    def insert_rows(self, users):
+        return [int(CLUSTER.value(
+            "INSERT INTO bulwark.audit (instance, event, actor_user) "
+            "VALUES (:'i', 'request', :'u') RETURNING id",
+            {"i": self.inst, "u": u})) for u in users]
+
+    def rows_seq(self):
+        return {int(r[0]): (int(r[1]) if r[1] else None) for r in CLUSTER.rows(
+            "SELECT id, seq FROM bulwark.audit WHERE instance = :'i'",
+            {"i": self.inst})}
+
+    def file_rows(self):
+        """row id: seq of every record in the file that names a row."""
+        recs = [json.loads(x) for x in self.a.lines()]
+        rows = [r["row"] for r in recs if "row" in r]
+        self.assertEqual(len(rows), len(set(rows)), "a row recorded twice")
+        return {r["row"]: r["seq"] for r in recs if "row" in r}
+
+    def test_records_after_the_head_are_not_appended_again(self):
+        """A writer that appended records but died before it stored their
+        rows' seq: the next one reads them back after the head."""
+        a = self.a
+        self.start()
+        rows = self.insert_rows(["r1", "r2", "r3"])
+        for r in rows:
+            self.assertIn("seq", self.send_record(
+                {"event": "request", "user": "x", "row_id": r}))
+        recs = [json.loads(x) for x in a.lines()]
+        self.assertEqual([x.get("row") for x in recs[-3:]], rows)
+        before = recs[-4]
+        self.assertEqual(a.d.stop(), [])
+        self.started = False
+        CLUSTER.psql("UPDATE bulwark.audit SET seq = NULL WHERE instance = "
+                     ":'i'; UPDATE bulwark.audit_head SET seq = :'s', "
+                     "mac = :'m' WHERE instance = :'i'",
+                     {"i": self.inst, "s": before["seq"],
+                      "m": before["mac"]})
+        self.start()
+        self.assertNotIn("committed records appended", a.d.stderr_text())
+        self.assertEqual(self.events().count("request"), 3)
+        self.assertEqual(self.rows_seq(), self.file_rows())
+        self.assertEqual(int(CLUSTER.value(
+            "SELECT seq FROM bulwark.audit_head WHERE instance = :'i'",
+            {"i": self.inst})), len(a.lines()))
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_worker_record_of_a_recovered_row_is_not_appended_again(self):
+        """A row committed just before recovery read it, whose worker's
+        record arrives after: answered with the seq recovery gave it."""
+        a = self.a
+        row, = self.insert_rows(["late"])
+        self.start()
+        self.assertIn("1 committed records appended", a.d.stderr_text())
+        ans = self.send_record({"event": "request", "user": "late",
+                                "row_id": row})
+        self.assertEqual(ans, {"seq": self.file_rows()[row]})
+        self.assertEqual(self.events().count("request"), 1)
+        self.assertEqual(self.rows_seq(), {row: ans["seq"]})
+
+    def test_seq_not_stored_waits_for_recovery(self):
+        """The database refuses to store the rows' seq: the records stay
+        once each, the head does not pass them, and once storing works a
+        recovery gives each row its record's seq."""
+        a = self.a
+        self.start()
+        wait_for(lambda: CLUSTER.value(
+            "SELECT seq FROM bulwark.audit_head WHERE instance = :'i'",
+            {"i": self.inst}) == str(len(a.lines())))
+        CLUSTER.psql(
+            "CREATE FUNCTION bulwark_test_refuse() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'refused'; END$$; "
+            "CREATE TRIGGER bulwark_test_refuse BEFORE UPDATE ON "
+            "bulwark.audit FOR EACH ROW EXECUTE FUNCTION "
+            "bulwark_test_refuse()")
+        try:
+            head = CLUSTER.value("SELECT seq FROM bulwark.audit_head "
+                                 "WHERE instance = :'i'", {"i": self.inst})
+            rows = self.insert_rows(["s1", "s2"])
+            for r in rows:
+                self.assertIn("seq", self.send_record(
+                    {"event": "request", "user": "x", "row_id": r}))
+            wait_for(lambda: "cannot store the seq" in a.d.stderr_text())
+            time.sleep(1.5 * harness.SLOW)	# recovery retried, refused
+            self.assertEqual(self.rows_seq(), {r: None for r in rows})
+            self.assertEqual(CLUSTER.value(
+                "SELECT seq FROM bulwark.audit_head WHERE instance = :'i'",
+                {"i": self.inst}), head)
+        finally:
+            CLUSTER.psql("DROP TRIGGER bulwark_test_refuse ON bulwark.audit; "
+                         "DROP FUNCTION bulwark_test_refuse()")
+        wait_for(lambda: None not in self.rows_seq().values())
+        self.assertEqual(self.rows_seq(), self.file_rows())
+        self.assertEqual(self.events().count("request"), 2)
+        wait_for(lambda: CLUSTER.value(
+            "SELECT seq FROM bulwark.audit_head WHERE instance = :'i'",
+            {"i": self.inst}) == str(len(a.lines())))
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
     def test_torn_line_cut_at_start(self):
         a = self.a
         self.start()

@@ -265,6 +265,52 @@ START_TEST(test_line_ends)
 }
 END_TEST
 
+/*
+ * The row of an audited write's record is read back from its line, only
+ * from a whole record under this key; a detail that ends with a "row"
+ * member of its own names none.
+ */
+START_TEST(test_line_row)
+{
+	struct audit_chain	 chain = { 0 };
+	json_t			*detail = json_pack("{s:i}", "row", 5);
+	struct audit_key	 other = key;
+	uint64_t		 seq;
+	int64_t			 row;
+	char			*a, *b, *c;
+	size_t			 la, lb, lc;
+
+	a = record(&(struct audit_event){ .event = "request", .row = 77 },
+	    &chain);
+	b = record(&(struct audit_event){ .event = "request",
+	    .detail = detail }, &chain);
+	c = record(&(struct audit_event){ .event = "auth.logout" }, &chain);
+	ck_assert_ptr_nonnull(strstr(a, ",\"detail\":{},\"row\":77,\"prev\":"));
+	la = strlen(a) - 1;
+	lb = strlen(b) - 1;
+	lc = strlen(c) - 1;
+	ck_assert_int_eq(audit_line_row(a, la, &key, &seq, &row), 1);
+	ck_assert_uint_eq(seq, 1);
+	ck_assert_int_eq(row, 77);
+	ck_assert_int_eq(audit_line_row(b, lb, &key, &seq, &row), 0);
+	ck_assert_uint_eq(seq, 2);
+	ck_assert_int_eq(row, 0);
+	ck_assert_int_eq(audit_line_row(c, lc, &key, &seq, &row), 0);
+	ck_assert_uint_eq(seq, 3);
+	/* A changed row, another key, a cut line: not a record of ours. */
+	a[strstr(a, ":77,") - a + 2] = '8';
+	ck_assert_int_eq(audit_line_row(a, la, &key, &seq, &row), -1);
+	other.k[0] ^= 1;
+	ck_assert_int_eq(audit_line_row(c, lc, &other, &seq, &row), -1);
+	ck_assert_int_eq(audit_line_row(c, lc - 1, &key, &seq, &row), -1);
+	ck_assert_int_eq(audit_line_row(c, 0, &key, &seq, &row), -1);
+	free(a);
+	free(b);
+	free(c);
+	json_decref(detail);
+}
+END_TEST
+
 START_TEST(test_time)
 {
 	char	 t[AUDIT_TIME_LEN];
@@ -412,6 +458,85 @@ START_TEST(test_group_commit)
 	ck_assert_ptr_nonnull(strstr(s, "\"seq\":4,"));
 	free(s);
 	audit_file_close(&f);
+}
+END_TEST
+
+/* What scan_line saw, last line first. */
+static uint64_t	 scanned[4096];
+static size_t	 nscanned;
+static uint64_t	 scan_stop_at;
+
+static int
+scan_line(void *arg, const char *line, size_t len)
+{
+	unsigned char	 mac[32];
+	uint64_t	 seq;
+
+	(void)arg;
+	ck_assert_int_eq(audit_line_ends(line, len, &seq, mac), 0);
+	ck_assert_uint_lt(nscanned, BW_ARRAY_LEN(scanned));
+	scanned[nscanned++] = seq;
+	return seq == scan_stop_at ? 1 : 0;
+}
+
+/*
+ * Lines from the last backwards, across the reads' chunk boundaries, each
+ * once; the callback stops it; a line longer than any record fails.
+ */
+START_TEST(test_scan_back)
+{
+	struct audit_file	 f = { .fd = -1 };
+	json_t			*detail;
+	const char		*err;
+	char			*pad;
+	size_t			 i, n;
+	int			 fd;
+
+	pad = malloc(3000);
+	memset(pad, 'p', 2999);
+	pad[2999] = '\0';
+	detail = json_pack("{s:s}", "pad", pad);
+	ck_assert_int_eq(audit_file_open(&f, path, 0, NULL, &err), 0);
+	nscanned = 0;
+	ck_assert_int_eq(audit_file_scan_back(&f, scan_line, NULL, &err), 0);
+	ck_assert_uint_eq(nscanned, 0);
+	for (i = 0; i < 1000; i++)
+		ck_assert_int_eq(audit_file_append(&f, &(struct audit_event){
+		    .event = "e", .detail = i % 2 == 0 ? detail : NULL },
+		    "inst-1", &key, &err), 0);
+	n = f.chain.seq;
+	ck_assert_uint_gt(file_size(path), 2 * AUDIT_FILE_SCAN_CHUNK);
+	nscanned = 0;
+	scan_stop_at = 0;
+	ck_assert_int_eq(audit_file_scan_back(&f, scan_line, NULL, &err), 0);
+	ck_assert_uint_eq(nscanned, n);
+	for (i = 0; i < n; i++)
+		ck_assert_uint_eq(scanned[i], n - i);
+	nscanned = 0;
+	scan_stop_at = n - 9;
+	ck_assert_int_eq(audit_file_scan_back(&f, scan_line, NULL, &err), 0);
+	ck_assert_uint_eq(nscanned, 10);
+	audit_file_close(&f);
+
+	/* A line longer than any record, and the chunk, ahead of the end. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	for (i = 0; i < AUDIT_FILE_SCAN_CHUNK / 2999 + 1; i++)
+		ck_assert_int_eq(write(fd, pad, 2999), 2999);
+	ck_assert_int_eq(write(fd, "\n", 1), 1);
+	close(fd);
+	f = (struct audit_file){ .fd = -1 };
+	ck_assert_int_eq(audit_file_open(&f, path, 0, NULL, &err), -1);
+	audit_file_close(&f);
+	fd = open(path, O_RDWR | O_APPEND);
+	f = (struct audit_file){ .fd = fd };
+	nscanned = 0;
+	err = NULL;
+	ck_assert_int_eq(audit_file_scan_back(&f, scan_line, NULL, &err), -1);
+	ck_assert_str_eq(err, "a line is longer than any record");
+	ck_assert_uint_eq(nscanned, 0);
+	close(fd);
+	json_decref(detail);
+	free(pad);
 }
 END_TEST
 
@@ -696,22 +821,22 @@ START_TEST(test_msg_roundtrip)
 	json_t			*detail = json_pack("{s:s}", "title", "t");
 	struct audit_event	 ev = { .event = "request", .user = "u\xff",
 				    .path = "/notes", .status = 201,
-				    .detail = detail, .time_us = 5 }, out;
+				    .detail = detail, .time_us = 5,
+				    .row = 42 }, out;
 	json_t			*root;
-	int64_t			 row;
 	size_t			 len;
 	char			*m;
 
-	m = audit_msg_encode(&ev, 42, &len);
+	m = audit_msg_encode(&ev, &len);
 	ck_assert_ptr_nonnull(m);
-	ck_assert_int_eq(audit_msg_decode(m, len, &root, &out, &row), 0);
+	ck_assert_int_eq(audit_msg_decode(m, len, &root, &out), 0);
 	ck_assert_str_eq(out.event, "request");
 	ck_assert_str_eq(out.user, "u?");	/* ill-formed UTF-8 */
 	ck_assert_str_eq(out.path, "/notes");
 	ck_assert_ptr_null(out.ip);
 	ck_assert_int_eq(out.status, 201);
 	ck_assert_int_eq(out.time_us, 5);
-	ck_assert_int_eq(row, 42);
+	ck_assert_int_eq(out.row, 42);
 	ck_assert_str_eq(json_string_value(json_object_get(out.detail,
 	    "title")), "t");
 	json_decref(root);
@@ -732,17 +857,16 @@ START_TEST(test_msg_refused)
 	};
 	struct audit_event	 ev;
 	json_t			*root, *big;
-	int64_t			 row;
 	size_t			 i, len;
 	char			*m, *pad;
 
 	for (i = 0; i < BW_ARRAY_LEN(bad); i++) {
 		ck_assert_msg(audit_msg_decode(bad[i], strlen(bad[i]), &root,
-		    &ev, &row) == -1, "%s", bad[i]);
+		    &ev) == -1, "%s", bad[i]);
 		json_decref(root);
 	}
-	ck_assert_int_eq(audit_msg_decode("{\"probe\":true}", 14, &root, &ev,
-	    &row), 1);
+	ck_assert_int_eq(audit_msg_decode("{\"probe\":true}", 14, &root, &ev),
+	    1);
 	json_decref(root);
 	/* The bound: a message over AUDIT_MSG_MAX is neither made nor read. */
 	pad = malloc(AUDIT_MSG_MAX + 1);
@@ -750,13 +874,14 @@ START_TEST(test_msg_refused)
 	pad[AUDIT_MSG_MAX] = '\0';
 	big = json_pack("{s:s}", "x", pad);
 	ev = (struct audit_event){ .event = "e", .detail = big };
-	ck_assert_ptr_null(audit_msg_encode(&ev, 0, &len));
-	ck_assert_int_eq(audit_msg_decode(pad, AUDIT_MSG_MAX + 1, &root, &ev,
-	    &row), -1);
+	ck_assert_ptr_null(audit_msg_encode(&ev, &len));
+	ck_assert_int_eq(audit_msg_decode(pad, AUDIT_MSG_MAX + 1, &root, &ev),
+	    -1);
 	json_decref(big);
 	free(pad);
-	m = audit_msg_encode(&(struct audit_event){ .event = "e" }, 0, &len);
-	ck_assert_int_eq(audit_msg_decode(m, len, &root, &ev, &row), 0);
+	m = audit_msg_encode(&(struct audit_event){ .event = "e" }, &len);
+	ck_assert_int_eq(audit_msg_decode(m, len, &root, &ev), 0);
+	ck_assert_int_eq(ev.row, 0);
 	json_decref(root);
 	free(m);
 }
@@ -798,14 +923,13 @@ writer_read(int fd)
 {
 	struct audit_event	 ev;
 	json_t			*root;
-	int64_t			 row;
 	char			 buf[AUDIT_MSG_MAX];
 	ssize_t			 n;
 	int			 rv;
 
 	n = recv(fd, buf, sizeof(buf), 0);
 	ck_assert_int_gt(n, 0);
-	rv = audit_msg_decode(buf, (size_t)n, &root, &ev, &row);
+	rv = audit_msg_decode(buf, (size_t)n, &root, &ev);
 	json_decref(root);
 	ck_assert_int_ge(rv, 0);
 	return rv;
@@ -840,8 +964,10 @@ START_TEST(test_client)
 	writer_answer_probe(base, fds[1]);
 	ck_assert(audit_client_ok(c));
 
-	ck_assert_int_eq(audit_client_submit(c, &ev, 9, client_cb, NULL), 0);
-	ck_assert_int_eq(audit_client_submit(c, &ev, 0, client_cb, NULL), 0);
+	ev.row = 9;
+	ck_assert_int_eq(audit_client_submit(c, &ev, client_cb, NULL), 0);
+	ev.row = 0;
+	ck_assert_int_eq(audit_client_submit(c, &ev, client_cb, NULL), 0);
 	ck_assert_int_eq(writer_read(fds[1]), 0);
 	ck_assert_int_eq(writer_read(fds[1]), 0);
 	writer_say(fds[1], "{\"seq\":7}");
@@ -853,7 +979,7 @@ START_TEST(test_client)
 	ck_assert(!audit_client_ok(c));
 
 	/* The bound on answers awaited. */
-	for (n = 0; audit_client_submit(c, &ev, 0, NULL, NULL) == 0; n++)
+	for (n = 0; audit_client_submit(c, &ev, NULL, NULL) == 0; n++)
 		if (n % 64 == 63)
 			for (i = 0; i < 64; i++)
 				(void)writer_read(fds[1]);
@@ -865,14 +991,14 @@ START_TEST(test_client)
 	for (i = 0; i < n % 64; i++)
 		(void)writer_read(fds[1]);
 	c = audit_client_new(base, fd);
-	ck_assert_int_eq(audit_client_submit(c, &ev, 0, client_cb, NULL), 0);
+	ck_assert_int_eq(audit_client_submit(c, &ev, client_cb, NULL), 0);
 	ngot = 0;
 	close(fds[1]);
 	event_base_loop(base, EVLOOP_NONBLOCK);
 	ck_assert_int_eq(ngot, 1);
 	ck_assert_int_eq(got[0], -1);
 	ck_assert(!audit_client_ok(c));
-	ck_assert_int_eq(audit_client_submit(c, &ev, 0, client_cb, NULL), -1);
+	ck_assert_int_eq(audit_client_submit(c, &ev, client_cb, NULL), -1);
 	audit_client_free(c);
 	event_base_free(base);
 }
@@ -894,16 +1020,16 @@ START_TEST(test_client_backlog)
 	    sizeof(sz)), 0);
 	c = audit_client_new(base, fds[0]);
 	writer_answer_probe(base, fds[1]);
-	for (i = 0; i < 300; i++)
-		ck_assert_int_eq(audit_client_submit(c, &ev, i + 1, NULL,
-		    NULL), 0);
+	for (i = 0; i < 300; i++) {
+		ev.row = i + 1;
+		ck_assert_int_eq(audit_client_submit(c, &ev, NULL, NULL), 0);
+	}
 	ck_assert_uint_eq(audit_client_depth(c), 300);
 	ck_assert(audit_client_ok(c));
 	while (n < 300) {
 		char		 buf[AUDIT_MSG_MAX];
 		json_t		*root;
 		struct audit_event e;
-		int64_t		 row;
 		ssize_t		 len;
 
 		len = recv(fds[1], buf, sizeof(buf), MSG_DONTWAIT);
@@ -911,10 +1037,10 @@ START_TEST(test_client_backlog)
 			event_base_loop(base, EVLOOP_NONBLOCK);
 			continue;
 		}
-		rv = audit_msg_decode(buf, (size_t)len, &root, &e, &row);
+		rv = audit_msg_decode(buf, (size_t)len, &root, &e);
 		json_decref(root);
 		ck_assert_int_eq(rv, 0);
-		ck_assert_int_eq(row, ++n);
+		ck_assert_int_eq(e.row, ++n);
 	}
 	audit_client_free(c);
 	close(fds[1]);
@@ -943,8 +1069,8 @@ START_TEST(test_client_state)
 	ck_assert(audit_client_answered(c));
 	ck_assert_uint_eq(audit_client_depth(c), 0);
 
-	ck_assert_int_eq(audit_client_submit(c, &ev, 3, client_cb, &mark), 0);
-	ck_assert_int_eq(audit_client_submit(c, &ev, 4, client_cb, NULL), 0);
+	ck_assert_int_eq(audit_client_submit(c, &ev, client_cb, &mark), 0);
+	ck_assert_int_eq(audit_client_submit(c, &ev, client_cb, NULL), 0);
 	ck_assert_uint_eq(audit_client_depth(c), 2);
 	audit_client_cancel(c, &mark);
 	ck_assert_int_eq(writer_read(fds[1]), 0);
@@ -1102,10 +1228,12 @@ unit_suite(void)
 	tcase_add_test(tc, test_string_bound);
 	tcase_add_test(tc, test_detail_bounds);
 	tcase_add_test(tc, test_line_ends);
+	tcase_add_test(tc, test_line_row);
 	tcase_add_test(tc, test_time);
 	tcase_add_test(tc, test_instance);
 	tcase_add_test(tc, test_key_bounds);
 	tcase_add_test(tc, test_group_commit);
+	tcase_add_test(tc, test_scan_back);
 	tcase_add_test(tc, test_torn_line_cut);
 	tcase_add_test(tc, test_rotation_continues);
 	tcase_add_test(tc, test_fallback_head);
