@@ -207,6 +207,7 @@ master_stop(struct master *m, int status)
 	m->stopping = true;
 	m->exit_status = status;
 	notify_stopping();
+	master_gen_check_stop(m);
 	log_notice("stopping: draining %zu children", m->nchildren);
 	for (s = 0; s < m->nchildren; s++)
 		master_drain_child(m->children[s]);
@@ -275,6 +276,7 @@ master_signal_cb(evutil_socket_t sig, short what, void *arg)
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 			if (!audit_writer_reaped(pid, status) &&
 			    !keymgr_reaped(pid, status) &&
+			    !master_gen_check_reaped(m, pid, status) &&
 			    !backup_sched_reaped(m->backup, pid, status))
 				master_reap(m, pid, status);
 		break;
@@ -442,6 +444,7 @@ master_free(struct master *m)
 	free(m->listen_fds);
 	free(m->slots);
 	free(m->loop_fds);
+	master_gen_check_free(m);
 	master_gen_free(&m->gen);
 	free(m);
 }
@@ -575,6 +578,7 @@ master_run(const char *config_path, struct conf *conf)
 	m->pid = getpid();
 	m->admin_fd = -1;
 	m->pid_fd = -1;
+	m->check_pid = -1;
 	m->generation = 1;
 	if ((rv = master_setup(m, conf)) != 0) {
 		master_free(m);

@@ -6,19 +6,33 @@
  * SO_REUSEPORT socket per worker slot and listen address.  A generation
  * is what the workers of one configuration share (struct master_gen),
  * built here before they fork.  A reload loads and checks the new
- * configuration, keeps the restart-only keys, and starts a new generation
- * of workers on the same sockets; the old generation drains only when the
+ * configuration (its statements in a child, while the master's loop goes
+ * on), keeps the restart-only keys, and starts a new generation of
+ * workers on the same sockets; the old generation drains only when the
  * new one serves (master_child.c), so no queued connection is reset.
+ *
+ *   SIGHUP -> prepared -> [check child runs] -> reaped -> finished
+ *                 |                                 |         (new workers)
+ *                 +-> failed (old one serves) <-----+
+ *
+ * Without a database there is nothing to check; when fork fails the
+ * master checks in place, as at start.  Invariant: at most one check
+ * child; while it runs m->next holds the generation it checks and a
+ * further SIGHUP is queued.
  *
  * The session-ticket keys are made here and rotated hourly; every rotation
  * reaches every worker over its channel.
  */
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +54,7 @@
 #include "master.h"
 #include "master_int.h"
 #include "notify.h"
+#include "result.h"
 #include "tls.h"
 #include "util.h"
 
@@ -372,18 +387,16 @@ master_gen_replicas(const struct conf *conf, struct master_gen *g,
 }
 
 /*
- * Builds a generation from a loaded configuration (which g then owns):
- * what -t checks, then the routes, then (with a database) every statement
- * prepared.  A database that cannot be reached is not an error: routes
- * answer 503 until it can.  Returns 0, or -1 after printing every problem
- * (g is then empty and conf freed).
+ * The first part of a build, from a loaded configuration (which g then
+ * owns): what -t checks, then the routes and the database's connection
+ * parameters.  Returns 0, or -1 after printing every problem (g is then
+ * empty and conf freed).
  */
-int
-master_gen_build(struct conf *conf, struct master_gen *g)
+static int
+master_gen_prepare(struct conf *conf, struct master_gen *g)
 {
 	struct bw_diag		 diag = { 0 };
 	const char		*err = NULL, *errpath = NULL;
-	enum dbconf_check	 db = DBCONF_OK;
 	bool			 bad;
 
 	memset(g, 0, sizeof(*g));
@@ -413,21 +426,182 @@ master_gen_build(struct conf *conf, struct master_gen *g)
 			bad = true;
 		} else {
 			g->have_db = true;
-			db = dbconf_check(conf, g->api, &diag);
+			bad = master_gen_replicas(conf, g, &diag) == -1;
 		}
 	}
-	if (!bad && g->have_db && master_gen_replicas(conf, g, &diag) == -1)
-		bad = true;
 	bw_diag_print(&diag, stderr);
 	bw_diag_free(&diag);
-	if (db == DBCONF_UNREACHABLE)
-		log_warnx("the database cannot be reached: statements not "
-		    "checked; routes answer 503 until it can be");
-	if (bad || db == DBCONF_INVALID) {
+	if (bad) {
 		master_gen_free(g);
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The second part: every statement prepared on the database (which also
+ * loads its type catalog into this process, result.h).  Blocks up to
+ * database.connect_timeout and more; prints what it finds.
+ */
+static enum dbconf_check
+master_gen_check_db(const struct master_gen *g)
+{
+	struct bw_diag		 diag = { 0 };
+	enum dbconf_check	 db = DBCONF_OK;
+
+	if (g->have_db)
+		db = dbconf_check(g->conf, g->api, &diag);
+	bw_diag_print(&diag, stderr);
+	bw_diag_free(&diag);
+	return db;
+}
+
+/* The end of a build: 0, or -1 with g freed when a statement is refused. */
+static int
+master_gen_checked(struct master_gen *g, enum dbconf_check db)
+{
+	if (db == DBCONF_UNREACHABLE)
+		log_warnx("the database cannot be reached: statements not "
+		    "checked; routes answer 503 until it can be");
+	if (db != DBCONF_INVALID)
+		return 0;
+	master_gen_free(g);
+	return -1;
+}
+
+/*
+ * Builds a generation at start, before any child runs: the database is
+ * checked in the master itself.  A database that cannot be reached is not
+ * an error: routes answer 503 until it can.  Returns 0, or -1 after
+ * printing every problem (g is then empty and conf freed).
+ */
+int
+master_gen_build(struct conf *conf, struct master_gen *g)
+{
+	if (master_gen_prepare(conf, g) == -1)
+		return -1;
+	return master_gen_checked(g, master_gen_check_db(g));
+}
+
+/*
+ * A reload's database check runs in a child, so that the master's loop
+ * goes on meanwhile: it relays the workers' handshake and token
+ * signatures, which wait at most 500 ms, while a check may wait for
+ * database.connect_timeout.  The child reports its verdict as its exit
+ * status and the type catalog it loaded through a shared mapping; it
+ * writes nothing else the master reads, holds nothing the master does
+ * not, and dies with the master.
+ */
+struct master_check_out {
+	uint32_t		 ntypes;
+	struct result_type_rec	 types[RESULT_TYPES_MAX];
+};
+
+static void __attribute__((noreturn))
+master_gen_check_child(struct master *m)
+{
+	enum dbconf_check	 db;
+
+	master_child_signals();
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
+	    getppid() != m->pid)
+		_exit(DBCONF_INVALID);
+	db = master_gen_check_db(&m->next);
+	m->check_out->ntypes = (uint32_t)result_types_export(
+	    m->check_out->types);
+	_exit(db);
+}
+
+/* 0 once the child runs; -1 when it cannot be started. */
+static int
+master_gen_check_start(struct master *m)
+{
+	void	*out;
+	pid_t	 pid;
+
+	out = mmap(NULL, sizeof(*m->check_out), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (out == MAP_FAILED)
+		return -1;
+	m->check_out = out;
+	if ((pid = fork()) == 0)
+		master_gen_check_child(m);
+	if (pid == -1) {
+		munmap(m->check_out, sizeof(*m->check_out));
+		m->check_out = NULL;
+		return -1;
+	}
+	m->check_pid = pid;
+	log_info("reload: checking the statements against the database "
+	    "(pid %ld)", (long)pid);
+	return 0;
+}
+
+/* The child's verdict; its type catalog becomes the master's. */
+static enum dbconf_check
+master_gen_check_result(struct master *m, int status)
+{
+	enum dbconf_check	 db = DBCONF_INVALID;
+
+	if (WIFEXITED(status) && (WEXITSTATUS(status) == DBCONF_OK ||
+	    WEXITSTATUS(status) == DBCONF_UNREACHABLE ||
+	    WEXITSTATUS(status) == DBCONF_INVALID))
+		db = (enum dbconf_check)WEXITSTATUS(status);
+	else
+		log_warnx("reload: the database check ended abnormally "
+		    "(status %d)", status);
+	if (db != DBCONF_INVALID && result_types_import(m->check_out->types,
+	    m->check_out->ntypes) == -1)
+		log_warnx("reload: the database check's type catalog is "
+		    "malformed; keeping the previous one");
+	munmap(m->check_out, sizeof(*m->check_out));
+	m->check_out = NULL;
+	return db;
+}
+
+static void	 master_reload_finish(struct master *, enum dbconf_check);
+
+bool
+master_gen_check_reaped(struct master *m, pid_t pid, int status)
+{
+	enum dbconf_check	 db;
+
+	if (m->check_pid == -1 || pid != m->check_pid)
+		return false;
+	m->check_pid = -1;
+	db = master_gen_check_result(m, status);
+	if (m->stopping) {
+		master_gen_free(&m->next);
+		return true;
+	}
+	master_reload_finish(m, db);
+	/* After a failure: a SIGHUP that came meanwhile may bring a fix. */
+	master_reload_queued(m);
+	return true;
+}
+
+/* On stop: the check is abandoned (its generation freed once reaped). */
+void
+master_gen_check_stop(struct master *m)
+{
+	if (m->check_pid != -1)
+		(void)kill(m->check_pid, SIGKILL);
+}
+
+/* At exit: a check still running is killed and reaped, its state freed. */
+void
+master_gen_check_free(struct master *m)
+{
+	if (m->check_pid != -1) {
+		(void)kill(m->check_pid, SIGKILL);
+		(void)waitpid(m->check_pid, NULL, 0);
+		m->check_pid = -1;
+	}
+	if (m->check_out != NULL) {
+		munmap(m->check_out, sizeof(*m->check_out));
+		m->check_out = NULL;
+	}
+	master_gen_free(&m->next);
 }
 
 unsigned
@@ -450,27 +624,33 @@ master_generations(const struct master *m)
 static bool
 master_reload_busy(const struct master *m)
 {
-	return m->serving != m->generation ||
+	return m->check_pid != -1 || m->serving != m->generation ||
 	    master_generations(m) >= MASTER_MAX_GENERATIONS;
+}
+
+static void
+master_reload_failed(struct master *m)
+{
+	log_errorx("reload failed: the configuration is invalid; still "
+	    "serving the previous one");
+	notify_status("reload failed: serving the previous configuration");
+	notify_ready();
+	master_audit_config(m, "config.reload_failed");
 }
 
 void
 master_reload(struct master *m)
 {
 	struct bw_diag		 diag = { 0 };
-	struct master_gen	 next, old;
 	struct conf		*conf;
-	SSL_CTX			*t;
-	enum log_level		 level;
-	enum log_format		 format;
-	const char		*err = NULL;
-	bool			 admin_kept;
-	size_t			 s;
 
 	if (m->stopping)
 		return;
 	if (master_reload_busy(m)) {
-		if (!m->reload_pending)
+		if (!m->reload_pending && m->check_pid != -1)
+			log_notice("reload queued: the previous reload's "
+			    "statements are being checked");
+		else if (!m->reload_pending)
 			log_notice("reload queued: generation %u %s",
 			    m->generation, m->serving != m->generation ?
 			    "has not taken over yet" :
@@ -484,31 +664,49 @@ master_reload(struct master *m)
 	conf = conf_load(m->config_path, &diag);
 	bw_diag_print(&diag, stderr);
 	bw_diag_free(&diag);
-	if (conf == NULL || master_gen_build(conf, &next) == -1) {
-		log_errorx("reload failed: the configuration is invalid; "
-		    "still serving the previous one");
-		notify_status("reload failed: serving the previous "
-		    "configuration");
-		notify_ready();
-		master_audit_config(m, "config.reload_failed");
+	if (conf == NULL || master_gen_prepare(conf, &m->next) == -1) {
+		master_reload_failed(m);
+		return;
+	}
+	if (m->next.have_db && master_gen_check_start(m) == 0)
+		return;		/* master_gen_check_reaped() goes on */
+	master_reload_finish(m, master_gen_check_db(&m->next));
+}
+
+/* The checked generation replaces the serving one's configuration. */
+static void
+master_reload_finish(struct master *m, enum dbconf_check db)
+{
+	struct master_gen	 old;
+	SSL_CTX			*t;
+	enum log_level		 level;
+	enum log_format		 format;
+	const char		*err = NULL;
+	bool			 admin_kept;
+	size_t			 s;
+
+	if (master_gen_checked(&m->next, db) == -1) {
+		master_reload_failed(m);
 		return;
 	}
 	/* A kept admin section keeps its TLS context too. */
-	admin_kept = master_admin_differ(m->gen.conf->admin, next.conf->admin);
-	master_keep_restart_keys(m->gen.conf, next.conf);
+	admin_kept = master_admin_differ(m->gen.conf->admin,
+	    m->next.conf->admin);
+	master_keep_restart_keys(m->gen.conf, m->next.conf);
 	if (admin_kept) {
 		t = m->gen.admin_tls;
-		m->gen.admin_tls = next.admin_tls;
-		next.admin_tls = t;
+		m->gen.admin_tls = m->next.admin_tls;
+		m->next.admin_tls = t;
 	}
-	if (master_raise_rlimit(next.conf, &err) == -1)
+	if (master_raise_rlimit(m->next.conf, &err) == -1)
 		log_warnx("reload: %s", err);
-	if (log_level_parse(next.conf->logging.level, &level) == 0)
+	if (log_level_parse(m->next.conf->logging.level, &level) == 0)
 		log_set_level(level);
-	if (log_format_parse(next.conf->logging.format, &format) == 0)
+	if (log_format_parse(m->next.conf->logging.format, &format) == 0)
 		log_set_format(format);
 	old = m->gen;
-	m->gen = next;
+	m->gen = m->next;
+	memset(&m->next, 0, sizeof(m->next));
 	audit_writer_conf(m->gen.conf);
 	keymgr_conf(m->gen.conf);
 	backup_sched_reload(m->backup, m->gen.conf);

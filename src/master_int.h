@@ -28,6 +28,7 @@
 
 struct api;
 struct keys_set;
+struct master_check_out;
 
 enum master_kind {
 	MASTER_WORKER,
@@ -120,6 +121,15 @@ struct master {
 	 */
 	unsigned		 serving;
 	bool			 reload_pending;	/* SIGHUP queued */
+
+	/*
+	 * A reload whose statements a child checks against the database
+	 * (master_gen.c) while the master's loop goes on: the generation it
+	 * builds, the child (-1: none) and what the child reports back.
+	 */
+	struct master_gen	 next;
+	pid_t			 check_pid;
+	struct master_check_out	*check_out;
 	bool			 stopping;
 	int			 exit_status;
 	unsigned char		 msg[CHAN_MAX_PAYLOAD];
@@ -151,6 +161,9 @@ void	 master_addr_text(const struct sockaddr *, char *buf, size_t bufsz);
 void	 master_close_fds(int *fds, size_t n);
 int	 master_gen_build(struct conf *, struct master_gen *);
 void	 master_gen_free(struct master_gen *);
+bool	 master_gen_check_reaped(struct master *, pid_t, int status);
+void	 master_gen_check_stop(struct master *);
+void	 master_gen_check_free(struct master *);
 unsigned master_generations(const struct master *);
 void	 master_reload(struct master *);
 void	 master_reload_queued(struct master *);

@@ -228,6 +228,37 @@ result_regs_sort(void)
 	result_regs_sorted = true;
 }
 
+size_t
+result_types_export(struct result_type_rec *out)
+{
+	size_t	 i;
+
+	result_regs_sort();
+	for (i = 0; i < result_nregs; i++) {
+		out[i].oid = result_regs[i].oid;
+		out[i].ref = result_regs[i].ref;
+		out[i].array = result_regs[i].rel == RESULT_REL_ARRAY;
+	}
+	return result_nregs;
+}
+
+int
+result_types_import(const struct result_type_rec *recs, size_t n)
+{
+	size_t	 i;
+
+	if (n > RESULT_TYPES_MAX)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (recs[i].array > 1)
+			return -1;
+	result_types_reset();
+	for (i = 0; i < n; i++)
+		(void)result_reg_add(recs[i].oid, recs[i].ref, recs[i].array ?
+		    RESULT_REL_ARRAY : RESULT_REL_DOMAIN);
+	return 0;
+}
+
 static const struct result_reg *
 result_reg_find(uint32_t oid)
 {

@@ -87,4 +87,18 @@ int		 result_types_add_array(uint32_t oid, uint32_t elem_oid);
 int		 result_types_load(const PGresult *, const char **err);
 void		 result_types_reset(void);
 
+/*
+ * The table as plain records, for a process that loads it on the master's
+ * behalf (master_gen.c's reload check): export fills out (room for
+ * RESULT_TYPES_MAX) and returns the count; import replaces the table, or
+ * leaves it and returns -1 when a record is not one export makes.
+ */
+struct result_type_rec {
+	uint32_t	 oid;
+	uint32_t	 ref;		/* base type or element */
+	uint32_t	 array;		/* 0: a domain, 1: an array */
+};
+size_t		 result_types_export(struct result_type_rec *out);
+int		 result_types_import(const struct result_type_rec *, size_t n);
+
 #endif

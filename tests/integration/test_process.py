@@ -2,12 +2,16 @@
 test_process.py - the master/worker life cycle (SPEC 3 signals, SPEC 11):
 a killed worker is replaced without resetting queued connections, SIGTERM
 finishes in-flight uploads, SIGHUP reloads (or keeps the old configuration
-when the new one is invalid), and the daemon exits 0 on SIGTERM.
+when the new one is invalid), and the daemon exits 0 on SIGTERM.  While a
+reload waits for a database that accepts and never answers, the master
+goes on relaying handshake signatures (full handshakes succeed), a second
+SIGHUP is queued, and SIGTERM ends the wait and exits 0.
 """
 
 import os
 import re
 import signal
+import socket
 import threading
 import time
 import unittest
@@ -292,6 +296,83 @@ def epoll_inodes(pid):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Tarpit:
+    """A TCP listener that accepts and never answers: a database that keeps
+    its client waiting until database.connect_timeout."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.accepted = threading.Event()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while not self.done.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.conns.append(c)
+            self.accepted.set()
+
+    def close(self):
+        self.done.set()
+        self.thread.join()
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+class TestReloadWaitsForDatabase(unittest.TestCase):
+
+    def test_handshakes_go_on_while_the_check_waits(self):
+        """Before, the master checked a reload's statements itself and
+        relayed no signature meanwhile: full handshakes failed after
+        500 ms for as long as the database kept it waiting."""
+        tarpit = Tarpit()
+        d = Daemon(workers=2, name="reload-tarpit")
+        try:
+            d.start()
+            d.write_config({"database": {
+                "conninfo": "host=127.0.0.1 port=%d dbname=x user=x "
+                            "sslmode=disable" % tarpit.port,
+                "connect_timeout": "4s"}}, ROUTES)
+            before = d.stderr_size()
+            d.signal(signal.SIGHUP)
+            self.assertTrue(tarpit.accepted.wait(10 * harness.SLOW),
+                            d.stderr_tail())
+            t0 = time.monotonic()
+            handshakes = 0
+            while time.monotonic() - t0 < 2.0:
+                with d.connect(timeout=5.0):
+                    handshakes += 1
+            text = d.stderr_text()[before:]
+            self.assertIn("checking the statements against the database",
+                          text)
+            self.assertNotIn("serving with", text)
+            self.assertGreaterEqual(handshakes, 4)
+            d.signal(signal.SIGHUP)
+            deadline = time.monotonic() + 5 * harness.SLOW
+            while "reload queued" not in d.stderr_text()[before:]:
+                self.assertLess(time.monotonic(), deadline, d.stderr_tail())
+                time.sleep(0.05)
+            self.assertIn("statements are being checked",
+                          d.stderr_text()[before:])
+        finally:
+            try:
+                d.stop_and_check(self)
+            finally:
+                tarpit.close()
 
 
 class TestReopenLogs(ProcessCase):

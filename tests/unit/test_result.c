@@ -582,6 +582,58 @@ START_TEST(test_types_bound)
 }
 END_TEST
 
+/* The table handed from a reload's check child to the master. */
+START_TEST(test_types_export)
+{
+	static struct result_type_rec	 recs[RESULT_TYPES_MAX], again[4];
+	struct result_type_rec		 bad[1] = { { 7, 23, 2 } };
+	PGconn				*c;
+	PGresult			*res;
+	const char			*err = NULL;
+	size_t				 n;
+
+	result_types_reset();
+	ck_assert_int_eq(result_types_add_array(1001, 1000), 0);
+	ck_assert_int_eq(result_types_add_domain(1000, 23), 0);
+	ck_assert_int_eq(result_types_add_domain(1001, 25), 0);
+	n = result_types_export(recs);
+	ck_assert_uint_eq(n, 2);	/* sorted, the latest of 1001 kept */
+	ck_assert_uint_eq(recs[0].oid, 1000);
+	ck_assert_uint_eq(recs[0].ref, 23);
+	ck_assert_uint_eq(recs[0].array, 0);
+	ck_assert_uint_eq(recs[1].oid, 1001);
+	ck_assert_uint_eq(recs[1].ref, 25);
+	result_types_reset();
+	ck_assert_uint_eq(result_types_export(again), 0);
+	ck_assert_int_eq(result_types_import(recs, n), 0);
+	ck_assert_uint_eq(result_types_export(again), 2);
+	ck_assert_mem_eq(again, recs, 2 * sizeof(recs[0]));
+	/* A malformed record or count leaves the table as it was. */
+	ck_assert_int_eq(result_types_import(bad, 1), -1);
+	ck_assert_int_eq(result_types_import(recs, RESULT_TYPES_MAX + 1), -1);
+	ck_assert_uint_eq(result_types_export(again), 2);
+	ck_assert_int_eq(result_types_import(recs, 0), 0);
+	ck_assert_uint_eq(result_types_export(again), 0);
+	if (need_pg()) {
+		/* What a check loaded maps arrays of domains once imported. */
+		c = db_connect(NULL);
+		res = PQexec(c, RESULT_TYPES_QUERY);
+		ck_assert_int_eq(result_types_load(res, &err), 0);
+		PQclear(res);
+		n = result_types_export(recs);
+		ck_assert_uint_gt(n, 0);
+		result_types_reset();
+		expect(c, "SELECT ARRAY[1,2]::posint[] AS a", RESULT_OBJECT,
+		    "{\"a\":\"{1,2}\"}");
+		ck_assert_int_eq(result_types_import(recs, n), 0);
+		expect(c, "SELECT ARRAY[1,2]::posint[] AS a", RESULT_OBJECT,
+		    "{\"a\":[1,2]}");
+		PQfinish(c);
+	}
+	result_types_reset();
+}
+END_TEST
+
 START_TEST(test_object)
 {
 	PGconn	*c;
@@ -985,6 +1037,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_invalid_utf8);
 	tcase_add_test(tc, test_domains);
 	tcase_add_test(tc, test_types_bound);
+	tcase_add_test(tc, test_types_export);
 	tcase_add_test(tc, test_object);
 	tcase_add_test(tc, test_value);
 	tcase_add_test(tc, test_array);
