@@ -130,6 +130,7 @@ struct master {
 	struct master_gen	 next;
 	pid_t			 check_pid;
 	struct master_check_out	*check_out;
+
 	bool			 stopping;
 	int			 exit_status;
 	unsigned char		 msg[CHAN_MAX_PAYLOAD];

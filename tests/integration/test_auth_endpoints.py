@@ -573,10 +573,6 @@ class TestStorage(Base):
                                   dump))
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class TestEndpointRateLimit(unittest.TestCase):
     """auth.endpoint_rate_limit applies to the built-in endpoints: past
     the burst, 429 with Retry-After before any password is looked at."""
@@ -603,3 +599,7 @@ class TestEndpointRateLimit(unittest.TestCase):
             self.assertEqual(d.request("GET", "/reader").status, 401)
         finally:
             d.stop_and_check()
+
+
+if __name__ == "__main__":
+    unittest.main()

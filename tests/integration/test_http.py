@@ -827,10 +827,6 @@ class TestMaxConnections(HttpCase):
                 time.sleep(0.1)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class TestRateLimit(HttpCase):
     """SPEC 5: the rate limit by client address answers 429 with
     Retry-After, before credentials and parameters are looked at."""
@@ -855,3 +851,7 @@ class TestRateLimit(HttpCase):
             self.assertEqual(c.roundtrip("GET", "/free").status, 503)
             self.assertIsNone(c.roundtrip("GET", "/free").header(
                 "retry-after"))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -294,9 +294,6 @@ def epoll_inodes(pid):
                     out.add(int(m.group(1), 16))
     return out
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class Tarpit:
     """A TCP listener that accepts and never answers: a database that keeps
@@ -401,3 +398,7 @@ class TestReopenLogs(ProcessCase):
                          "elsewhere")
         with open(rotated, "rb") as fp:
             self.assertNotIn(b"/items?n", fp.read())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -931,10 +931,6 @@ class TestCheckConfig(unittest.TestCase):
             d.cleanup()
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class TestRequestTimeout(unittest.TestCase):
     """SPEC 7: when request_timeout fires before the statement is done,
     the client gets 504 and the result is discarded on arrival; the
@@ -979,3 +975,7 @@ class TestRequestTimeout(unittest.TestCase):
                 c.close()
         finally:
             d.stop_and_check()
+
+
+if __name__ == "__main__":
+    unittest.main()
