@@ -593,7 +593,7 @@ void
 master_gen_check_free(struct master *m)
 {
 	if (m->check_pid != -1) {
-		(void)kill(m->check_pid, SIGKILL);
+		master_gen_check_stop(m);
 		(void)waitpid(m->check_pid, NULL, 0);
 		m->check_pid = -1;
 	}

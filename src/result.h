@@ -31,9 +31,12 @@
  *
  * Type knowledge: built-in OIDs are known here.  PostgreSQL reports a
  * domain column with its base type, but arrays of domains and user types
- * have their own OIDs: the pool runs RESULT_TYPES_QUERY once per load and
- * hands the rows to result_types_load() (or registers single types).  The
- * table is per process, bounded by RESULT_TYPES_MAX.
+ * have their own OIDs: the database check (dbconf.c) runs
+ * RESULT_TYPES_QUERY once per load and hands the rows to
+ * result_types_load() (or registers single types) - in the master at
+ * start, in a reload's check child whose table the master then imports.
+ * The table is per process (workers inherit the master's), bounded by
+ * RESULT_TYPES_MAX.
  */
 #ifndef BW_RESULT_H
 #define BW_RESULT_H
