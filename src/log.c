@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "jsonw.h"
 #include "log.h"
 #include "util.h"
@@ -55,6 +57,7 @@ static void	log_json_uint(char *, size_t, size_t *, const char *,
 		    unsigned long long);
 static void	log_json_str_or_null(char *, size_t, size_t *, const char *);
 static size_t	log_json_end(char *, size_t, size_t);
+static void	log_libevent(int, const char *);
 
 int
 log_level_parse(const char *s, enum log_level *out)
@@ -81,6 +84,7 @@ log_init(const char *procname, enum log_level level)
 {
 	log_set_procname(procname);
 	log_level = level;
+	event_set_log_callback(log_libevent);
 }
 
 void
@@ -237,6 +241,30 @@ LOG_FN(log_info, LOG_LVL_INFO)
 LOG_FN(log_notice, LOG_LVL_NOTICE)
 LOG_FN(log_warnx, LOG_LVL_WARNING)
 LOG_FN(log_errorx, LOG_LVL_ERROR)
+
+/*
+ * libevent's own messages (a warning about signal handling, an error it
+ * recovers from) as lines of this log, in its format and with the
+ * process's name, never as raw text on stderr.  log_init installs it.
+ */
+static void
+log_libevent(int severity, const char *msg)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", msg);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", msg);
+		break;
+	case EVENT_LOG_WARN:
+		log_warnx("libevent: %s", msg);
+		break;
+	default:
+		log_errorx("libevent: %s", msg);
+		break;
+	}
+}
 
 /* fatal() ends one process at once; fatalx() runs the exit handlers. */
 #define LOG_FATAL_FN(fn, end)					\

@@ -4,7 +4,8 @@
  * Log lines never carry tokens, passwords or request bodies; callers pass
  * only what is safe to record.  fatal() ends the calling process with exit
  * status 3 (a worker: the master restarts it); fatalx() is for the master
- * and administration modes and means the whole daemon stops.
+ * and administration modes and means the whole daemon stops.  log_init
+ * also routes libevent's own messages into this log.
  */
 #ifndef BW_LOG_H
 #define BW_LOG_H

@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -340,12 +341,56 @@ master_pid_remove(struct master *m)
 /*
  * Set-up and tear-down.
  */
+
+/*
+ * Every child of the master (a worker, the admin listener, the audit
+ * writer, a backup, a reload's check) starts with a copy of the master's
+ * event base and its signal events.  libevent lets one base per process
+ * hold signals, so a child that adds its own would first be warned off;
+ * the child drops the copies at fork instead.  event_del of a signal
+ * event restores the signal's handler and leaves the shared epoll set
+ * alone.
+ */
+static struct master	*master_signals_of;
+
+static void
+master_signals_drop(void)
+{
+	size_t	 i;
+
+	if (master_signals_of == NULL)
+		return;
+	for (i = 0; i < BW_ARRAY_LEN(master_signals_of->sig_ev); i++)
+		if (master_signals_of->sig_ev[i] != NULL)
+			event_del(master_signals_of->sig_ev[i]);
+	master_signals_of = NULL;
+}
+
 static int
-master_events(struct master *m)
+master_signals_add(struct master *m)
 {
 	static const int	 sigs[] = {
 		SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD,
 	};
+	static bool		 hooked;
+	size_t			 i;
+
+	if (!hooked && pthread_atfork(NULL, NULL, master_signals_drop) != 0)
+		return -1;
+	hooked = true;
+	master_signals_of = m;
+	for (i = 0; i < BW_ARRAY_LEN(sigs); i++) {
+		m->sig_ev[i] = evsignal_new(m->base, sigs[i], master_signal_cb,
+		    m);
+		if (m->sig_ev[i] == NULL || event_add(m->sig_ev[i], NULL) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+master_events(struct master *m)
+{
 	struct event_config	*cfg;
 	struct timeval		 tv;
 	int			*before = NULL, *after = NULL;
@@ -364,12 +409,8 @@ master_events(struct master *m)
 		free(before);
 		return -1;
 	}
-	for (i = 0; i < BW_ARRAY_LEN(sigs); i++) {
-		m->sig_ev[i] = evsignal_new(m->base, sigs[i], master_signal_cb,
-		    m);
-		if (m->sig_ev[i] == NULL || event_add(m->sig_ev[i], NULL) == -1)
-			goto fail;
-	}
+	if (master_signals_add(m) == -1)
+		goto fail;
 	m->ticket_ev = event_new(m->base, -1, EV_PERSIST, master_rotate_keys,
 	    m);
 	m->kill_ev = evtimer_new(m->base, master_kill_cb, m);
@@ -420,6 +461,7 @@ master_free(struct master *m)
 	for (i = 0; m->slots != NULL && i < m->nslots; i++)
 		if (m->slots[i].restart_ev != NULL)
 			event_free(m->slots[i].restart_ev);
+	master_signals_of = NULL;
 	for (i = 0; i < BW_ARRAY_LEN(m->sig_ev); i++)
 		if (m->sig_ev[i] != NULL)
 			event_free(m->sig_ev[i]);

@@ -195,17 +195,9 @@ static const struct master_kind_def {
 static void __attribute__((noreturn))
 master_child_run(struct master *m, struct master_child *self, int chan)
 {
-	size_t			 i;
 	int			 rv;
 
-	/*
-	 * The master's signal events are removed from its (copied) base
-	 * without touching the shared epoll set, so that the child's own
-	 * event loop may take the signals over.
-	 */
-	for (i = 0; i < BW_ARRAY_LEN(m->sig_ev); i++)
-		if (m->sig_ev[i] != NULL)
-			event_del(m->sig_ev[i]);
+	/* The master's signal events went at fork (master_signals_drop). */
 	master_child_signals();
 	master_child_close(m, self);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1 ||

@@ -70,6 +70,31 @@ SECURITY_HEADERS = {
 SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:",
                      "LeakSanitizer", "UndefinedBehaviorSanitizer")
 
+# What bulwarkd may write to stderr: a JSON object per line (its log, an
+# access log sent there), a plain log line ("bulwarkd[PID] PROCESS:
+# LEVEL: ...", before the configuration is read) or a diagnostic of the
+# configuration ("FILE:LINE:COL: ...").
+PLAIN_LOG_LINE = re.compile(
+    r"bulwarkd\[\d+\] [^:]+: (debug|info|notice|warning|error): ")
+CONF_DIAG_LINE = re.compile(r"[^:]+:\d+:\d+: ")
+
+
+def stray_stderr_lines(text):
+    """The lines of a daemon's stderr that are none of the above: a
+    library printing on its own, a message that escaped the log."""
+    stray = []
+    for line in text.splitlines():
+        if not line or PLAIN_LOG_LINE.match(line) or \
+                CONF_DIAG_LINE.match(line):
+            continue
+        try:
+            if isinstance(json.loads(line), dict):
+                continue
+        except ValueError:
+            pass
+        stray.append(line)
+    return stray
+
 
 def require_binary():
     """Skip (with the reason) when there is no daemon to test."""
@@ -858,7 +883,8 @@ class Daemon:
 
     def stop(self, timeout=20.0):
         """SIGTERM, kill -9 after timeout.  Returns a list of problems:
-        non-zero exit status, sanitizer reports, leftover workers."""
+        non-zero exit status, sanitizer reports, stderr lines outside the
+        log, leftover workers."""
         problems = []
         if self.proc is None:
             return problems
@@ -893,6 +919,11 @@ class Daemon:
                 problems.append("stderr has %r:\n%s" % (marker,
                                                         self.stderr_tail()))
                 break
+        else:
+            stray = stray_stderr_lines(text)
+            if stray:
+                problems.append("stderr has lines outside the log:\n" +
+                                "\n".join(stray[:5]))
         if problems:
             problems.append("stderr tail:\n" + self.stderr_tail())
         self.proc = None

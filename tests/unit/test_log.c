@@ -2,10 +2,13 @@
  * test_log.c - access-log formatting, escaping and bounds; log levels.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "log.h"
 #include "unit.h"
@@ -279,6 +282,64 @@ START_TEST(error_json_lines)
 }
 END_TEST
 
+static void
+log_sig_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+}
+
+/* Two bases holding signals: libevent warns, through the log. */
+static void
+log_libevent_warning(void)
+{
+	struct event_base	*a, *b;
+	struct event		*ea, *eb;
+
+	log_init("test", LOG_LVL_INFO);
+	log_set_format(LOG_FMT_JSON);
+	a = event_base_new();
+	b = event_base_new();
+	ck_assert_ptr_nonnull(a);
+	ck_assert_ptr_nonnull(b);
+	ea = evsignal_new(a, SIGUSR2, log_sig_cb, NULL);
+	eb = evsignal_new(b, SIGWINCH, log_sig_cb, NULL);
+	ck_assert_int_eq(event_add(ea, NULL), 0);
+	ck_assert_int_eq(event_add(eb, NULL), 0);
+	event_free(eb);
+	event_free(ea);
+	event_base_free(b);
+	event_base_free(a);
+	log_set_format(LOG_FMT_PLAIN);
+	log_set_procname("bulwarkd");
+}
+
+START_TEST(libevent_messages)
+{
+	char		 buf[4096];
+	json_error_t	 jerr;
+	json_t		*j;
+	const char	*msg;
+	size_t		 n;
+
+	n = capture_stderr(log_libevent_warning, buf, sizeof(buf));
+	/* One line, a JSON object of this log, not libevent's raw text. */
+	ck_assert_uint_gt(n, 0);
+	ck_assert_ptr_eq(strchr(buf, '\n'), buf + n - 1);
+	j = json_loadb(buf, n, 0, &jerr);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "level")),
+	    "warning");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "process")),
+	    "test");
+	msg = json_string_value(json_object_get(j, "message"));
+	ck_assert_ptr_nonnull(msg);
+	ck_assert_ptr_nonnull(strstr(msg, "libevent: Added a signal"));
+	json_decref(j);
+}
+END_TEST
+
 START_TEST(formats)
 {
 	enum log_format	 f;
@@ -319,6 +380,7 @@ unit_suite(void)
 	tcase_add_test(tc, message_cut);
 	tcase_add_test(tc, error_json_format);
 	tcase_add_test(tc, error_json_lines);
+	tcase_add_test(tc, libevent_messages);
 	tcase_add_test(tc, formats);
 	tcase_add_test(tc, levels);
 	suite_add_tcase(s, tc);
