@@ -16,7 +16,9 @@
  * and no other) in the route's transaction, so a committed write always
  * has its row; after commit the record goes to the audit writer with the
  * row's id, and under fsync: always the response waits for the writer's
- * answer.  A record the writer does not take is logged: its row reaches
+ * answer.  A request that ends while its audited segment is in flight
+ * hands the segment to audit_orphan.c, which sends the record once it
+ * commits.  A record the writer does not take is logged: its row reaches
  * the file by the writer's recovery.  Under on_failure: reject an audited
  * request that arrives while the writer reports the log unwritable is
  * answered 503 before anything runs.  Audited routes run on the primary:
@@ -31,6 +33,7 @@
 #include "api.h"
 #include "audit.h"
 #include "audit_client.h"
+#include "audit_orphan.h"
 #include "auth.h"
 #include "authdb.h"
 #include "authep.h"
@@ -115,6 +118,7 @@ struct api_call {
 
 static int	 api_prepare(struct http_request *, void *);
 static void	 api_handle(struct http_request *, void *);
+static void	 api_audit_orphan(struct api_call *);
 
 static const struct node *
 api_named_schema(const struct conf *conf, const char *name)
@@ -620,7 +624,10 @@ api_call_free(void *arg)
 
 	if (call == NULL)
 		return;
-	if (call->dbreq != NULL)
+	if (call->dbreq != NULL && call->audit_detail != NULL &&
+	    call->api->audit != NULL)
+		api_audit_orphan(call);
+	else if (call->dbreq != NULL)
 		db_abandon(call->dbreq);
 	if (call->audit_waiting && call->api->audit != NULL)
 		audit_client_cancel(call->api->audit, call);
@@ -1031,6 +1038,45 @@ api_audit_answer(int64_t seq, void *arg)
 }
 
 /*
+ * The record of an audited write, but its status; *path and *detail
+ * (NULL when the detail does not parse) are the caller's to free.
+ */
+static void
+api_audit_event(const struct api_call *call, struct audit_event *ev,
+    char **path, json_t **detail)
+{
+	const struct conf_route	*r = call->rt->conf;
+	const struct http_head	*h = http_request_head(call->req);
+
+	api_audit_actor(call, ev);
+	ev->event = "request";
+	ev->route = r->name;
+	ev->method = conf_method_name(r->method);
+	*path = bw_strndup(h->path, h->path_len);
+	ev->path = *path;
+	*detail = json_loads(call->audit_detail, 0, NULL);
+	ev->detail = *detail;
+	ev->row = call->audit_id;
+}
+
+/*
+ * The request ends (client gone, request_timeout) while its audited
+ * segment is in flight: the record follows the segment (audit_orphan.h).
+ */
+static void
+api_audit_orphan(struct api_call *call)
+{
+	struct audit_event	 ev;
+	json_t			*detail;
+	char			*path;
+
+	api_audit_event(call, &ev, &path, &detail);
+	audit_orphan_adopt(call->dbreq, call->api->audit, &ev, call->audit_id);
+	json_decref(detail);
+	free(path);
+}
+
+/*
  * After an audited write committed: its record to the writer.  Returns
  * true when the response must wait for the writer's answer.
  */
@@ -1038,7 +1084,6 @@ static bool
 api_audit_record(struct api_call *call, int status)
 {
 	const struct conf_route	*r = call->rt->conf;
-	const struct http_head	*h = http_request_head(call->req);
 	struct audit_event	 ev;
 	json_t			*detail;
 	char			*path;
@@ -1047,16 +1092,8 @@ api_audit_record(struct api_call *call, int status)
 
 	if (call->audit_id <= 0 || call->api->audit == NULL)
 		return false;
-	api_audit_actor(call, &ev);
-	ev.event = "request";
-	ev.route = r->name;
-	ev.method = conf_method_name(r->method);
-	path = bw_strndup(h->path, h->path_len);
-	ev.path = path;
+	api_audit_event(call, &ev, &path, &detail);
 	ev.status = status;
-	detail = json_loads(call->audit_detail, 0, NULL);
-	ev.detail = detail;
-	ev.row = call->audit_id;
 	wait = call->api->conf->audit->fsync == FSYNC_ALWAYS;
 	if (detail != NULL)
 		rv = audit_client_submit(call->api->audit, &ev,

@@ -1251,6 +1251,20 @@ db_abandon(struct db_req *r)
 	r->abandoned = true;
 }
 
+int
+db_handover(struct db_req *r, const struct db_req_ops *ops, void *arg,
+    int64_t *audit_id)
+{
+	if (r->conn == NULL) {
+		db_abandon(r);
+		return 0;
+	}
+	r->ops = ops;
+	r->arg = arg;
+	r->audit_id = audit_id;
+	return 1;
+}
+
 /*
  * The channel name is bulwark's own constant, never input; it is still
  * checked to be a plain identifier before it becomes part of LISTEN.

@@ -830,6 +830,11 @@ def note_routes():
                       audit_fields=["title", "missing"], sql=sql),
         harness.route("plain_note", "POST", "/plain", body=body,
                       status=201, audit=False, sql=sql),
+        harness.route("slow_note", "POST", "/slow-notes", body=body,
+                      status=201, audit_fields=["title"],
+                      sql="INSERT INTO audit_notes (title, secret) SELECT "
+                          ":body.title, :body.secret FROM pg_sleep(0.6) "
+                          "RETURNING id"),
         harness.route("note_count", "GET", "/count", result="value",
                       sql="SELECT count(*) FROM audit_notes"),
         harness.route("admin_only", "GET", "/admin-only", roles=["admin"],
@@ -908,6 +913,66 @@ class TestAuditedRoutes(unittest.TestCase):
         rec = request_records(a)[-1]
         self.assertEqual(rec["request_id"], r.header("X-Request-Id"))
         self.assertEqual(rec["detail"], {})
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_client_gone_record_follows_the_commit(self):
+        """A client that closes its connection while its audited write
+        runs: the write commits, and its record reaches the file as the
+        segment ends (status null: no response was sent), not at the
+        writer's next recovery."""
+        a = self.a
+        title = "gone " + secrets.token_hex(4)
+        body = json.dumps({"title": title}).encode()
+        with a.d.connect() as c:
+            c.send_request("POST", "/slow-notes", pg.json_headers(), body)
+            time.sleep(0.2)
+        self.assertEqual(int(CLUSTER.value(
+            "SELECT count(*) FROM audit_notes WHERE title = :'t'",
+            {"t": title})), 0, "the write ended before the client left")
+
+        def record():
+            recs = [r for r in request_records(a)
+                    if r["detail"].get("title") == title]
+            return recs[0] if recs else None
+        rec = wait_for(record, timeout=5)
+        self.assertEqual((rec["route"], rec["method"], rec["path"]),
+                         ("slow_note", "POST", "/slow-notes"))
+        self.assertIsNone(rec["status"])
+        self.assertEqual(rec["actor"]["ip"], "127.0.0.1")
+        self.assertEqual(len(rec["request_id"]), 32)
+        self.assertEqual(int(CLUSTER.value(
+            "SELECT count(*) FROM audit_notes WHERE title = :'t'",
+            {"t": title})), 1)
+        # The writer stored the record's seq: recovery has nothing to do.
+        wait_for(lambda: unwritten_rows(self.inst) == 0)
+        row = CLUSTER.rows("SELECT seq FROM bulwark.audit WHERE instance = "
+                           ":'i' AND detail->>'title' = :'t'",
+                           {"i": self.inst, "t": title})
+        self.assertEqual(row, [[str(rec["seq"])]])
+        rc, out, err = a.verify()
+        self.assertEqual(rc, 0, out + err)
+
+    def test_client_gone_then_daemon_stopped(self):
+        """The client leaves, then the daemon stops while the audited
+        segment still runs: the worker exits without leaking what it kept
+        for the record, and the committed write has exactly one record
+        once the daemon is back (by the orphan's send or by recovery)."""
+        a = self.a
+        title = "stopped " + secrets.token_hex(4)
+        body = json.dumps({"title": title}).encode()
+        with a.d.connect() as c:
+            c.send_request("POST", "/slow-notes", pg.json_headers(), body)
+            time.sleep(0.2)
+        self.assertEqual(a.d.stop(), [])
+        count = "SELECT count(*) FROM audit_notes WHERE title = :'t'"
+        wait_for(lambda: int(CLUSTER.value(count, {"t": title})) == 1)
+        a.d.start()
+        wait_for(lambda: unwritten_rows(self.inst) == 0)
+        recs = [r for r in request_records(a)
+                if r["detail"].get("title") == title]
+        self.assertEqual(len(recs), 1, recs)
+        self.assertIsNone(recs[0]["status"])
         rc, out, err = a.verify()
         self.assertEqual(rc, 0, out + err)
 

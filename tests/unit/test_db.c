@@ -406,6 +406,44 @@ START_TEST(abandoned_gets_no_callback)
 }
 END_TEST
 
+/*
+ * db_handover: a sent request reports to its new owner (its rows too), the
+ * old one hears nothing; a request still queued is dropped and never runs.
+ */
+START_TEST(handed_over)
+{
+	struct db_pool	*pool;
+	struct db_req	*r;
+	struct outcome	 old = { 0 }, heir = { 0 }, queued = { 0 }, next = { 0 };
+	int64_t		 row = 0;
+
+	NEED_PG();
+	pool = pool_ready(1, 10, 5000);
+	r = submit(pool, ST_SLEEP, "0.2", "", "5s", &old);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(db_handover(r, &ops, &heir, &row), 1);
+	RUN_UNTIL(heir.done == 1);
+	ck_assert_int_eq(heir.how, DB_OK);
+	ck_assert_int_eq(heir.rows, 1);
+	ck_assert_int_eq(old.done, 0);
+	ck_assert_int_eq(old.rows, 0);
+	db_pool_free(pool);
+
+	/* Not connected yet: the request waits in the queue. */
+	pool = pool_make(1, 10, 5000);
+	r = submit(pool, ST_BUMP, NULL, "", "5s", &queued);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(db_handover(r, &ops, &heir, &row), 0);
+	ck_assert_ptr_nonnull(submit(pool, ST_BUMP, NULL, "", "5s", &next));
+	RUN_UNTIL(next.done == 1);
+	/* bw_bump is new in setup(): 1 means the dropped one never ran. */
+	ck_assert_str_eq(next.first, "1");
+	ck_assert_int_eq(queued.done, 0);
+	ck_assert_int_eq(heir.done, 1);
+	db_pool_free(pool);
+}
+END_TEST
+
 START_TEST(serialization_failure_retried_once)
 {
 	struct db_pool	*pool;
@@ -750,6 +788,7 @@ unit_suite(void)
 	tcase_add_test(tc, idle_connection_preferred);
 	tcase_add_exit_test(tc, stmt_after_start, 3);
 	tcase_add_test(tc, abandoned_gets_no_callback);
+	tcase_add_test(tc, handed_over);
 	tcase_add_test(tc, serialization_failure_retried_once);
 	tcase_add_test(tc, array_rows_streamed);
 	tcase_add_test(tc, reconnects_after_termination);
