@@ -8,11 +8,14 @@
  * recovery.  The record's status is null, as in a recovered record: no
  * response was sent.  A segment that failed rolled its row back (no
  * record is due); one whose outcome is unknown (the connection lost, the
- * worker stopping) is left to recovery.
+ * worker stopped by its shutdown_timeout) is left to recovery.  An orphan
+ * is pending until its segment has ended and, when it sent a record, the
+ * writer has answered.
  */
 #ifndef BW_AUDIT_ORPHAN_H
 #define BW_AUDIT_ORPHAN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "audit.h"
@@ -27,5 +30,12 @@ struct db_req;
  */
 void	 audit_orphan_adopt(struct db_req *r, struct audit_client *,
 	    const struct audit_event *ev, int64_t row);
+/* The orphans of this process still pending. */
+size_t	 audit_orphan_pending(void);
+/*
+ * done(arg) runs once, when the last pending orphan has ended (a draining
+ * worker waits so, within its shutdown_timeout).  Only one wait at a time.
+ */
+void	 audit_orphan_wait(void (*done)(void *), void *arg);
 
 #endif

@@ -1261,7 +1261,8 @@ db_handover(struct db_req *r, const struct db_req_ops *ops, void *arg,
 	}
 	r->ops = ops;
 	r->arg = arg;
-	r->audit_id = audit_id;
+	if (r->audit_id != NULL)
+		r->audit_id = audit_id;
 	return 1;
 }
 

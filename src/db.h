@@ -168,8 +168,8 @@ void		 db_abandon(struct db_req *);
  * db_abandon for a caller that must still learn whether a sent segment
  * committed (an audited write whose client went away): a request not yet
  * sent is dropped, never runs, and 0 is returned; a sent one is handed
- * to ops and arg (its audit row id now goes to *audit_id), which get
- * on_done as any owner would, and 1 is returned.
+ * to ops and arg (an audited one's row id now goes to *audit_id), which
+ * get on_done as any owner would, and 1 is returned.
  */
 int		 db_handover(struct db_req *, const struct db_req_ops *,
 		    void *arg, int64_t *audit_id);

@@ -12,8 +12,9 @@
  *
  * Stopping: CHAN_DRAIN, SIGTERM/SIGINT, or the end of the channel (the
  * master died) stop accepting; idle connections close at once, busy ones
- * after their current response; the worker exits when none remains or
- * when server.shutdown_timeout has passed, whichever comes first.
+ * after their current response; the worker exits when none remains and
+ * the audited writes whose clients left have ended (their records sent),
+ * or when server.shutdown_timeout has passed, whichever comes first.
  *
  * With an audit section the worker holds one descriptor connected to the
  * audit writer (audit_client.h) and nothing else of the log; when the
@@ -38,6 +39,7 @@
 #include "api.h"
 #include "audit.h"
 #include "audit_client.h"
+#include "audit_orphan.h"
 #include "auth.h"
 #include "authep.h"
 #include "db.h"
@@ -159,11 +161,19 @@ worker_stop(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(w->base, NULL);
 }
 
+/*
+ * Every connection is closed.  Audited writes whose clients left first
+ * still send their records as their segments end (audit_orphan.h).
+ */
 static void
 worker_drained(void *arg)
 {
 	struct worker	*w = arg;
 
+	if (audit_orphan_pending() > 0) {
+		audit_orphan_wait(worker_drained, w);
+		return;
+	}
 	event_base_loopexit(w->base, NULL);
 }
 
@@ -511,6 +521,8 @@ worker_state_report(evutil_socket_t fd, short what, void *arg)
 static void
 worker_teardown(struct worker *w)
 {
+	/* Orphans still pending end below, with no drain left to resume. */
+	audit_orphan_wait(NULL, NULL);
 	http_server_free(w->http);
 	authep_free(w->authep);
 	keymgr_client_free(w->signer);

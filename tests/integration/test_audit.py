@@ -955,9 +955,9 @@ class TestAuditedRoutes(unittest.TestCase):
 
     def test_client_gone_then_daemon_stopped(self):
         """The client leaves, then the daemon stops while the audited
-        segment still runs: the worker exits without leaking what it kept
-        for the record, and the committed write has exactly one record
-        once the daemon is back (by the orphan's send or by recovery)."""
+        segment still runs: the draining worker waits for the segment and
+        sends its record before it exits, so the record is in the file
+        when the daemon has stopped, with nothing left for recovery."""
         a = self.a
         title = "stopped " + secrets.token_hex(4)
         body = json.dumps({"title": title}).encode()
@@ -966,13 +966,18 @@ class TestAuditedRoutes(unittest.TestCase):
             time.sleep(0.2)
         self.assertEqual(a.d.stop(), [])
         count = "SELECT count(*) FROM audit_notes WHERE title = :'t'"
-        wait_for(lambda: int(CLUSTER.value(count, {"t": title})) == 1)
+        self.assertEqual(int(CLUSTER.value(count, {"t": title})), 1)
+        self.assertEqual(unwritten_rows(self.inst), 0)
+
+        def titled():
+            return [r for r in request_records(a)
+                    if r["detail"].get("title") == title]
+        self.assertEqual(len(titled()), 1)
+        self.assertIsNone(titled()[0]["status"])
         a.d.start()
-        wait_for(lambda: unwritten_rows(self.inst) == 0)
-        recs = [r for r in request_records(a)
-                if r["detail"].get("title") == title]
-        self.assertEqual(len(recs), 1, recs)
-        self.assertIsNone(recs[0]["status"])
+        wait_for(lambda: post_note(a.d, "/notes", "after").status == 201)
+        self.assertEqual(len(titled()), 1)
+        self.assertNotIn("recovery: 1 committed", a.d.stderr_text())
         rc, out, err = a.verify()
         self.assertEqual(rc, 0, out + err)
 

@@ -127,6 +127,23 @@ pgtest_start_tcp(void)
 	pgtest_start_with(true);
 }
 
+/* In a case that needs the database: passes when there is none. */
+#define PGTEST_NEED() do {						\
+	if (!pgtest_up)							\
+		return;							\
+} while (0)
+
+/* Runs base's loop until cond holds, or fails after about ten seconds. */
+#define PGTEST_RUN_UNTIL(base, cond) do {				\
+	int	 i_;							\
+	for (i_ = 0; i_ < 1000 && !(cond); i_++) {			\
+		struct timeval tv_ = { 0, 10000 };			\
+		event_base_loopexit((base), &tv_);			\
+		event_base_dispatch((base));				\
+	}								\
+	ck_assert_msg((cond), "timed out waiting for " #cond);		\
+} while (0)
+
 static void
 pgtest_stop(void)
 {

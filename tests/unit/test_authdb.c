@@ -23,10 +23,7 @@
 static PGconn		*pg;
 static struct authdb_err e;
 
-#define NEED_PG() do {							\
-	if (!pgtest_up)							\
-		return;							\
-} while (0)
+#define NEED_PG()	PGTEST_NEED()
 
 #define PARAMS(...)	((const char *const[]){ __VA_ARGS__ })
 #define NPARAMS(...)	((int)(sizeof(PARAMS(__VA_ARGS__)) /		\

@@ -121,16 +121,7 @@ pool_make(uint32_t size, uint32_t max_queue, int64_t queue_timeout_ms)
 	return pool_start_with(&p);
 }
 
-/* Runs the loop until cond holds or about ten seconds pass. */
-#define RUN_UNTIL(cond) do {						\
-	int	 i_;							\
-	for (i_ = 0; i_ < 1000 && !(cond); i_++) {			\
-		struct timeval tv_ = { 0, 10000 };			\
-		event_base_loopexit(base, &tv_);			\
-		event_base_dispatch(base);				\
-	}								\
-	ck_assert_msg((cond), "timed out waiting for " #cond);		\
-} while (0)
+#define RUN_UNTIL(cond)	PGTEST_RUN_UNTIL(base, cond)
 
 /* A pool as pool_make() makes it, once all of its connections are up. */
 static struct db_pool *
@@ -188,10 +179,7 @@ teardown(void)
 	base = NULL;
 }
 
-#define NEED_PG() do {							\
-	if (!pgtest_up)							\
-		return;							\
-} while (0)
+#define NEED_PG()	PGTEST_NEED()
 
 START_TEST(connects_and_queries)
 {
