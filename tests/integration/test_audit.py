@@ -833,7 +833,7 @@ def note_routes():
         harness.route("slow_note", "POST", "/slow-notes", body=body,
                       status=201, audit_fields=["title"],
                       sql="INSERT INTO audit_notes (title, secret) SELECT "
-                          ":body.title, :body.secret FROM pg_sleep(0.6) "
+                          ":body.title, :body.secret FROM pg_sleep(1.5) "
                           "RETURNING id"),
         harness.route("note_count", "GET", "/count", result="value",
                       sql="SELECT count(*) FROM audit_notes"),
@@ -916,6 +916,16 @@ class TestAuditedRoutes(unittest.TestCase):
         rc, out, err = a.verify()
         self.assertEqual(rc, 0, out + err)
 
+    def leave_while_running(self, body):
+        """POST body to /slow-notes and close the connection once its
+        statement runs in PostgreSQL (pg_sleep(1.5) before the INSERT)."""
+        running = ("SELECT count(*) FROM pg_stat_activity WHERE state = "
+                   "'active' AND query LIKE '%pg_sleep(1.5)%' AND pid <> "
+                   "pg_backend_pid()")
+        with self.a.d.connect() as c:
+            c.send_request("POST", "/slow-notes", pg.json_headers(), body)
+            wait_for(lambda: int(CLUSTER.value(running)) == 1)
+
     def test_client_gone_record_follows_the_commit(self):
         """A client that closes its connection while its audited write
         runs: the write commits, and its record reaches the file as the
@@ -924,9 +934,7 @@ class TestAuditedRoutes(unittest.TestCase):
         a = self.a
         title = "gone " + secrets.token_hex(4)
         body = json.dumps({"title": title}).encode()
-        with a.d.connect() as c:
-            c.send_request("POST", "/slow-notes", pg.json_headers(), body)
-            time.sleep(0.2)
+        self.leave_while_running(body)
         self.assertEqual(int(CLUSTER.value(
             "SELECT count(*) FROM audit_notes WHERE title = :'t'",
             {"t": title})), 0, "the write ended before the client left")
@@ -961,9 +969,7 @@ class TestAuditedRoutes(unittest.TestCase):
         a = self.a
         title = "stopped " + secrets.token_hex(4)
         body = json.dumps({"title": title}).encode()
-        with a.d.connect() as c:
-            c.send_request("POST", "/slow-notes", pg.json_headers(), body)
-            time.sleep(0.2)
+        self.leave_while_running(body)
         self.assertEqual(a.d.stop(), [])
         count = "SELECT count(*) FROM audit_notes WHERE title = :'t'"
         self.assertEqual(int(CLUSTER.value(count, {"t": title})), 1)
