@@ -1208,6 +1208,7 @@ api_submit(struct api_call *call, const struct node *body)
 	char			*ctx_owned = NULL;
 	struct db_req_params	 rp = {
 		.stmt = rt->stmt, .read_only = r->replica,
+		.read = r->method == METHOD_GET,
 		.nvalues = (int)rt->sql->nparams, .values = values,
 		.lengths = lengths, .ctx = &ctx,
 	};
@@ -1226,6 +1227,7 @@ api_submit(struct api_call *call, const struct node *body)
 		rp.audit_stmt = call->api->audit_stmt;
 		rp.audit_id = &call->audit_id;
 		rp.read_only = false;
+		rp.read = false;
 	}
 	lim.max_rows = r->result == RESULT_ARRAY ? r->max_rows : 0;
 	lim.max_size = call->api->conf->server.limits.max_response_size;

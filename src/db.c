@@ -124,6 +124,7 @@ struct db_req {
 	bool			 retried;
 	bool			 rows_stopped;
 	bool			 failed;
+	bool			 read;		/* db_req_params.read */
 	enum db_req_phase		 phase;
 	int64_t			 deadline_ms;	/* to start: queue_timeout */
 	size_t			 stmt;
@@ -155,6 +156,8 @@ struct db_conn {
 	int64_t			 clock_offset;	/* the database's - ours, ms */
 	struct db_req_list	 inflight;
 	size_t			 ninflight;
+	size_t			 nwrites;	/* of them, not reads */
+	int64_t			 answered_ms;	/* last result, or busy since */
 	bool			 corked;	/* TCP_CORK on its socket */
 	bool			 unpushed;	/* corked bytes not pushed */
 };
@@ -452,7 +455,7 @@ db_conn_fail(struct db_conn *c, const char *why)
 		TAILQ_REMOVE(&c->inflight, r, entry);
 		db_req_finish(r, DB_LOST);
 	}
-	c->ninflight = 0;
+	c->ninflight = c->nwrites = 0;
 	c->state = DB_CONN_BACKOFF;
 	bw_ms_to_tv(c->backoff_ms, &tv);
 	c->backoff_ms = c->backoff_ms * 2 > DB_BACKOFF_MAX_MS ?
@@ -631,8 +634,11 @@ db_conn_send(struct db_conn *c, struct db_req *r)
 	r->conn = c;
 	r->phase = DB_PHASE_CTX;
 	r->started = TAILQ_EMPTY(&c->inflight);
+	if (r->started)
+		c->answered_ms = bw_now_ms();
 	TAILQ_INSERT_TAIL(&c->inflight, r, entry);
 	c->ninflight++;
+	c->nwrites += !r->read;
 	if (PQsendQueryPrepared(c->pg, pool->stmt_names[r->ctx_stmt],
 	    nctx, ctx, NULL, NULL, 0) != 1 ||
 	    PQsendQueryPrepared(c->pg, pool->stmt_names[r->stmt], r->nvalues,
@@ -677,6 +683,8 @@ db_conn_complete(struct db_conn *c, struct db_req *r)
 
 	TAILQ_REMOVE(&c->inflight, r, entry);
 	c->ninflight--;
+	c->nwrites -= !r->read;
+	c->answered_ms = bw_now_ms();
 	r->conn = NULL;
 	if ((next = TAILQ_FIRST(&c->inflight)) != NULL)
 		next->started = true;
@@ -903,9 +911,47 @@ db_conn_io(evutil_socket_t fd, short what, void *arg)
 		db_conn_dispatch(c->pool);
 }
 
+/*
+ * Requests waiting to start: in the queue, sent behind another segment
+ * on a connection, or held outside the pool (db_pool_hold).  max_queue
+ * bounds them all.
+ */
+static size_t
+db_pool_waiting(const struct db_pool *pool)
+{
+	size_t		 n = pool->nwait + pool->nheld;
+	uint32_t	 i;
+
+	for (i = 0; i < pool->p.pool_size; i++)
+		if (pool->conns[i].ninflight > 1)
+			n += pool->conns[i].ninflight - 1;
+	return n;
+}
+
+/*
+ * The first ready connection busy with reads alone whose backend answered
+ * within DB_READ_FRESH_MS and has room for another read, or NULL.
+ */
+static struct db_conn *
+db_pool_pick_reading(struct db_pool *pool)
+{
+	struct db_conn	*c;
+	int64_t		 now = bw_now_ms();
+	uint32_t	 i;
+
+	for (i = 0; i < pool->p.pool_size; i++) {
+		c = &pool->conns[i];
+		if (c->state == DB_CONN_READY && c->ninflight > 0 &&
+		    c->nwrites == 0 && c->ninflight < DB_READ_DEPTH &&
+		    now - c->answered_ms <= DB_READ_FRESH_MS)
+			return c;
+	}
+	return NULL;
+}
+
 /* The ready connection with the fewest segments in flight, or NULL. */
 static struct db_conn *
-db_pool_pick(struct db_pool *pool)
+db_pool_pick_least(struct db_pool *pool)
 {
 	struct db_conn	*best = NULL, *c;
 	uint32_t	 i;
@@ -922,20 +968,24 @@ db_pool_pick(struct db_pool *pool)
 }
 
 /*
- * Requests waiting to start: in the queue, sent behind another segment
- * on a connection, or held outside the pool (db_pool_hold).  max_queue
- * bounds them all.
+ * The connection for a request, or NULL.  A read joins a connection busy
+ * with reads: its backend, awake already, takes it without a wake-up of
+ * its own, and while one backend keeps up the pool's others sleep (on a
+ * saturated machine: fewer runnable backends, fewer context switches).  A
+ * slow read ends the packing once its connection has not answered for
+ * DB_READ_FRESH_MS, and a read joins only while max_queue lets it wait.
+ * A write, whose commit waits for the WAL flush, goes where the fewest
+ * segments are, so that commits run side by side.
  */
-static size_t
-db_pool_waiting(const struct db_pool *pool)
+static struct db_conn *
+db_pool_pick(struct db_pool *pool, bool read)
 {
-	size_t		 n = pool->nwait + pool->nheld;
-	uint32_t	 i;
+	struct db_conn	*c;
 
-	for (i = 0; i < pool->p.pool_size; i++)
-		if (pool->conns[i].ninflight > 1)
-			n += pool->conns[i].ninflight - 1;
-	return n;
+	if (read && db_pool_waiting(pool) < pool->p.max_queue &&
+	    (c = db_pool_pick_reading(pool)) != NULL)
+		return c;
+	return db_pool_pick_least(pool);
 }
 
 /* The first request sent on c that has not started and may expire. */
@@ -988,7 +1038,8 @@ db_conn_dispatch(struct db_pool *pool)
 	struct db_conn	*c;
 	struct db_req	*r;
 
-	while (!TAILQ_EMPTY(&pool->waitq) && (c = db_pool_pick(pool)) != NULL) {
+	while (!TAILQ_EMPTY(&pool->waitq) &&
+	    (c = db_pool_pick(pool, TAILQ_FIRST(&pool->waitq)->read)) != NULL) {
 		r = db_waitq_pop(pool);
 		if (db_conn_send(c, r) == -1)
 			db_conn_fail(c, db_conn_error(c));
@@ -1174,6 +1225,7 @@ db_req_new(struct db_pool *pool, const struct db_req_params *rp,
 	r->ops = ops;
 	r->arg = arg;
 	r->stmt = rp->stmt;
+	r->read = rp->read;
 	r->ctx_stmt = rp->read_only ? DB_STMT_CTX_RO : DB_STMT_CTX;
 	r->nvalues = rp->nvalues;
 	r->lengths = bw_calloc((size_t)rp->nvalues, sizeof(*r->lengths));
@@ -1199,7 +1251,7 @@ db_submit(struct db_pool *pool, const struct db_req_params *rp,
 	if (!db_pool_can_wait(pool) || rp->stmt >= pool->nstmts ||
 	    (rp->audit != NULL && rp->audit_stmt >= pool->nstmts))
 		return NULL;
-	c = db_pool_pick(pool);
+	c = db_pool_pick(pool, rp->read);
 	if ((c == NULL || c->ninflight > 0) &&
 	    db_pool_waiting(pool) >= pool->p.max_queue)
 		return NULL;

@@ -11,11 +11,14 @@
  * server-side statement_timeout cuts long statements short.
  *
  * Bounds: pool_size connections, DB_MAX_INFLIGHT segments sent per
- * connection (one executing, the rest pipelined behind it), max_queue
+ * connection (one executing, the rest pipelined behind it; DB_READ_DEPTH
+ * when they are all reads), max_queue
  * requests waiting to start (queued in bulwarkd, pipelined behind another
  * segment, or held by a caller waiting for the pool: db_pool_hold) and
- * queue_timeout to start.  A request goes to an idle
- * connection when there is one, else to the one with the fewest segments.
+ * queue_timeout to start.  A read (db_req_params.read) joins a connection
+ * busy with reads whose backend keeps answering, up to DB_READ_DEPTH
+ * segments; any other request goes to an idle connection when there is
+ * one, else to the one with the fewest segments (db_pool_pick).
  * One that has not started within queue_timeout ends DB_UNAVAILABLE (503)
  * at that moment; if it was already sent, its segment is refused by the
  * context statement when it starts (a start deadline by the database's
@@ -36,6 +39,8 @@ struct db_pool;
 struct db_req;
 
 #define DB_MAX_INFLIGHT		8	/* segments sent per connection */
+#define DB_READ_DEPTH		32	/* ... when they are all reads */
+#define DB_READ_FRESH_MS	5	/* reads join a backend that answered */
 #define DB_START_MARGIN_MS	100	/* see db_req_deadline() */
 #define DB_BACKOFF_MIN_MS	50
 #define DB_BACKOFF_MAX_MS	2000
@@ -105,6 +110,7 @@ struct db_req_ops {
 struct db_req_params {
 	size_t		 stmt;		/* a handle from db_pool_stmt_add */
 	bool		 read_only;	/* the transaction is read-only */
+	bool		 read;		/* writes nothing (db_pool_pick) */
 	int		 nvalues;
 	const char * const *values;	/* NULL entries are SQL NULL */
 	const int	*lengths;

@@ -931,6 +931,69 @@ class TestCheckConfig(unittest.TestCase):
             d.cleanup()
 
 
+class TestReadsShareABackend(unittest.TestCase):
+    """A read (the request of a GET route) joins a connection busy with
+    reads whose backend answered within the last 5 ms; a read never waits
+    behind a write, which goes to an idle connection (bulwark.yaml(5),
+    pool_size)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.daemon = pg.PgDaemon(
+            CLUSTER, name="sqlshare", workers=1,
+            routes=[route("pid", "GET", "/pid",
+                          sql="SELECT pg_backend_pid() AS pid"),
+                    route("wnap", "POST", "/wnap", body={"type": "object"},
+                          sql="SELECT pg_backend_pid() AS pid, "
+                              "pg_sleep(1) IS NULL AS n")],
+            config={"database": {"pool_size": 4}})
+        cls.daemon.start()
+        cls.daemon.wait_db_ready("/pid")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.stop_and_check()
+
+    def test_read_not_behind_a_write(self):
+        """A slow write on one connection, then GET /pid on another: the
+        read gets another backend, at once."""
+        a, b = self.daemon.connect(), self.daemon.connect()
+        try:
+            a.send(harness.build_request("POST", "/wnap", J(), b"{}"))
+            t0 = time.monotonic()
+            b.send(harness.build_request("GET", "/pid"))
+            quick = b.read_final(timeout=10 * harness.SLOW)
+            took = time.monotonic() - t0
+            first = a.read_final(timeout=10 * harness.SLOW)
+        finally:
+            a.close()
+            b.close()
+        self.assertEqual((first.status, quick.status), (200, 200))
+        self.assertNotEqual(first.json()["pid"], quick.json()["pid"])
+        self.assertLess(took, 0.9)
+
+    def test_reads_sent_together_share_a_backend(self):
+        # Sixteen reads at once: spread over the idle connections they
+        # would use four backends.  A backend that stalls for 5 ms on a
+        # loaded machine lets the next reads go elsewhere, so three tries.
+        tries = []
+        for _ in range(3):
+            conns = [self.daemon.connect() for _ in range(16)]
+            try:
+                for c in conns:
+                    c.send(harness.build_request("GET", "/pid"))
+                answers = [c.read_final(timeout=10 * harness.SLOW)
+                           for c in conns]
+            finally:
+                for c in conns:
+                    c.close()
+            self.assertEqual({r.status for r in answers}, {200})
+            tries.append({r.json()["pid"] for r in answers})
+            if len(tries[-1]) == 1:
+                return
+        self.fail("reads sent together used several backends: %r" % tries)
+
+
 class TestRequestTimeout(unittest.TestCase):
     """SPEC 7: when request_timeout fires before the statement is done,
     the client gets 504 and the result is discarded on arrival; the

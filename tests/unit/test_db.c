@@ -134,17 +134,36 @@ pool_ready(uint32_t size, uint32_t max_queue, int64_t queue_timeout_ms)
 }
 
 static struct db_req *
-submit(struct db_pool *pool, size_t stmt, const char *v, const char *user,
-    const char *timeout, struct outcome *o)
+submit_how(struct db_pool *pool, size_t stmt, const char *v,
+    const struct db_ctx *ctx, bool read, struct outcome *o)
 {
 	const char	*values[1] = { v };
-	struct db_ctx	 ctx = { .user_id = user, .timeout = timeout };
 	struct db_req_params rp = {
 		.stmt = handles[stmt], .read_only = stmt == ST_READ_ONLY,
-		.nvalues = stmts[stmt].nparams, .values = values, .ctx = &ctx,
+		.read = read, .nvalues = stmts[stmt].nparams, .values = values,
+		.ctx = ctx,
 	};
 
 	return db_submit(pool, &rp, &ops, o);
+}
+
+static struct db_req *
+submit(struct db_pool *pool, size_t stmt, const char *v, const char *user,
+    const char *timeout, struct outcome *o)
+{
+	struct db_ctx	 ctx = { .user_id = user, .timeout = timeout };
+
+	return submit_how(pool, stmt, v, &ctx, false, o);
+}
+
+/* A read (db_req_params.read), as the request of a GET route is. */
+static struct db_req *
+submit_read(struct db_pool *pool, size_t stmt, const char *v,
+    struct outcome *o)
+{
+	struct db_ctx	 ctx = { .user_id = "", .timeout = "5s" };
+
+	return submit_how(pool, stmt, v, &ctx, true, o);
 }
 
 static void
@@ -180,6 +199,16 @@ teardown(void)
 }
 
 #define NEED_PG()	PGTEST_NEED()
+
+/* quick ends while slow still runs (they went to two connections). */
+static void
+overtakes(struct outcome *quick, struct outcome *slow)
+{
+	RUN_UNTIL(quick->done == 1);
+	ck_assert_int_eq(quick->how, DB_OK);
+	ck_assert_int_eq(slow->done, 0);
+	RUN_UNTIL(slow->done == 1);
+}
 
 START_TEST(connects_and_queries)
 {
@@ -367,10 +396,93 @@ START_TEST(idle_connection_preferred)
 	pool = pool_ready(2, 10, 5000);
 	submit(pool, ST_SLEEP, "1", "", "5s", &slow);
 	submit(pool, ST_ECHO, "q", "", "5s", &quick);
-	RUN_UNTIL(quick.done == 1);
-	ck_assert_int_eq(quick.how, DB_OK);
-	ck_assert_int_eq(slow.done, 0);
-	RUN_UNTIL(slow.done == 1);
+	overtakes(&quick, &slow);
+	db_pool_free(pool);
+}
+END_TEST
+
+/*
+ * Reads submitted together share one backend (the first connection, busy
+ * with them); a write then goes to the idle connection.
+ */
+START_TEST(reads_share_a_busy_connection)
+{
+	struct db_pool	*pool;
+	struct outcome	 reads[DB_READ_DEPTH + 1], write = { 0 };
+	int		 i;
+
+	NEED_PG();
+	memset(reads, 0, sizeof(reads));
+	done_count = 0;
+	pool = pool_ready(2, 100, 5000);
+	for (i = 0; i < DB_READ_DEPTH + 1; i++)
+		ck_assert_ptr_nonnull(submit_read(pool, ST_PID, NULL,
+		    &reads[i]));
+	submit(pool, ST_PID, NULL, "", "5s", &write);
+	RUN_UNTIL(done_count == DB_READ_DEPTH + 2);
+	for (i = 1; i < DB_READ_DEPTH; i++)
+		ck_assert_str_eq(reads[i].first, reads[0].first);
+	/* The one past DB_READ_DEPTH, and the write, went to the other. */
+	ck_assert_str_ne(reads[DB_READ_DEPTH].first, reads[0].first);
+	ck_assert_str_ne(write.first, reads[0].first);
+	db_pool_free(pool);
+}
+END_TEST
+
+/*
+ * A read queues behind a slow read that started moments ago, but not behind
+ * one whose connection has not answered for DB_READ_FRESH_MS.
+ */
+START_TEST(slow_read_stops_sharing)
+{
+	struct db_pool	*pool;
+	struct outcome	 slow = { 0 }, behind = { 0 }, beside = { 0 };
+
+	NEED_PG();
+	pool = pool_ready(2, 10, 5000);
+	submit_read(pool, ST_SLEEP, "0.2", &slow);
+	submit_read(pool, ST_ECHO, "behind", &behind);
+	RUN_UNTIL(behind.done == 1);
+	ck_assert_int_eq(slow.done, 1);
+	ck_assert_int_lt(slow.order, behind.order);
+
+	memset(&slow, 0, sizeof(slow));
+	submit_read(pool, ST_SLEEP, "1", &slow);
+	usleep((DB_READ_FRESH_MS + 20) * 1000);
+	submit_read(pool, ST_ECHO, "beside", &beside);
+	overtakes(&beside, &slow);
+	db_pool_free(pool);
+}
+END_TEST
+
+/* With max_queue 0 a read may not wait: it takes the idle connection. */
+START_TEST(read_not_queued_past_max_queue)
+{
+	struct db_pool	*pool;
+	struct outcome	 slow = { 0 }, quick = { 0 }, refused = { 0 };
+
+	NEED_PG();
+	pool = pool_ready(2, 0, 5000);
+	ck_assert_ptr_nonnull(submit_read(pool, ST_SLEEP, "1", &slow));
+	ck_assert_ptr_nonnull(submit_read(pool, ST_ECHO, "q", &quick));
+	ck_assert_ptr_null(submit_read(pool, ST_ECHO, "r", &refused));
+	overtakes(&quick, &slow);
+	ck_assert_int_eq(refused.done, 0);
+	db_pool_free(pool);
+}
+END_TEST
+
+/* A read does not queue behind a write (its commit may wait on a flush). */
+START_TEST(read_not_behind_write)
+{
+	struct db_pool	*pool;
+	struct outcome	 write = { 0 }, read = { 0 };
+
+	NEED_PG();
+	pool = pool_ready(2, 10, 5000);
+	submit(pool, ST_SLEEP, "1", "", "5s", &write);
+	submit_read(pool, ST_ECHO, "r", &read);
+	overtakes(&read, &write);
 	db_pool_free(pool);
 }
 END_TEST
@@ -774,6 +886,10 @@ unit_suite(void)
 	tcase_add_test(tc, statement_timeout_from_context);
 	tcase_add_test(tc, queue_bound_and_timeout);
 	tcase_add_test(tc, idle_connection_preferred);
+	tcase_add_test(tc, reads_share_a_busy_connection);
+	tcase_add_test(tc, slow_read_stops_sharing);
+	tcase_add_test(tc, read_not_queued_past_max_queue);
+	tcase_add_test(tc, read_not_behind_write);
 	tcase_add_exit_test(tc, stmt_after_start, 3);
 	tcase_add_test(tc, abandoned_gets_no_callback);
 	tcase_add_test(tc, handed_over);
