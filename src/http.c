@@ -55,10 +55,10 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/bufferevent_struct.h>
 #include <event2/event.h>
-#include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "balance.h"
 #include "conf.h"
 #include "http.h"
 #include "http_int.h"
@@ -383,6 +383,15 @@ http_conn_timeout(evutil_socket_t fd, short what, void *arg)
 	http_conn_close(c);
 }
 
+/* The worker's connection count, for its siblings (balance.h). */
+static void
+http_balance_publish(struct http_server *srv)
+{
+	if (srv->balance != NULL && !srv->draining && srv->nlisteners > 0)
+		balance_publish(srv->balance, srv->slot, srv->pid,
+		    srv->nconns);
+}
+
 /* Close: free everything the connection holds. */
 static void
 http_conn_close(struct http_conn *c)
@@ -403,6 +412,7 @@ http_conn_close(struct http_conn *c)
 	TAILQ_REMOVE(&srv->conns, c, entry);
 	srv->nconns--;
 	free(c);
+	http_balance_publish(srv);
 	if (srv->draining && srv->nconns == 0 && srv->drain_done != NULL)
 		srv->drain_done(srv->drain_arg);
 }
@@ -591,6 +601,7 @@ http_conn_new(struct http_server *srv, int fd, const struct sockaddr *sa,
 	evtimer_assign(&c->resume, srv->base, http_conn_resume, c);
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	srv->nconns++;
+	http_balance_publish(srv);
 	http_timer_set(&c->timer, srv->lim->header_timeout_ms);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	return c;
@@ -622,74 +633,134 @@ http_server_adopt(struct http_server *srv, int fd, const struct sockaddr *sa,
 }
 
 static void
-http_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
-{
-	(void)l;
-	(void)http_server_adopt(arg, fd, sa, (socklen_t)salen);
-}
-
-static void
 http_listeners_enable(struct http_server *srv, bool on)
 {
 	size_t	 i;
 
 	for (i = 0; i < srv->nlisteners; i++) {
 		if (on)
-			evconnlistener_enable(srv->listeners[i]);
+			event_add(srv->listeners[i], NULL);
 		else
-			evconnlistener_disable(srv->listeners[i]);
+			event_del(srv->listeners[i]);
 	}
 }
 
+/* Every listener idle for ms; http_accept_resume takes over. */
 static void
-http_accept_resume(evutil_socket_t fd, short what, void *arg)
+http_accept_pause(struct http_server *srv, int ms)
 {
-	struct http_server	*srv = arg;
-
-	(void)fd;
-	(void)what;
-	if (!srv->draining)
-		http_listeners_enable(srv, true);
+	http_listeners_enable(srv, false);
+	http_timer_set(srv->pause_ev, ms);
 }
 
+/*
+ * accept(2) failed: nothing waits (a sibling worker took it), the client
+ * left, or descriptors ran out (a pause instead of a spin).
+ */
 static void
-http_accept_error(struct evconnlistener *l, void *arg)
+http_accept_failed(struct http_server *srv, int err)
 {
-	struct http_server	*srv = arg;
-	int			 err = EVUTIL_SOCKET_ERROR();
-
-	(void)l;
+	if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR ||
+	    err == ECONNABORTED || err == EPROTO)
+		return;
 	if (err == EMFILE || err == ENFILE || err == ENOBUFS ||
 	    err == ENOMEM) {
 		log_warnx("accept: %s; pausing for %d ms", strerror(err),
 		    HTTP_ACCEPT_PAUSE_MS);
-		http_listeners_enable(srv, false);
-		http_timer_set(srv->pause_ev, HTTP_ACCEPT_PAUSE_MS);
+		http_accept_pause(srv, HTTP_ACCEPT_PAUSE_MS);
 		return;
 	}
 	log_warnx("accept: %s", strerror(err));
 }
 
+/*
+ * Accepts what waits on one listening socket, HTTP_ACCEPT_BATCH at most,
+ * while no sibling worker holds fewer connections (balance.h); when one
+ * does, every listener pauses BALANCE_DEFER_MS for it, and a connection
+ * still waiting then is taken without asking (forced).
+ */
+static void
+http_accept_run(struct http_server *srv, int lfd, bool forced)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	int			 fd, n;
+
+	for (n = 0; n < HTTP_ACCEPT_BATCH; n++, forced = false) {
+		if (!forced && balance_defer(srv->balance, srv->slot,
+		    srv->nconns)) {
+			http_accept_pause(srv, BALANCE_DEFER_MS);
+			return;
+		}
+		len = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			http_accept_failed(srv, errno);
+			return;
+		}
+		(void)http_server_adopt(srv, fd, (struct sockaddr *)&ss, len);
+	}
+}
+
+static void
+http_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)what;
+	http_accept_run(arg, fd, false);
+}
+
+/* After a pause: listening again, and what waited since is taken. */
+static void
+http_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server	*srv = arg;
+	size_t			 i;
+
+	(void)fd;
+	(void)what;
+	if (srv->draining)
+		return;
+	http_listeners_enable(srv, true);
+	for (i = 0; i < srv->nlisteners && !event_pending(srv->pause_ev,
+	    EV_TIMEOUT, NULL); i++)
+		http_accept_run(srv, event_get_fd(srv->listeners[i]), true);
+}
+
+void
+http_server_balance(struct http_server *srv, struct balance *b, size_t slot)
+{
+	srv->balance = b;
+	srv->slot = slot;
+	srv->pid = getpid();
+}
+
 int
 http_server_listen(struct http_server *srv, int fd, const char **err)
 {
-	struct evconnlistener	*l;
+	struct event	*ev;
 
 	if (srv->draining) {
 		*err = "the server is draining";
 		return -1;
 	}
-	l = evconnlistener_new(srv->base, http_accept_cb, srv,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
-	if (l == NULL) {
+	if (evutil_make_socket_nonblocking(fd) == -1 ||
+	    evutil_make_socket_closeonexec(fd) == -1 ||
+	    (ev = event_new(srv->base, fd, EV_READ | EV_PERSIST,
+	    http_accept_cb, srv)) == NULL) {
 		*err = "cannot listen on a socket";
 		return -1;
 	}
-	evconnlistener_set_error_cb(l, http_accept_error);
+	if (!event_pending(srv->pause_ev, EV_TIMEOUT, NULL) &&
+	    event_add(ev, NULL) == -1) {
+		event_free(ev);
+		*err = "cannot listen on a socket";
+		return -1;
+	}
 	srv->listeners = bw_reallocarray(srv->listeners, srv->nlisteners + 1,
 	    sizeof(*srv->listeners));
-	srv->listeners[srv->nlisteners++] = l;
+	srv->listeners[srv->nlisteners++] = ev;
+	http_balance_publish(srv);
 	return 0;
 }
 
@@ -732,9 +803,13 @@ static void
 http_listeners_free(struct http_server *srv)
 {
 	size_t	 i;
+	int	 fd;
 
-	for (i = 0; i < srv->nlisteners; i++)
-		evconnlistener_free(srv->listeners[i]);
+	for (i = 0; i < srv->nlisteners; i++) {
+		fd = event_get_fd(srv->listeners[i]);
+		event_free(srv->listeners[i]);
+		close(fd);
+	}
 	free(srv->listeners);
 	srv->listeners = NULL;
 	srv->nlisteners = 0;
@@ -787,6 +862,7 @@ http_server_drain(struct http_server *srv, void (*done)(void *), void *arg)
 	 */
 	http_listeners_enable(srv, false);
 	event_del(srv->pause_ev);
+	balance_withdraw(srv->balance, srv->slot, srv->pid);
 	/*
 	 * A connection still in its handshake or before its first request was
 	 * accepted to be served: it gets one answer (with Connection: close)

@@ -36,6 +36,7 @@ struct evbuffer;
 struct conf;
 struct conf_rate;
 struct conf_route;
+struct balance;
 struct http_server;
 struct http_request;
 struct node;
@@ -47,6 +48,7 @@ struct router_match;
 #define HTTP_LINGER_MS		2000	/* discarding input after a close */
 #define HTTP_LINGER_MAX		((size_t)1024 * 1024)	/* bytes discarded */
 #define HTTP_ACCEPT_PAUSE_MS	100	/* after EMFILE/ENFILE */
+#define HTTP_ACCEPT_BATCH	64	/* accepted per wake-up and socket */
 #define HTTP_DRAIN_IDLE_MS	1000	/* keep-alive grace when draining */
 #define HTTP_REQ_CACHE		256	/* request objects kept for reuse */
 
@@ -73,6 +75,12 @@ void		 http_server_free(struct http_server *);
 /* Serve an already listening socket (owned from now on). */
 int		 http_server_listen(struct http_server *, int fd,
 		    const char **err);
+/*
+ * Share the connections with the sibling workers through b (balance.h),
+ * as the worker of slot; before http_server_listen.
+ */
+void		 http_server_balance(struct http_server *, struct balance *b,
+		    size_t slot);
 /* Serve one already accepted socket (owned from now on); for tests. */
 int		 http_server_adopt(struct http_server *, int fd,
 		    const struct sockaddr *, socklen_t);

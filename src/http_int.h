@@ -32,7 +32,7 @@
 #include "router.h"
 
 struct bufferevent;
-struct evconnlistener;
+struct balance;
 struct ratelimit;
 
 #define HTTP_RAND_POOL		4096	/* request-id randomness, refilled */
@@ -128,9 +128,12 @@ struct http_server {
 	SSL_CTX			*ssl_ctx;
 	struct router		*router;
 	struct http_limits	 plim;
-	struct evconnlistener	**listeners;
+	struct event		**listeners;	/* EV_READ on listening sockets */
 	size_t			 nlisteners;
-	struct event		*pause_ev;
+	struct event		*pause_ev;	/* accepting again (balance, EMFILE) */
+	struct balance		*balance;	/* NULL: no sibling workers */
+	size_t			 slot;		/* this worker's, in balance */
+	pid_t			 pid;
 	struct http_conns	 conns;
 	size_t			 nconns;
 	struct http_request	*free_reqs;

@@ -39,6 +39,7 @@
 
 #include "audit_writer.h"
 #include "backup.h"
+#include "balance.h"
 #include "backup_sched.h"
 #include "keymgr.h"
 #include "chan.h"
@@ -484,6 +485,7 @@ master_free(struct master *m)
 	bw_wipe(&m->keys, sizeof(m->keys));
 	bw_wipe(m->msg, sizeof(m->msg));
 	free(m->listen_fds);
+	balance_free(m->balance);
 	free(m->slots);
 	free(m->loop_fds);
 	master_gen_check_free(m);
@@ -529,6 +531,11 @@ master_setup(struct master *m, struct conf *conf)
 		log_errorx("%s", err);
 		free(m->listen_fds);
 		m->listen_fds = NULL;
+		return 3;
+	}
+	if (m->nslots > 1 && (m->balance = balance_new(m->nslots)) == NULL) {
+		log_errorx("cannot map the workers' connection table: %s",
+		    strerror(errno));
 		return 3;
 	}
 	m->slots = bw_calloc(m->nslots, sizeof(*m->slots));

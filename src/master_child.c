@@ -48,6 +48,7 @@
 
 #include "admin.h"
 #include "audit_writer.h"
+#include "balance.h"
 #include "chan.h"
 #include "keymgr.h"
 #include "log.h"
@@ -106,7 +107,7 @@ master_child_signals(void)
 static void
 master_child_close(struct master *m, const struct master_child *self)
 {
-	size_t			 i, own_lo = 0, own_hi = 0;
+	size_t			 i;
 
 	for (i = 0; i < m->nchildren; i++) {
 		if (m->children[i] != self && m->children[i]->chan_fd != -1)
@@ -114,12 +115,10 @@ master_child_close(struct master *m, const struct master_child *self)
 		if (m->children[i] != self && m->children[i]->sign_fd != -1)
 			close(m->children[i]->sign_fd);
 	}
-	if (self->kind == MASTER_WORKER) {
-		own_lo = (size_t)self->slot * m->nlisten;
-		own_hi = own_lo + m->nlisten;
-	}
-	for (i = 0; i < m->nslots * m->nlisten; i++)
-		if ((i < own_lo || i >= own_hi) && m->listen_fds[i] != -1)
+	/* A worker keeps every slot's: it serves its siblings' too. */
+	for (i = 0; self->kind != MASTER_WORKER &&
+	    i < m->nslots * m->nlisten; i++)
+		if (m->listen_fds[i] != -1)
 			close(m->listen_fds[i]);
 	if (self->kind != MASTER_ADMIN && m->admin_fd != -1)
 		close(m->admin_fd);
@@ -146,6 +145,9 @@ master_run_worker(struct master *m, struct master_child *self, int chan)
 	wa.generation = (int)self->generation;
 	wa.listen_fds = m->slots[self->slot].fds;
 	wa.nlisten_fds = m->nlisten;
+	wa.all_fds = m->listen_fds;
+	wa.nall_fds = m->nslots * m->nlisten;
+	wa.balance = m->balance;
 	wa.chan_fd = chan;
 	wa.tls_ctx = m->gen.tls;
 	keymgr_tls_client_set(self->sign_fd, TLSKEY_DEADLINE_MS);
@@ -676,6 +678,8 @@ master_reap(struct master *m, pid_t pid, int status)
 	if (i == m->nchildren)
 		return;
 	c = m->children[i];
+	if (c->kind == MASTER_WORKER)
+		balance_withdraw(m->balance, (size_t)c->slot, pid);
 	memmove(&m->children[i], &m->children[i + 1],
 	    (m->nchildren - i - 1) * sizeof(*m->children));
 	m->nchildren--;

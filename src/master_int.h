@@ -26,6 +26,7 @@
 #include "dbconf.h"
 #include "master.h"
 
+struct balance;
 struct api;
 struct keys_set;
 struct master_check_out;
@@ -90,6 +91,7 @@ struct master {
 	size_t			 nlisten;
 	struct master_slot	*slots;
 	size_t			 nslots;
+	struct balance		*balance;	/* shared; NULL: one worker */
 	int			 admin_fd;
 	struct master_child	*admin;
 	struct event		*admin_restart_ev;

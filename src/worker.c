@@ -1,6 +1,8 @@
 /*
  * worker.c - one worker process: an event_base, the listening sockets the
- * master handed down, the HTTP server and the channel to the master.
+ * master handed down (its slot's, and its siblings' so that connections
+ * spread evenly: balance.h), the HTTP server and the channel to the
+ * master.
  *
  * The worker is single-threaded on its event loop.  It sandboxes itself
  * (sandbox_worker: identity drop, hardening, seccomp) after its listeners
@@ -129,23 +131,42 @@ worker_endpoints(struct worker *w)
 	return 0;
 }
 
-/* The listening sockets, once: at start-up, or on CHAN_TAKE_OVER. */
+static int
+worker_listen_one(struct worker *w, int fd)
+{
+	const char	*err;
+
+	if (http_server_listen(w->http, fd, &err) == -1) {
+		log_errorx("worker %d: %s", w->args->id, err);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The listening sockets, once: at start-up, or on CHAN_TAKE_OVER; its own
+ * slot's first, then, with sibling workers, theirs (balance.h).
+ */
 static int
 worker_listen(struct worker *w)
 {
 	const struct worker_args *a = w->args;
-	const char		*err;
-	size_t			 i;
+	size_t			 i, own;
 
 	if (w->listening || w->draining)
 		return 0;
 	w->listening = true;
-	for (i = 0; i < a->nlisten_fds; i++) {
-		if (http_server_listen(w->http, a->listen_fds[i], &err) == -1) {
-			log_errorx("worker %d: %s", a->id, err);
+	http_server_balance(w->http, a->balance, (size_t)a->id);
+	for (i = 0; i < a->nlisten_fds; i++)
+		if (worker_listen_one(w, a->listen_fds[i]) == -1)
 			return -1;
-		}
-	}
+	if (a->balance == NULL)
+		return 0;
+	own = (size_t)a->id * a->nlisten_fds;
+	for (i = 0; i < a->nall_fds; i++)
+		if ((i < own || i >= own + a->nlisten_fds) &&
+		    worker_listen_one(w, a->all_fds[i]) == -1)
+			return -1;
 	return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct api;
+struct balance;
 struct conf;
 struct dbconf;
 struct keys_set;
@@ -19,6 +20,9 @@ struct worker_args {
 	int		 generation;	/* bumped on every reload */
 	const int	*listen_fds;	/* one per server.listen entry */
 	size_t		 nlisten_fds;
+	const int	*all_fds;	/* every slot's, listen_fds at id */
+	size_t		 nall_fds;
+	struct balance	*balance;	/* shared with the siblings, or NULL */
 	int		 chan_fd;	/* socketpair end to the master */
 	void		*tls_ctx;	/* SSL_CTX * built by the master, or NULL */
 	struct api	*api;		/* compiled routes, built by the master */

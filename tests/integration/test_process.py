@@ -2,7 +2,9 @@
 test_process.py - the master/worker life cycle (SPEC 3 signals, SPEC 11):
 a killed worker is replaced without resetting queued connections, SIGTERM
 finishes in-flight uploads, SIGHUP reloads (or keeps the old configuration
-when the new one is invalid), and the daemon exits 0 on SIGTERM.  While a
+when the new one is invalid), and the daemon exits 0 on SIGTERM.  New
+connections spread evenly over the workers, and a stopped worker strands
+none of those the kernel hashes to its socket.  While a
 reload waits for a database that accepts and never answers, the master
 goes on relaying handshake signatures (full handshakes succeed), a second
 SIGHUP is queued, and SIGTERM ends the wait and exits 0.
@@ -151,6 +153,47 @@ class TestWorkerCrash(ProcessCase):
             return self.get(timeout=20)
         except Exception as e:      # noqa: BLE001 - compared by the test
             return repr(e)
+
+
+class TestConnectionsShared(ProcessCase):
+    """Each new connection goes to the worker holding fewer (balance.h),
+    whichever worker's socket the kernel hashed it to."""
+
+    def test_connections_spread_evenly(self):
+        conns = []
+        try:
+            for _ in range(48):
+                c = self.daemon.connect()
+                conns.append(c)
+                self.assertEqual(c.roundtrip("GET", "/items").status, 503)
+            owners = [self.daemon.worker_of(c) for c in conns]
+            if None in owners:
+                self.skipTest("cannot map connections to workers via /proc")
+            counts = sorted(owners.count(p) for p in set(owners))
+            self.assertEqual(len(counts), 2, owners)
+            # Hashing alone spreads 48 connections this evenly one time
+            # in three.
+            self.assertLessEqual(counts[1] - counts[0], 3, counts)
+        finally:
+            for c in conns:
+                c.close()
+
+    def test_stopped_worker_strands_no_connection(self):
+        # The kernel still hashes new connections to a stopped worker's
+        # socket; its sibling serves them.
+        pids = self.daemon.worker_pids()
+        self.assertEqual(len(pids), 2, pids)
+        os.kill(pids[0], signal.SIGSTOP)
+        try:
+            for _ in range(16):
+                with self.daemon.connect() as c:
+                    self.assertEqual(
+                        c.roundtrip("GET", "/items", timeout=5).status, 503)
+                    owner = self.daemon.worker_of(c)
+                    if owner is not None:
+                        self.assertEqual(owner, pids[1])
+        finally:
+            os.kill(pids[0], signal.SIGCONT)
 
 
 class TestSigterm(ProcessCase):

@@ -35,6 +35,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "balance.h"
 #include "chan.h"
 #include "conf.h"
 #include "http.h"
@@ -1626,6 +1627,23 @@ START_TEST(test_max_response_size)
 }
 END_TEST
 
+/* A listening socket on 127.0.0.1 and a port; the client side connects. */
+static int
+listen_any(struct sockaddr_in *sin)
+{
+	socklen_t	 len = sizeof(*sin);
+	int		 lfd;
+
+	*sin = inet4("127.0.0.1");
+	sin->sin_port = 0;
+	ck_assert_int_ge(lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK,
+	    0), 0);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)sin, sizeof(*sin)), 0);
+	ck_assert_int_eq(listen(lfd, 16), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)sin, &len), 0);
+	return lfd;
+}
+
 /*
  * EMFILE at accept pauses the listener instead of spinning; accepting
  * resumes once descriptors are available again.
@@ -1633,21 +1651,15 @@ END_TEST
 START_TEST(test_accept_emfile)
 {
 	struct h		 h;
-	struct sockaddr_in	 sin = inet4("127.0.0.1");
+	struct sockaddr_in	 sin;
 	struct rlimit		 old, low;
-	socklen_t		 len = sizeof(sin);
 	const char		*err = NULL;
 	size_t			 one = 1;
 	int			 lfd, cfd, probe;
 
 	h_base(&h);
 	conf.server.plaintext = true;
-	sin.sin_port = 0;
-	ck_assert_int_ge(lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK,
-	    0), 0);
-	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(lfd, 16), 0);
-	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	lfd = listen_any(&sin);
 	ck_assert_int_eq(http_server_listen(h.srv, lfd, &err), 0);
 	ck_assert_int_ge(cfd = socket(AF_INET, SOCK_STREAM, 0), 0);
 	ck_assert_int_eq(connect(cfd, (struct sockaddr *)&sin, sizeof(sin)),
@@ -1665,6 +1677,78 @@ START_TEST(test_accept_emfile)
 	ck_assert(h_run(&h, c_conns, &one, 2000));
 	close(cfd);
 	h_close(&h);
+}
+END_TEST
+
+/* Two sibling servers of one loop, and how many connections they hold. */
+struct siblings {
+	struct http_server	*a, *b;
+	size_t			 want;
+};
+
+static bool
+c_siblings(struct h *h, void *arg)
+{
+	struct siblings	*p = arg;
+
+	(void)h;
+	return http_server_connections(p->a) +
+	    (p->b != NULL ? http_server_connections(p->b) : 0) >= p->want;
+}
+
+/*
+ * Sibling servers sharing a listening socket and a balance table
+ * (balance.h) take turns: each new connection goes to the one holding
+ * fewer.  A sibling that holds fewer but has stopped accepting (here: its
+ * server is gone, its last count left behind) delays a connection, which
+ * is then taken anyway.
+ */
+START_TEST(test_accept_balanced)
+{
+	struct h		 h;
+	struct siblings		 p;
+	struct sockaddr_in	 sin;
+	struct balance		*b;
+	const char		*err = NULL;
+	size_t			 na, nb, i;
+	int			 lfd, cfd[9];
+
+	h_base(&h);
+	conf.server.plaintext = true;
+	p.a = h.srv;
+	ck_assert_ptr_nonnull(p.b = http_server_new(h.base, &conf, NULL,
+	    &err));
+	ck_assert_ptr_nonnull(b = balance_new(2));
+	http_server_balance(p.a, b, 0);
+	http_server_balance(p.b, b, 1);
+	lfd = listen_any(&sin);
+	ck_assert_int_eq(http_server_listen(p.a, lfd, &err), 0);
+	ck_assert_int_eq(http_server_listen(p.b, dup(lfd), &err), 0);
+	for (i = 0; i < 8; i++) {
+		ck_assert_int_ge(cfd[i] = socket(AF_INET, SOCK_STREAM, 0), 0);
+		ck_assert_int_eq(connect(cfd[i], (struct sockaddr *)&sin,
+		    sizeof(sin)), 0);
+		p.want = i + 1;
+		ck_assert(h_run(&h, c_siblings, &p, 2000));
+		na = http_server_connections(p.a);
+		nb = http_server_connections(p.b);
+		ck_assert_uint_le(na > nb ? na - nb : nb - na, 1);
+	}
+	ck_assert_uint_eq(http_server_connections(p.a), 4);
+	ck_assert_uint_eq(http_server_connections(p.b), 4);
+	/* b's entry stays at 0 connections: a defers, then accepts. */
+	http_server_free(p.b);
+	p.b = NULL;
+	ck_assert(balance_defer(b, 0, 4));
+	ck_assert_int_ge(cfd[8] = socket(AF_INET, SOCK_STREAM, 0), 0);
+	ck_assert_int_eq(connect(cfd[8], (struct sockaddr *)&sin, sizeof(sin)),
+	    0);
+	p.want = 5;
+	ck_assert(h_run(&h, c_siblings, &p, 2000));
+	for (i = 0; i < 9; i++)
+		close(cfd[i]);
+	h_close(&h);
+	balance_free(b);
 }
 END_TEST
 
@@ -1787,19 +1871,12 @@ worker_child(int lfd, int chan)
 static pid_t
 worker_start(int *chan, struct sockaddr_in *sin)
 {
-	socklen_t	 len = sizeof(*sin);
 	int		 lfd, ch[2];
 	pid_t		 pid;
 	enum chan_type	 type;
 	size_t		 n;
 
-	*sin = inet4("127.0.0.1");
-	sin->sin_port = 0;
-	ck_assert_int_ge(lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK,
-	    0), 0);
-	ck_assert_int_eq(bind(lfd, (struct sockaddr *)sin, sizeof(*sin)), 0);
-	ck_assert_int_eq(listen(lfd, 16), 0);
-	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)sin, &len), 0);
+	lfd = listen_any(sin);
 	ck_assert_int_eq(chan_pair(ch), 0);
 	ck_assert_int_ge(pid = fork(), 0);
 	if (pid == 0) {
@@ -2046,6 +2123,7 @@ unit_suite(void)
 	tcase_add_test(tc, test_tls_no_plaintext_fallback);
 	tcase_add_test(tc, test_max_response_size);
 	tcase_add_test(tc, test_accept_emfile);
+	tcase_add_test(tc, test_accept_balanced);
 	tcase_add_test(tc, test_prepare_ctx);
 	tcase_add_test(tc, test_linger_bounds);
 	tcase_add_test(tc, test_tls_hsts_off);
