@@ -133,7 +133,7 @@ struct http_server {
 	struct event		*pause_ev;	/* accepting again (balance, EMFILE) */
 	struct balance		*balance;	/* NULL: no sibling workers */
 	size_t			 slot;		/* this worker's, in balance */
-	pid_t			 pid;
+	pid_t			 pid;		/* this worker's, in balance */
 	struct http_conns	 conns;
 	size_t			 nconns;
 	struct http_request	*free_reqs;

@@ -39,8 +39,8 @@
 
 #include "audit_writer.h"
 #include "backup.h"
-#include "balance.h"
 #include "backup_sched.h"
+#include "balance.h"
 #include "keymgr.h"
 #include "chan.h"
 #include "conf.h"

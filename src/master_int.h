@@ -26,8 +26,8 @@
 #include "dbconf.h"
 #include "master.h"
 
-struct balance;
 struct api;
+struct balance;
 struct keys_set;
 struct master_check_out;
 
